@@ -1,0 +1,311 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"runtime"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+
+	risk "riskwatch"
+	"riskwatch/pipeline"
+	"riskwatch/pipeline/normalize"
+	"riskwatch/schema"
+)
+
+// bench measures ingestion in one run, so that the figures compare:
+//
+//	(a) decode + normalise, one goroutine: messages/s per core;
+//	(b) end to end: produce to the embedded broker → rows visible in ClickHouse;
+//	(c) the same rows inserted straight into ClickHouse, the raw limit;
+//	(d) heap while ClickHouse is unreachable and the broker keeps filling.
+//
+// It works in throw-away databases on the ClickHouse of -clickhouse.
+func bench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "ingest" {
+		return errors.New("usage: riskwatch bench ingest [-n N] [-clickhouse DSN]")
+	}
+	var n int
+	var outage time.Duration
+	c, err := parse("bench ingest", args[1:], getenv, stderr, func(fs *flag.FlagSet) {
+		fs.IntVar(&n, "n", 1_000_000, "Messages to produce.")
+		fs.DurationVar(&outage, "outage", 10*time.Second, "How long (d) keeps ClickHouse unreachable.")
+	})
+	if err != nil {
+		return err
+	}
+	log := newLogger(stderr, c.LogLevel, c.LogFormat)
+	p, err := normalize.NewProtector(bytes.Repeat([]byte("bench-key-"), 4))
+	if err != nil {
+		return err
+	}
+	norm := normalize.New(p)
+	decoders := map[risk.Source]pipeline.Decoder{risk.SourceHotline: norm.Hotline, risk.SourcePetition: norm.Petition, risk.SourceGrid: norm.Grid}
+
+	fmt.Fprintf(stderr, "generating %d messages…\n", n)
+	msgs := benchMessages(n, 1)
+
+	// (a) decode + normalise on one goroutine.
+	var stored []pipeline.Stored
+	var rejected int
+	start := time.Now()
+	for _, src := range risk.Sources {
+		for _, m := range msgs[src] {
+			e, err := decoders[src](m)
+			if err != nil {
+				rejected++
+				continue
+			}
+			stored = append(stored, pipeline.Stored{Event: e, Topic: string(src)})
+		}
+	}
+	decodeRate := float64(n) / time.Since(start).Seconds()
+	if rejected > 0 {
+		return fmt.Errorf("%d generated messages were rejected: fix the generator", rejected)
+	}
+
+	// (c) the raw limit: big native inserts of the decoded rows, two at once.
+	rawConn, dropRaw, err := benchDatabase(ctx, c.ClickHouse, "raw")
+	if err != nil {
+		return err
+	}
+	defer dropRaw()
+	fmt.Fprintln(stderr, "(c) inserting straight into ClickHouse…")
+	rawRate, err := benchRawInsert(ctx, pipeline.NewEventWriter(rawConn), stored)
+	if err != nil {
+		return err
+	}
+
+	// (b) end to end through the embedded broker and the ingesters.
+	e2eConn, dropE2E, err := benchDatabase(ctx, c.ClickHouse, "e2e")
+	if err != nil {
+		return err
+	}
+	defer dropE2E()
+	fmt.Fprintln(stderr, "(b) producing and ingesting end to end…")
+	e2eRate, err := benchEndToEnd(ctx, e2eConn, msgs, decoders, p, c, log)
+	if err != nil {
+		return err
+	}
+
+	// (d) memory while ClickHouse is down.
+	fmt.Fprintf(stderr, "(d) ingesting for %v with ClickHouse unreachable…\n", outage)
+	heapBefore, heapPeak, held, err := benchOutage(ctx, msgs, decoders, p, c, outage)
+	if err != nil {
+		return err
+	}
+
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "messages\t%d\t(hotline %d, petition %d, grid %d)\n", n, len(msgs[risk.SourceHotline]), len(msgs[risk.SourcePetition]), len(msgs[risk.SourceGrid]))
+	fmt.Fprintf(tw, "(a) decode+normalise\t%.0f msg/s per core\t\n", decodeRate)
+	fmt.Fprintf(tw, "(b) end to end\t%.0f msg/s\tproduce → rows visible in ClickHouse\n", e2eRate)
+	fmt.Fprintf(tw, "(c) raw insert\t%.0f rows/s\tsame rows, native batches of 50000, 2 connections\n", rawRate)
+	fmt.Fprintf(tw, "(b)/(c)\t%.2f\t\n", e2eRate/rawRate)
+	fmt.Fprintf(tw, "(d) heap, ClickHouse down\t%.1f MiB → peak %.1f MiB\t%d messages waiting on the broker, %d held in memory at most\n",
+		float64(heapBefore)/(1<<20), float64(heapPeak)/(1<<20), n, held)
+	fmt.Fprintf(tw, "machine\t%d CPUs, GOMAXPROCS %d\t\n", runtime.NumCPU(), runtime.GOMAXPROCS(0))
+	return tw.Flush()
+}
+
+// benchDatabase creates and migrates a throw-away database.
+func benchDatabase(ctx context.Context, dsn, name string) (driver.Conn, func(), error) {
+	admin, err := schema.Open(ctx, dsn)
+	if err != nil {
+		return nil, nil, err
+	}
+	db := fmt.Sprintf("riskwatch_bench_%s_%d", name, time.Now().UnixNano())
+	if err := admin.Exec(ctx, "CREATE DATABASE "+db); err != nil {
+		admin.Close()
+		return nil, nil, fmt.Errorf("create database %s: %w", db, err)
+	}
+	drop := func() {
+		admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db)
+		admin.Close()
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		drop()
+		return nil, nil, err
+	}
+	u.Path = "/" + db
+	conn, err := schema.Open(ctx, u.String())
+	if err == nil {
+		err = schema.Migrate(ctx, conn)
+	}
+	if err != nil {
+		drop()
+		return nil, nil, err
+	}
+	return conn, func() { conn.Close(); drop() }, nil
+}
+
+func benchRawInsert(ctx context.Context, w *pipeline.EventWriter, rows []pipeline.Stored) (float64, error) {
+	const size = 50000
+	chunks := make(chan []pipeline.Stored)
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	start := time.Now()
+	for range 2 {
+		wg.Go(func() {
+			for c := range chunks {
+				if err := w.WriteEvents(ctx, c); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	for i := 0; i < len(rows); i += size {
+		chunks <- rows[i:min(i+size, len(rows))]
+	}
+	close(chunks)
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return 0, err
+	}
+	return float64(len(rows)) / time.Since(start).Seconds(), nil
+}
+
+func benchEndToEnd(ctx context.Context, conn driver.Conn, msgs map[risk.Source][]kafka.Message, decoders map[risk.Source]pipeline.Decoder, p *normalize.Protector, c *config, log *slog.Logger) (float64, error) {
+	feeds := c.feeds()
+	topics := make([]string, len(feeds))
+	for i, f := range feeds {
+		topics[i] = f.Topic
+	}
+	b, err := pipeline.StartEmbeddedBroker(ctx, "127.0.0.1:0", "", topics, c.Partitions)
+	if err != nil {
+		return 0, err
+	}
+	defer b.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	m := pipeline.NewMetrics(prometheus.NewRegistry())
+	w := pipeline.NewEventWriter(conn)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	for _, f := range feeds {
+		r := kafka.NewReader(readerConfig([]string{b.Addr()}, "bench", f.Topic))
+		g := pipeline.NewIngester(f.Source, r, w, decoders[f.Source], p.SealBytes, m, c.Pipeline, log)
+		wg.Go(func() {
+			defer r.Close()
+			g.Run(ctx)
+		})
+	}
+	total := 0
+	for _, ms := range msgs {
+		total += len(ms)
+	}
+	start := time.Now()
+	if err := benchProduce(ctx, b.Addr(), feeds, msgs); err != nil {
+		return 0, err
+	}
+	for {
+		var rows uint64
+		if err := conn.QueryRow(ctx, `SELECT count() FROM event_versions`).Scan(&rows); err != nil {
+			return 0, err
+		}
+		if rows >= uint64(total) {
+			return float64(total) / time.Since(start).Seconds(), nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// benchProduce writes every feed's messages, the feeds in parallel, as an
+// upstream system with a batching producer would.
+func benchProduce(ctx context.Context, addr string, feeds []pipeline.Feed, msgs map[risk.Source][]kafka.Message) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, len(feeds))
+	for _, f := range feeds {
+		wg.Go(func() {
+			w := &kafka.Writer{Addr: kafka.TCP(addr), Topic: f.Topic, Balancer: &kafka.Hash{}, BatchSize: 5000, BatchBytes: 8 << 20, BatchTimeout: 5 * time.Millisecond, RequiredAcks: kafka.RequireOne}
+			defer w.Close()
+			ms := msgs[f.Source]
+			for i := 0; i < len(ms); i += 20000 {
+				if err := w.WriteMessages(ctx, ms[i:min(i+20000, len(ms))]...); err != nil {
+					errs <- fmt.Errorf("produce to %s: %w", f.Topic, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+// benchOutage ingests against a ClickHouse address that refuses connections
+// and samples the heap: it must stay flat however much waits on the broker.
+func benchOutage(ctx context.Context, msgs map[risk.Source][]kafka.Message, decoders map[risk.Source]pipeline.Decoder, p *normalize.Protector, c *config, d time.Duration) (before, peak uint64, held int, err error) {
+	dead, err := schema.Open(ctx, "clickhouse://127.0.0.1:1/default")
+	if err == nil {
+		dead.Close()
+		return 0, 0, 0, errors.New("something answers on 127.0.0.1:1: cannot simulate an outage")
+	}
+	conn, err := schema.Connect("clickhouse://127.0.0.1:1/default")
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	defer conn.Close()
+	feeds := c.feeds()
+	topics := make([]string, len(feeds))
+	for i, f := range feeds {
+		topics[i] = f.Topic
+	}
+	b, err := pipeline.StartEmbeddedBroker(ctx, "127.0.0.1:0", "", topics, c.Partitions)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	defer b.Close()
+	if err := benchProduce(ctx, b.Addr(), feeds, msgs); err != nil {
+		return 0, 0, 0, err
+	}
+	before = heapInUse()
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	quiet := slog.New(slog.DiscardHandler) // one retry warning a second per feed is noise here
+	w := pipeline.NewEventWriter(conn)
+	for _, f := range feeds {
+		r := kafka.NewReader(readerConfig([]string{b.Addr()}, "bench-outage", f.Topic))
+		g := pipeline.NewIngester(f.Source, r, w, decoders[f.Source], p.SealBytes, pipeline.NewMetrics(prometheus.NewRegistry()), c.Pipeline, quiet)
+		wg.Go(func() {
+			defer r.Close()
+			g.Run(ctx)
+		})
+	}
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		peak = max(peak, heapInUse())
+		time.Sleep(200 * time.Millisecond)
+	}
+	cancel()
+	wg.Wait()
+	// Each feed holds at most the batch being retried, the next full one and
+	// the reader's queue.
+	held = len(feeds) * (2*c.Pipeline.MaxBatchRows + 1000)
+	return before, peak, held, nil
+}
+
+func heapInUse() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapInuse
+}

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	risk "riskwatch"
+	"riskwatch/pipeline"
+)
+
+// config is what every command that touches the stores shares. Flags win
+// over the environment, which wins over the defaults.
+type config struct {
+	Kafka          string // broker list, or embedded / embedded://HOST:PORT
+	KafkaDataDir   string
+	KafkaGroup     string
+	Partitions     int
+	ClickHouse     string
+	HTTP           string
+	PIIKeyFile     string
+	Topics         map[risk.Source]*string
+	LogLevel       slog.Level
+	LogFormat      string
+	Pipeline       pipeline.Config
+	getenv         func(string) string
+}
+
+const defaultEmbeddedAddr = "127.0.0.1:9092"
+
+func (c *config) register(fs *flag.FlagSet, getenv func(string) string) {
+	c.getenv = getenv
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	fs.StringVar(&c.Kafka, "kafka", env("RISKWATCH_KAFKA", "embedded"), "Kafka brokers (host:port,…), or embedded / embedded://HOST:PORT for the in-process broker. Env RISKWATCH_KAFKA.")
+	fs.StringVar(&c.KafkaDataDir, "kafka.data-dir", env("RISKWATCH_KAFKA_DATA_DIR", "var/kafka"), "Where the embedded broker keeps its data; empty keeps it in memory.")
+	fs.StringVar(&c.KafkaGroup, "kafka.group", "riskwatch", "Consumer group of the feeds' readers.")
+	fs.IntVar(&c.Partitions, "kafka.partitions", 3, "Partitions of each topic the embedded broker creates.")
+	fs.StringVar(&c.ClickHouse, "clickhouse", env("RISKWATCH_CLICKHOUSE", "clickhouse://127.0.0.1:19000/default"), "ClickHouse DSN. Env RISKWATCH_CLICKHOUSE.")
+	fs.StringVar(&c.HTTP, "http", env("RISKWATCH_HTTP", "127.0.0.1:8080"), "HTTP listen address of the API. Env RISKWATCH_HTTP.")
+	fs.StringVar(&c.PIIKeyFile, "pii.key-file", env("RISKWATCH_PII_KEY_FILE", ""), "File holding the personal-data key (hex, 32+ bytes), when RISKWATCH_PII_KEY is not set.")
+	c.Topics = map[risk.Source]*string{
+		risk.SourceHotline:  fs.String("topic.hotline", "hotline.workorders", "Topic of the 12345 hotline work orders."),
+		risk.SourcePetition: fs.String("topic.petition", "petition.cases", "Topic of the petitions."),
+		risk.SourceGrid:     fs.String("topic.grid", "grid.events", "Topic of the grid-governance reports."),
+	}
+	fs.TextVar(&c.LogLevel, "log.level", slog.LevelInfo, "Log level: debug, info, warn, error.")
+	fs.StringVar(&c.LogFormat, "log.format", "text", "Log format: text or json.")
+	c.Pipeline.RegisterFlags(fs)
+}
+
+// parse parses args into a new config for the command name.
+func parse(name string, args []string, getenv func(string) string, stderr io.Writer, extra func(*flag.FlagSet)) (*config, error) {
+	fs := flag.NewFlagSet("riskwatch "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c := &config{}
+	c.register(fs, getenv)
+	if extra != nil {
+		extra(fs)
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	if err := c.Pipeline.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// embedded reports whether the in-process broker is wanted and where it
+// listens.
+func (c *config) embedded() (addr string, ok bool) {
+	switch {
+	case c.Kafka == "embedded":
+		return defaultEmbeddedAddr, true
+	case strings.HasPrefix(c.Kafka, "embedded://"):
+		return strings.TrimPrefix(c.Kafka, "embedded://"), true
+	}
+	return "", false
+}
+
+func (c *config) brokers() []string { return strings.Split(c.Kafka, ",") }
+
+func (c *config) feeds() []pipeline.Feed {
+	feeds := make([]pipeline.Feed, 0, len(risk.Sources))
+	for _, s := range risk.Sources {
+		feeds = append(feeds, pipeline.Feed{Source: s, Topic: *c.Topics[s]})
+	}
+	return feeds
+}
+
+// piiKey reads the personal-data key: RISKWATCH_PII_KEY, else the key file.
+// It is never a flag value, which would show in the process list.
+func (c *config) piiKey() ([]byte, error) {
+	text := c.getenv("RISKWATCH_PII_KEY")
+	if text == "" && c.PIIKeyFile != "" {
+		b, err := os.ReadFile(c.PIIKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("read personal-data key: %w", err)
+		}
+		text = string(b)
+	}
+	text = strings.TrimSpace(text)
+	if text == "" {
+		return nil, errors.New("no personal-data key: set RISKWATCH_PII_KEY (64 hex digits: `openssl rand -hex 32`) or -pii.key-file")
+	}
+	key, err := hex.DecodeString(text)
+	if err != nil {
+		return nil, fmt.Errorf("personal-data key: want hex digits: %w", err)
+	}
+	return key, nil
+}

@@ -1,0 +1,75 @@
+// Command riskwatch is the social-risk early-warning service: one binary with
+// subcommands.
+//
+//	riskwatch serve      consume the feeds into ClickHouse and serve the API
+//	riskwatch migrate    apply the ClickHouse migrations
+//	riskwatch bench      measure ingestion throughput
+//	riskwatch quarantine list the messages that were rejected, with reasons
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "riskwatch:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+const usage = `usage: riskwatch <command> [flags]
+
+commands:
+  serve       consume the three feeds into ClickHouse and serve the HTTP API
+  migrate     apply the ClickHouse migrations embedded in the binary
+  bench       measure ingestion: riskwatch bench ingest -n 1000000
+  quarantine  list rejected messages: riskwatch quarantine [-open]
+
+Run "riskwatch <command> -h" for the flags of a command.
+`
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command")
+	}
+	cmd, args := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return serve(ctx, args, getenv, stderr)
+	case "migrate":
+		return migrateCmd(ctx, args, getenv, stderr)
+	case "bench":
+		return bench(ctx, args, getenv, stdout, stderr)
+	case "quarantine":
+		return quarantine(ctx, args, getenv, stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", cmd)
+}
+
+// newLogger builds the one handler of the process: text for people, JSON for
+// log collectors.
+func newLogger(w io.Writer, level slog.Level, format string) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,169 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/segmentio/kafka-go"
+
+	risk "riskwatch"
+	"riskwatch/console"
+	"riskwatch/pipeline"
+	"riskwatch/pipeline/normalize"
+	"riskwatch/schema"
+)
+
+func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	c, err := parse("serve", args, getenv, stderr, nil)
+	if err != nil {
+		return err
+	}
+	log := newLogger(stderr, c.LogLevel, c.LogFormat)
+	key, err := c.piiKey()
+	if err != nil {
+		return err
+	}
+	protector, err := normalize.NewProtector(key)
+	if err != nil {
+		return err
+	}
+	norm := normalize.New(protector)
+	decoders := map[risk.Source]pipeline.Decoder{
+		risk.SourceHotline:  norm.Hotline,
+		risk.SourcePetition: norm.Petition,
+		risk.SourceGrid:     norm.Grid,
+	}
+
+	conn, err := schema.Connect(c.ClickHouse)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if err := conn.Ping(ctx); err != nil {
+		// Not fatal: the feeds wait, retrying, until ClickHouse answers.
+		log.Warn("clickhouse does not answer yet", "err", err)
+	}
+
+	feeds := c.feeds()
+	brokers := c.brokers()
+	if addr, ok := c.embedded(); ok {
+		topics := make([]string, len(feeds))
+		for i, f := range feeds {
+			topics[i] = f.Topic
+		}
+		b, err := pipeline.StartEmbeddedBroker(ctx, addr, c.KafkaDataDir, topics, c.Partitions)
+		if err != nil {
+			return err
+		}
+		defer b.Close()
+		brokers = []string{b.Addr()}
+		log.Info("embedded kafka broker listening", "addr", b.Addr(), "data_dir", c.KafkaDataDir)
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := pipeline.NewMetrics(reg)
+	writer := pipeline.NewEventWriter(conn)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, len(feeds)+1)
+	for _, f := range feeds {
+		rc := readerConfig(brokers, c.KafkaGroup, f.Topic)
+		rc.ErrorLogger = kafkaLogger(log, f.Topic)
+		r := kafka.NewReader(rc)
+		g := pipeline.NewIngester(f.Source, r, writer, decoders[f.Source], protector.SealBytes, metrics, c.Pipeline, log)
+		wg.Go(func() {
+			defer r.Close()
+			if err := g.Run(ctx); err != nil {
+				errs <- fmt.Errorf("ingest %s: %w", f.Source, err)
+				cancel()
+			}
+		})
+	}
+
+	stats := pipeline.NewStatsReader(conn, brokers, c.KafkaGroup, feeds, metrics)
+	srv := &http.Server{Addr: c.HTTP, Handler: console.NewServer(stats, reg, log), ReadHeaderTimeout: 10 * time.Second}
+	ln, err := net.Listen("tcp", c.HTTP)
+	if err != nil {
+		cancel()
+		wg.Wait()
+		return fmt.Errorf("listen on %s: %w", c.HTTP, err)
+	}
+	log.Info("serving", "http", ln.Addr().String(), "kafka", brokers, "group", c.KafkaGroup)
+	wg.Go(func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs <- fmt.Errorf("http: %w", err)
+			cancel()
+		}
+	})
+	<-ctx.Done()
+	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer scancel()
+	srv.Shutdown(sctx)
+	wg.Wait()
+	close(errs)
+	var all []error
+	for err := range errs {
+		all = append(all, err)
+	}
+	log.Info("stopped")
+	return errors.Join(all...)
+}
+
+// readerConfig is a consumer-group reader that commits only when told to:
+// offsets follow ClickHouse's acknowledgements, never a timer.
+func readerConfig(brokers []string, group, topic string) kafka.ReaderConfig {
+	return kafka.ReaderConfig{
+		Brokers:        brokers,
+		GroupID:        group,
+		Topic:          topic,
+		MinBytes:       1,
+		MaxBytes:       16 << 20,
+		MaxWait:        250 * time.Millisecond,
+		QueueCapacity:  1000,
+		CommitInterval: 0, // synchronous CommitMessages
+		StartOffset:    kafka.FirstOffset,
+	}
+}
+
+// kafkaLogger routes kafka-go's error log to slog. Its messages are about
+// connections and groups, never message contents.
+func kafkaLogger(log *slog.Logger, topic string) kafka.Logger {
+	return kafka.LoggerFunc(func(msg string, args ...any) {
+		log.Warn("kafka client", "topic", topic, "detail", fmt.Sprintf(msg, args...))
+	})
+}
+
+func migrateCmd(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	c, err := parse("migrate", args, getenv, stderr, nil)
+	if err != nil {
+		return err
+	}
+	log := newLogger(stderr, c.LogLevel, c.LogFormat)
+	conn, err := schema.Connect(c.ClickHouse)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if err := conn.Ping(ctx); err != nil {
+		// Not fatal: the feeds wait, retrying, until ClickHouse answers.
+		log.Warn("clickhouse does not answer yet", "err", err)
+	}
+	if err := schema.Migrate(ctx, conn); err != nil {
+		return err
+	}
+	log.Info("clickhouse migrated")
+	return nil
+}
+

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Run riskwatch for a new user: start the local ClickHouse (and PostgreSQL),
+# make a personal-data key once, build, migrate, and serve with the embedded
+# Kafka broker on 127.0.0.1:9092 and the API on http://127.0.0.1:8080.
+# Extra arguments go to `riskwatch serve`.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT"
+set -a
+eval "$(deploy/local/up.sh)"
+set +a
+
+# The key that hashes and seals personal data. Made once and kept: a new key
+# would stop today's hashes from linking to yesterday's.
+KEY_FILE="$ROOT/var/pii.key"
+if [ ! -s "$KEY_FILE" ]; then
+  umask 077
+  od -An -tx1 -N32 /dev/urandom | tr -d ' \n' > "$KEY_FILE"
+  echo "run.sh: made a personal-data key in $KEY_FILE (keep it; back it up)" >&2
+fi
+
+mkdir -p var/bin
+go build -o var/bin/riskwatch ./cmd/riskwatch
+var/bin/riskwatch migrate
+exec var/bin/riskwatch serve -pii.key-file "$KEY_FILE" -kafka.data-dir var/kafka "$@"

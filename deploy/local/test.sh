@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Run every test against real servers: start the local ClickHouse and
+# PostgreSQL (installing them on a fresh machine), then go test. Extra
+# arguments go to `go test` (default ./...).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT"
+set -a
+eval "$(deploy/local/up.sh)"
+set +a
+if [ $# -eq 0 ]; then set -- ./...; fi
+go vet ./...
+exec go test -count=1 -timeout 30m "$@"

@@ -1,0 +1,173 @@
+package normalize
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"slices"
+	"sync"
+
+	risk "riskwatch"
+)
+
+// Protector turns personal data into keyed hashes, for linking the same
+// person across feeds, and into sealed boxes, for the few who may contact
+// the person. It is safe for concurrent use.
+//
+// The hash key and the seal key are derived from one secret, so rotating
+// the secret changes every PhoneKey and IDKey: links across the rotation are
+// lost unless the old events are rehashed.
+type Protector struct {
+	hashKey []byte
+	aead    cipher.AEAD
+	macs    sync.Pool // *mac keyed with hashKey; hmac.New per call costs two SHA-256 blocks and allocations
+}
+
+// mac is a reusable HMAC-SHA256 with scratch buffers, so hashing a number
+// allocates only the returned key.
+type mac struct {
+	h   hash.Hash
+	in  []byte
+	sum []byte
+}
+
+const (
+	sealVersion = 1
+	// Domains keep a phone number and an ID number with the same digits
+	// from getting the same key.
+	domainPhone = 'p'
+	domainID    = 'i'
+)
+
+// sealAAD binds sealed boxes to their use: a box cannot be replayed as
+// another kind of sealed value made with the same key.
+var sealAAD = []byte("riskwatch/person/v1")
+
+// NewProtector derives the hash and seal keys from secret, which must hold at
+// least 32 bytes of key material (from the environment, never from a file in
+// the repository).
+func NewProtector(secret []byte) (*Protector, error) {
+	if len(secret) < 32 {
+		return nil, fmt.Errorf("protector: secret has %d bytes, want at least 32: %w", len(secret), risk.ErrInvalid)
+	}
+	p := &Protector{hashKey: derive(secret, "riskwatch/hash/v1")}
+	block, err := aes.NewCipher(derive(secret, "riskwatch/seal/v1"))
+	if err != nil {
+		return nil, fmt.Errorf("protector: seal key: %w", err)
+	}
+	// Random nonces need no coordination between replicas; 2^32 seals per
+	// secret is far above the persons a province produces between rotations.
+	if p.aead, err = cipher.NewGCMWithRandomNonce(block); err != nil {
+		return nil, fmt.Errorf("protector: seal cipher: %w", err)
+	}
+	p.macs.New = func() any { return &mac{h: hmac.New(sha256.New, p.hashKey)} }
+	return p, nil
+}
+
+// derive is HMAC-SHA256(secret, label): one independent 32-byte key per label.
+func derive(secret []byte, label string) []byte {
+	h := hmac.New(sha256.New, secret)
+	h.Write([]byte(label))
+	return h.Sum(nil)
+}
+
+// PhoneKey returns the keyed hash of the normalised phone number in raw
+// (32 hex digits); ok is false when raw is not a usable number. The same
+// number in any format gives the same key.
+func (p *Protector) PhoneKey(raw string) (key string, ok bool) {
+	var buf [phoneMaxDigits]byte
+	d, ok := normalizePhone(buf[:0], raw)
+	if !ok {
+		return "", false
+	}
+	return string(p.appendKey(nil, domainPhone, d)), true
+}
+
+// IDKey returns the keyed hash of the normalised resident ID number in raw;
+// ok is false when raw does not have the form of an ID or its birth date is
+// impossible. An ID whose check digit is wrong is keyed as written, as the
+// decoders do (with a warning): upstream systems copy IDs from each other,
+// typos included, and the same typo still links the same person. A 15-digit
+// ID and its 18-digit successor give the same key.
+func (p *Protector) IDKey(raw string) (key string, ok bool) {
+	var id [18]byte
+	if ok, _ := normalizeID(&id, raw); !ok {
+		return "", false
+	}
+	return string(p.appendKey(nil, domainID, id[:])), true
+}
+
+// appendKey appends the first 128 bits of HMAC(hashKey, domain || v) in hex.
+func (p *Protector) appendKey(dst []byte, domain byte, v []byte) []byte {
+	m := p.macs.Get().(*mac)
+	m.h.Reset()
+	m.in = append(append(m.in[:0], domain), v...)
+	m.h.Write(m.in)
+	m.sum = m.h.Sum(m.sum[:0])
+	dst = hex.AppendEncode(dst, m.sum[:16])
+	p.macs.Put(m)
+	return dst
+}
+
+// Seal encrypts a person's clear name, phone and ID number with AES-256-GCM
+// and returns it base64 (URL alphabet, unpadded); "" when all are empty.
+// Each call uses a fresh random nonce, so sealing the same values twice gives
+// different strings.
+func (p *Protector) Seal(name, phone, idNo string) string {
+	if len(name)+len(phone)+len(idNo) == 0 {
+		return ""
+	}
+	var tmp []byte
+	return string(p.appendSeal(nil, &tmp, []byte(name), []byte(phone), []byte(idNo)))
+}
+
+// appendSeal appends the sealed box of the three values, base64, to dst;
+// tmp is scratch for the plaintext and the ciphertext. The box is
+// version || nonce || AES-GCM(uvarint-prefixed name, phone, ID).
+func (p *Protector) appendSeal(dst []byte, tmp *[]byte, name, phone, idNo []byte) []byte {
+	buf := (*tmp)[:0]
+	for _, f := range [...][]byte{name, phone, idNo} {
+		buf = binary.AppendUvarint(buf, uint64(len(f)))
+		buf = append(buf, f...)
+	}
+	n := len(buf)
+	// The ciphertext goes after the plaintext, in capacity that does not
+	// overlap it, as cipher.AEAD.Seal requires.
+	buf = slices.Grow(buf, 1+p.aead.Overhead()+n)
+	box := append(buf[n:n], sealVersion)
+	box = p.aead.Seal(box, nil, buf[:n], sealAAD)
+	*tmp = buf[:0]
+	return base64.RawURLEncoding.AppendEncode(dst, box)
+}
+
+// Open reverses Seal. The error wraps risk.ErrInvalid when sealed was not
+// made by Seal with the same secret or was altered.
+func (p *Protector) Open(sealed string) (name, phone, idNo string, err error) {
+	raw, err := base64.RawURLEncoding.DecodeString(sealed)
+	if err != nil || len(raw) == 0 {
+		return "", "", "", fmt.Errorf("open sealed person: not base64: %w", risk.ErrInvalid)
+	}
+	if raw[0] != sealVersion {
+		return "", "", "", fmt.Errorf("open sealed person: version %d: %w", raw[0], risk.ErrInvalid)
+	}
+	pt, err := p.aead.Open(nil, nil, raw[1:], sealAAD)
+	if err != nil {
+		return "", "", "", fmt.Errorf("open sealed person: wrong key or altered: %w", risk.ErrInvalid)
+	}
+	var f [3]string
+	for i := range f {
+		n, k := binary.Uvarint(pt)
+		if k <= 0 || n > uint64(len(pt)-k) {
+			return "", "", "", fmt.Errorf("open sealed person: malformed: %w", risk.ErrInvalid)
+		}
+		f[i] = string(pt[k : k+int(n)])
+		pt = pt[k+int(n):]
+	}
+	return f[0], f[1], f[2], nil
+}

@@ -1,0 +1,230 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/segmentio/kafka-go"
+
+	risk "riskwatch"
+)
+
+// Feed binds an upstream feed to its topic.
+type Feed struct {
+	Source risk.Source
+	Topic  string
+}
+
+// FeedStats is the state of ingestion of one feed, as /api/v1/ingest/stats
+// shows it.
+type FeedStats struct {
+	Source           risk.Source      `json:"source"`
+	Topic            string           `json:"topic"`
+	MessagesConsumed int64            `json:"messages_consumed"` // stored or quarantined by this process since it started
+	Records          uint64           `json:"distinct_records"`  // distinct upstream records, deleted ones included
+	Matters          uint64           `json:"matters"`           // distinct records not deleted upstream
+	Versions         uint64           `json:"versions_stored"`   // distinct (record, version) pairs
+	Quarantined      uint64           `json:"quarantined"`       // messages in rejected_events
+	Lag              int64            `json:"consumer_lag"`      // messages on the topic not yet committed by the group
+	NewestEventTime  *time.Time       `json:"newest_event_time"` // the oldest of the partitions' watermarks: ingestion has passed it everywhere
+	Partitions       []PartitionStats `json:"partitions"`
+}
+
+// PartitionStats is the state of one partition of a feed's topic.
+type PartitionStats struct {
+	Partition       int        `json:"partition"`
+	EndOffset       int64      `json:"end_offset"`
+	CommittedOffset int64      `json:"committed_offset"` // -1 before the group's first commit
+	Lag             int64      `json:"lag"`
+	NewestEventTime *time.Time `json:"newest_event_time"` // ingest watermark: newest updateTime stored
+}
+
+// StatsReader reads ingestion statistics from ClickHouse and the broker.
+type StatsReader struct {
+	conn    driver.Conn
+	kafka   *kafka.Client
+	group   string
+	feeds   []Feed
+	metrics *Metrics
+}
+
+// NewStatsReader returns a reader for feeds consumed by group on the brokers.
+func NewStatsReader(conn driver.Conn, brokers []string, group string, feeds []Feed, m *Metrics) *StatsReader {
+	return &StatsReader{conn: conn, kafka: &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 5 * time.Second}, group: group, feeds: feeds, metrics: m}
+}
+
+// Stats returns one FeedStats per feed. An unreachable ClickHouse or broker
+// is an error: the caller must not show zeros for "unknown".
+func (s *StatsReader) Stats(ctx context.Context) ([]FeedStats, error) {
+	out := make([]FeedStats, len(s.feeds))
+	bySource := map[string]*FeedStats{}
+	byTopic := map[string]*FeedStats{}
+	for i, f := range s.feeds {
+		out[i] = FeedStats{Source: f.Source, Topic: f.Topic, Partitions: []PartitionStats{}}
+		stored, rejected := s.metrics.Consumed(f.Source)
+		out[i].MessagesConsumed = int64(stored + rejected)
+		bySource[string(f.Source)] = &out[i]
+		byTopic[f.Topic] = &out[i]
+	}
+	if err := s.partitions(ctx, byTopic); err != nil {
+		return nil, err
+	}
+	err := s.scan(ctx, `SELECT source, count(), countIf(status != 'deleted') FROM events FINAL GROUP BY source`, func(rows driver.Rows) error {
+		var src string
+		var records, matters uint64
+		if err := rows.Scan(&src, &records, &matters); err != nil {
+			return err
+		}
+		if f := bySource[src]; f != nil {
+			f.Records, f.Matters = records, matters
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	err = s.scan(ctx, `SELECT source, count() FROM event_versions FINAL GROUP BY source`, func(rows driver.Rows) error {
+		var src string
+		var n uint64
+		if err := rows.Scan(&src, &n); err != nil {
+			return err
+		}
+		if f := bySource[src]; f != nil {
+			f.Versions = n
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	err = s.scan(ctx, `SELECT topic, count() FROM rejected_events FINAL GROUP BY topic`, func(rows driver.Rows) error {
+		var topic string
+		var n uint64
+		if err := rows.Scan(&topic, &n); err != nil {
+			return err
+		}
+		if f := byTopic[topic]; f != nil {
+			f.Quarantined = n
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	err = s.scan(ctx, `SELECT topic, partition, max(event_time) FROM ingest_watermarks GROUP BY topic, partition`, func(rows driver.Rows) error {
+		var topic string
+		var p int32
+		var t time.Time
+		if err := rows.Scan(&topic, &p, &t); err != nil {
+			return err
+		}
+		f := byTopic[topic]
+		if f == nil || t.Unix() <= 0 {
+			return nil
+		}
+		t = t.UTC()
+		i := slices.IndexFunc(f.Partitions, func(ps PartitionStats) bool { return ps.Partition == int(p) })
+		if i < 0 {
+			f.Partitions = append(f.Partitions, PartitionStats{Partition: int(p), CommittedOffset: -1})
+			i = len(f.Partitions) - 1
+		}
+		f.Partitions[i].NewestEventTime = &t
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i].NewestEventTime = oldestWatermark(out[i].Partitions)
+	}
+	return out, nil
+}
+
+// oldestWatermark is the event time that every partition has passed; nil
+// while a partition has stored nothing.
+func oldestWatermark(ps []PartitionStats) *time.Time {
+	var oldest *time.Time
+	for _, p := range ps {
+		if p.NewestEventTime == nil {
+			if p.EndOffset > 0 {
+				return nil
+			}
+			continue
+		}
+		if oldest == nil || p.NewestEventTime.Before(*oldest) {
+			oldest = p.NewestEventTime
+		}
+	}
+	return oldest
+}
+
+// partitions fills end offsets, committed offsets and lag from the broker.
+func (s *StatsReader) partitions(ctx context.Context, byTopic map[string]*FeedStats) error {
+	topics := make([]string, 0, len(byTopic))
+	for t := range byTopic {
+		topics = append(topics, t)
+	}
+	meta, err := s.kafka.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
+	if err != nil {
+		return fmt.Errorf("read topic metadata: %w", err)
+	}
+	list := map[string][]kafka.OffsetRequest{}
+	fetch := map[string][]int{}
+	for _, t := range meta.Topics {
+		if t.Error != nil || byTopic[t.Name] == nil {
+			continue
+		}
+		for _, p := range t.Partitions {
+			list[t.Name] = append(list[t.Name], kafka.LastOffsetOf(p.ID))
+			fetch[t.Name] = append(fetch[t.Name], p.ID)
+		}
+	}
+	ends, err := s.kafka.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: list})
+	if err != nil {
+		return fmt.Errorf("list offsets: %w", err)
+	}
+	committed, err := s.kafka.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: s.group, Topics: fetch})
+	if err != nil {
+		return fmt.Errorf("fetch committed offsets of group %s: %w", s.group, err)
+	}
+	for topic, parts := range ends.Topics {
+		f := byTopic[topic]
+		done := map[int]int64{}
+		for _, c := range committed.Topics[topic] {
+			if c.Error == nil {
+				done[c.Partition] = c.CommittedOffset
+			}
+		}
+		for _, p := range parts {
+			if p.Error != nil {
+				return fmt.Errorf("list offsets of %s/%d: %w", topic, p.Partition, p.Error)
+			}
+			c, ok := done[p.Partition]
+			if !ok {
+				c = -1
+			}
+			lag := p.LastOffset - max(c, 0)
+			f.Partitions = append(f.Partitions, PartitionStats{Partition: p.Partition, EndOffset: p.LastOffset, CommittedOffset: c, Lag: lag})
+			f.Lag += lag
+		}
+		slices.SortFunc(f.Partitions, func(a, b PartitionStats) int { return a.Partition - b.Partition })
+	}
+	return nil
+}
+
+func (s *StatsReader) scan(ctx context.Context, query string, row func(driver.Rows) error) error {
+	rows, err := s.conn.Query(ctx, query)
+	if err != nil {
+		return fmt.Errorf("query ingest stats: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := row(rows); err != nil {
+			return fmt.Errorf("read ingest stats: %w", err)
+		}
+	}
+	return rows.Err()
+}

@@ -1,0 +1,38 @@
+package schema_test
+
+import (
+	"context"
+	"testing"
+	"testing/fstest"
+
+	"riskwatch/schema"
+	"riskwatch/schema/schematest"
+)
+
+func TestEmbeddedMigrations(t *testing.T) {
+	if err := fstest.TestFS(schema.ClickHouseMigrations, "0001_event_versions.sql", "0002_events.sql", "0005_rejected_events.sql"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestMigrateIsIdempotent(t *testing.T) {
+	conn, _ := schematest.Open(t) // migrated once
+	ctx := context.Background()
+	if err := schema.Migrate(ctx, conn); err != nil {
+		t.Fatalf("second migrate: %v", err)
+	}
+	var n uint64
+	if err := conn.QueryRow(ctx, `SELECT count() FROM schema_migrations FINAL`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := schema.FSGlob()
+	if int(n) != len(files) {
+		t.Errorf("schema_migrations has %d rows, want %d", n, len(files))
+	}
+	for _, table := range []string{"event_versions", "events", "matters", "rejected_events", "ingest_watermarks"} {
+		var c uint64
+		if err := conn.QueryRow(ctx, `SELECT count() FROM `+table).Scan(&c); err != nil {
+			t.Errorf("table %s: %v", table, err)
+		}
+	}
+}
