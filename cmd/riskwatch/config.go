@@ -17,18 +17,18 @@ import (
 // config is what every command that touches the stores shares. Flags win
 // over the environment, which wins over the defaults.
 type config struct {
-	Kafka          string // broker list, or embedded / embedded://HOST:PORT
-	KafkaDataDir   string
-	KafkaGroup     string
-	Partitions     int
-	ClickHouse     string
-	HTTP           string
-	PIIKeyFile     string
-	Topics         map[risk.Source]*string
-	LogLevel       slog.Level
-	LogFormat      string
-	Pipeline       pipeline.Config
-	getenv         func(string) string
+	Kafka        string // broker list, or embedded / embedded://HOST:PORT
+	KafkaDataDir string
+	KafkaGroup   string
+	Partitions   int
+	ClickHouse   string
+	HTTP         string
+	PIIKeyFile   string
+	Topics       map[risk.Source]*string
+	LogLevel     slog.Level
+	LogFormat    string
+	Pipeline     pipeline.Config
+	getenv       func(string) string
 }
 
 const defaultEmbeddedAddr = "127.0.0.1:9092"

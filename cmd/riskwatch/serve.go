@@ -166,4 +166,3 @@ func migrateCmd(ctx context.Context, args []string, getenv func(string) string, 
 	log.Info("clickhouse migrated")
 	return nil
 }
-
