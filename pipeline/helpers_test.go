@@ -99,7 +99,7 @@ type consumer struct {
 	once   sync.Once
 }
 
-func startConsumer(t testing.TB, addr, group string, f pipeline.Feed, out interface {
+func startConsumer(t testing.TB, addr string, f pipeline.Feed, out interface {
 	WriteEvents(context.Context, []pipeline.Stored) error
 	WriteRejected(context.Context, []pipeline.Rejected) error
 	WriteWatermarks(context.Context, []pipeline.Watermark) error
@@ -107,7 +107,7 @@ func startConsumer(t testing.TB, addr, group string, f pipeline.Feed, out interf
 	t.Helper()
 	p := testProtector(t)
 	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers: []string{addr}, GroupID: group, Topic: f.Topic, MinBytes: 1, MaxBytes: 1 << 20,
+		Brokers: []string{addr}, GroupID: f.Group, Topic: f.Topic, MinBytes: 1, MaxBytes: 1 << 20,
 		MaxWait: 100 * time.Millisecond, StartOffset: kafka.FirstOffset, HeartbeatInterval: time.Second,
 		SessionTimeout: 6 * time.Second, RebalanceTimeout: 6 * time.Second,
 	})

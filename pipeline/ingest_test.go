@@ -21,12 +21,11 @@ import (
 func TestContractExamples(t *testing.T) {
 	conn, _ := schematest.Open(t)
 	feeds := []pipeline.Feed{
-		{Source: risk.SourceHotline, Topic: uniqueName("hotline")},
-		{Source: risk.SourcePetition, Topic: uniqueName("petition")},
-		{Source: risk.SourceGrid, Topic: uniqueName("grid")},
+		{Source: risk.SourceHotline, Topic: uniqueName("hotline"), Group: uniqueName("hotline")},
+		{Source: risk.SourcePetition, Topic: uniqueName("petition"), Group: uniqueName("petition")},
+		{Source: risk.SourceGrid, Topic: uniqueName("grid"), Group: uniqueName("grid")},
 	}
 	addr := startBroker(t, 1, feeds[0].Topic, feeds[1].Topic, feeds[2].Topic)
-	group := uniqueName("group")
 
 	total := map[string]int{}
 	for _, f := range feeds {
@@ -50,9 +49,9 @@ func TestContractExamples(t *testing.T) {
 	m := newMetrics()
 	w := pipeline.NewEventWriter(conn)
 	for _, f := range feeds {
-		startConsumer(t, addr, group, f, w, m, testConfig())
+		startConsumer(t, addr, f, w, m, testConfig())
 	}
-	stats := pipeline.NewStatsReader(conn, []string{addr}, group, feeds, m)
+	stats := pipeline.NewStatsReader(conn, []string{addr}, feeds, m)
 	var got []pipeline.FeedStats
 	waitFor(t, 60*time.Second, "every message committed", func() bool {
 		var err error

@@ -29,7 +29,7 @@ type Config struct {
 // RegisterFlags registers the pipeline flags with their defaults.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxBatchRows, "pipeline.max-batch-rows", 20000, "Flush a batch when it holds this many messages.")
-	fs.IntVar(&c.MaxBatchBytes, "pipeline.max-batch-bytes", 16<<20, "Flush a batch when its messages hold this many bytes.")
+	fs.IntVar(&c.MaxBatchBytes, "pipeline.max-batch-bytes", 8<<20, "Flush a batch when its messages hold this many bytes.")
 	fs.DurationVar(&c.MaxBatchAge, "pipeline.max-batch-age", 2*time.Second, "Flush a non-empty batch at least this often.")
 	fs.DurationVar(&c.RetryMin, "pipeline.retry-min", 200*time.Millisecond, "First wait before retrying a failed write.")
 	fs.DurationVar(&c.RetryMax, "pipeline.retry-max", 15*time.Second, "Longest wait between retries of a failed write.")
@@ -130,7 +130,7 @@ func NewIngester(source risk.Source, in fetcher, out sink, decode Decoder, seal 
 // as long as ctx lives. On cancel, Run flushes what it has for up to 10
 // seconds and returns after its writer goroutine has.
 func (g *Ingester) Run(ctx context.Context) error {
-	full := make(chan *batch, 1)
+	full := make(chan *batch) // unbuffered: one batch written, one filling
 	done := make(chan error, 1)
 	go func() { done <- g.writeLoop(ctx, full) }()
 	err := g.readLoop(ctx, full)

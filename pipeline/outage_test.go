@@ -120,12 +120,11 @@ func TestClickHouseOutage(t *testing.T) {
 	}
 	defer viaProxy.Close()
 
-	f := pipeline.Feed{Source: risk.SourceHotline, Topic: uniqueName("hotline")}
+	f := pipeline.Feed{Source: risk.SourceHotline, Topic: uniqueName("hotline"), Group: uniqueName("group")}
 	addr := startBroker(t, 3, f.Topic)
-	group := uniqueName("group")
 	reg := prometheus.NewRegistry()
 	m := pipeline.NewMetrics(reg)
-	c := startConsumer(t, addr, group, f, pipeline.NewEventWriter(viaProxy), m, testConfig())
+	c := startConsumer(t, addr, f, pipeline.NewEventWriter(viaProxy), m, testConfig())
 
 	const records = 2000
 	var first, second []kafka.Message
@@ -148,7 +147,7 @@ func TestClickHouseOutage(t *testing.T) {
 		t.Fatalf("ingester exited during the outage: %v", err)
 	default:
 	}
-	stats := pipeline.NewStatsReader(conn, []string{addr}, group, []pipeline.Feed{f}, m)
+	stats := pipeline.NewStatsReader(conn, []string{addr}, []pipeline.Feed{f}, m)
 	s, err := stats.Stats(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -215,9 +214,8 @@ func (s *crashingSink) WriteWatermarks(ctx context.Context, marks []pipeline.Wat
 // replayed, and counting still sees every record and version once.
 func TestCrashMidBatch(t *testing.T) {
 	conn, _ := schematest.Open(t)
-	f := pipeline.Feed{Source: risk.SourceHotline, Topic: uniqueName("hotline")}
+	f := pipeline.Feed{Source: risk.SourceHotline, Topic: uniqueName("hotline"), Group: uniqueName("group")}
 	addr := startBroker(t, 1, f.Topic)
-	group := uniqueName("group")
 
 	const records = 3000
 	var msgs []kafka.Message
@@ -233,7 +231,7 @@ func TestCrashMidBatch(t *testing.T) {
 	sink := &crashingSink{EventWriter: pipeline.NewEventWriter(conn)}
 	crashed := make(chan struct{})
 	sink.crash = func() { close(crashed) }
-	c := startConsumer(t, addr, group, f, sink, newMetrics(), cfg)
+	c := startConsumer(t, addr, f, sink, newMetrics(), cfg)
 	select {
 	case <-crashed:
 	case <-time.After(60 * time.Second):
@@ -247,8 +245,8 @@ func TestCrashMidBatch(t *testing.T) {
 
 	m := newMetrics()
 	cfg.MaxBatchAge = 200 * time.Millisecond
-	startConsumer(t, addr, group, f, pipeline.NewEventWriter(conn), m, cfg)
-	stats := pipeline.NewStatsReader(conn, []string{addr}, group, []pipeline.Feed{f}, m)
+	startConsumer(t, addr, f, pipeline.NewEventWriter(conn), m, cfg)
+	stats := pipeline.NewStatsReader(conn, []string{addr}, []pipeline.Feed{f}, m)
 	waitFor(t, 60*time.Second, "the restarted consumer to catch up", func() bool {
 		s, err := stats.Stats(context.Background())
 		return err == nil && s[0].Lag == 0

@@ -12,10 +12,13 @@ import (
 	risk "riskwatch"
 )
 
-// Feed binds an upstream feed to its topic.
+// Feed binds an upstream feed to its topic and the consumer group that
+// reads it. Each feed has a group of its own, so that a rebalance of one
+// feed's readers never stops the others.
 type Feed struct {
 	Source risk.Source
 	Topic  string
+	Group  string
 }
 
 // FeedStats is the state of ingestion of one feed, as /api/v1/ingest/stats
@@ -46,14 +49,13 @@ type PartitionStats struct {
 type StatsReader struct {
 	conn    driver.Conn
 	kafka   *kafka.Client
-	group   string
 	feeds   []Feed
 	metrics *Metrics
 }
 
-// NewStatsReader returns a reader for feeds consumed by group on the brokers.
-func NewStatsReader(conn driver.Conn, brokers []string, group string, feeds []Feed, m *Metrics) *StatsReader {
-	return &StatsReader{conn: conn, kafka: &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 5 * time.Second}, group: group, feeds: feeds, metrics: m}
+// NewStatsReader returns a reader for feeds on the brokers.
+func NewStatsReader(conn driver.Conn, brokers []string, feeds []Feed, m *Metrics) *StatsReader {
+	return &StatsReader{conn: conn, kafka: &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 5 * time.Second}, feeds: feeds, metrics: m}
 }
 
 // Stats returns one FeedStats per feed. An unreachable ClickHouse or broker
@@ -69,8 +71,10 @@ func (s *StatsReader) Stats(ctx context.Context) ([]FeedStats, error) {
 		bySource[string(f.Source)] = &out[i]
 		byTopic[f.Topic] = &out[i]
 	}
-	if err := s.partitions(ctx, byTopic); err != nil {
-		return nil, err
+	for i := range out {
+		if err := s.partitions(ctx, s.feeds[i], &out[i]); err != nil {
+			return nil, err
+		}
 	}
 	err := s.scan(ctx, `SELECT source, count(), countIf(status != 'deleted') FROM events FINAL GROUP BY source`, func(rows driver.Rows) error {
 		var src string
@@ -162,57 +166,64 @@ func oldestWatermark(ps []PartitionStats) *time.Time {
 }
 
 // partitions fills end offsets, committed offsets and lag from the broker.
-func (s *StatsReader) partitions(ctx context.Context, byTopic map[string]*FeedStats) error {
-	topics := make([]string, 0, len(byTopic))
-	for t := range byTopic {
-		topics = append(topics, t)
-	}
-	meta, err := s.kafka.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
+func (s *StatsReader) partitions(ctx context.Context, f Feed, out *FeedStats) error {
+	ps, err := Lag(ctx, s.kafka, f)
 	if err != nil {
-		return fmt.Errorf("read topic metadata: %w", err)
+		return err
 	}
-	list := map[string][]kafka.OffsetRequest{}
-	fetch := map[string][]int{}
-	for _, t := range meta.Topics {
-		if t.Error != nil || byTopic[t.Name] == nil {
-			continue
-		}
-		for _, p := range t.Partitions {
-			list[t.Name] = append(list[t.Name], kafka.LastOffsetOf(p.ID))
-			fetch[t.Name] = append(fetch[t.Name], p.ID)
-		}
-	}
-	ends, err := s.kafka.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: list})
-	if err != nil {
-		return fmt.Errorf("list offsets: %w", err)
-	}
-	committed, err := s.kafka.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: s.group, Topics: fetch})
-	if err != nil {
-		return fmt.Errorf("fetch committed offsets of group %s: %w", s.group, err)
-	}
-	for topic, parts := range ends.Topics {
-		f := byTopic[topic]
-		done := map[int]int64{}
-		for _, c := range committed.Topics[topic] {
-			if c.Error == nil {
-				done[c.Partition] = c.CommittedOffset
-			}
-		}
-		for _, p := range parts {
-			if p.Error != nil {
-				return fmt.Errorf("list offsets of %s/%d: %w", topic, p.Partition, p.Error)
-			}
-			c, ok := done[p.Partition]
-			if !ok {
-				c = -1
-			}
-			lag := p.LastOffset - max(c, 0)
-			f.Partitions = append(f.Partitions, PartitionStats{Partition: p.Partition, EndOffset: p.LastOffset, CommittedOffset: c, Lag: lag})
-			f.Lag += lag
-		}
-		slices.SortFunc(f.Partitions, func(a, b PartitionStats) int { return a.Partition - b.Partition })
+	out.Partitions = ps
+	for _, p := range ps {
+		out.Lag += p.Lag
 	}
 	return nil
+}
+
+// Lag reads, for each partition of the feed's topic, the end offset, the
+// offset committed by the feed's group and the difference.
+func Lag(ctx context.Context, cl *kafka.Client, f Feed) ([]PartitionStats, error) {
+	meta, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{f.Topic}})
+	if err != nil {
+		return nil, fmt.Errorf("read metadata of %s: %w", f.Topic, err)
+	}
+	var list []kafka.OffsetRequest
+	var ids []int
+	for _, t := range meta.Topics {
+		if t.Error != nil {
+			return nil, fmt.Errorf("read metadata of %s: %w", f.Topic, t.Error)
+		}
+		for _, p := range t.Partitions {
+			list = append(list, kafka.LastOffsetOf(p.ID))
+			ids = append(ids, p.ID)
+		}
+	}
+	ends, err := cl.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{f.Topic: list}})
+	if err != nil {
+		return nil, fmt.Errorf("list offsets of %s: %w", f.Topic, err)
+	}
+	committed, err := cl.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: f.Group, Topics: map[string][]int{f.Topic: ids}})
+	if err != nil {
+		return nil, fmt.Errorf("fetch offsets of group %s: %w", f.Group, err)
+	}
+	done := map[int]int64{}
+	for _, c := range committed.Topics[f.Topic] {
+		if c.Error == nil {
+			done[c.Partition] = c.CommittedOffset
+		}
+	}
+	var out []PartitionStats
+	for _, p := range ends.Topics[f.Topic] {
+		if p.Error != nil {
+			return nil, fmt.Errorf("list offsets of %s/%d: %w", f.Topic, p.Partition, p.Error)
+		}
+		c, ok := done[p.Partition]
+		if !ok {
+			c = -1
+		}
+		lag := p.LastOffset - max(c, 0)
+		out = append(out, PartitionStats{Partition: p.Partition, EndOffset: p.LastOffset, CommittedOffset: c, Lag: lag})
+	}
+	slices.SortFunc(out, func(a, b PartitionStats) int { return a.Partition - b.Partition })
+	return out, nil
 }
 
 func (s *StatsReader) scan(ctx context.Context, query string, row func(driver.Rows) error) error {

@@ -43,7 +43,7 @@ func (c *config) register(fs *flag.FlagSet, getenv func(string) string) {
 	}
 	fs.StringVar(&c.Kafka, "kafka", env("RISKWATCH_KAFKA", "embedded"), "Kafka brokers (host:port,…), or embedded / embedded://HOST:PORT for the in-process broker. Env RISKWATCH_KAFKA.")
 	fs.StringVar(&c.KafkaDataDir, "kafka.data-dir", env("RISKWATCH_KAFKA_DATA_DIR", "var/kafka"), "Where the embedded broker keeps its data; empty keeps it in memory.")
-	fs.StringVar(&c.KafkaGroup, "kafka.group", "riskwatch", "Consumer group of the feeds' readers.")
+	fs.StringVar(&c.KafkaGroup, "kafka.group", "riskwatch", "Prefix of the feeds' consumer groups: riskwatch.hotline, riskwatch.petition, riskwatch.grid.")
 	fs.IntVar(&c.Partitions, "kafka.partitions", 3, "Partitions of each topic the embedded broker creates.")
 	fs.StringVar(&c.ClickHouse, "clickhouse", env("RISKWATCH_CLICKHOUSE", "clickhouse://127.0.0.1:19000/default"), "ClickHouse DSN. Env RISKWATCH_CLICKHOUSE.")
 	fs.StringVar(&c.HTTP, "http", env("RISKWATCH_HTTP", "127.0.0.1:8080"), "HTTP listen address of the API. Env RISKWATCH_HTTP.")
@@ -96,7 +96,7 @@ func (c *config) brokers() []string { return strings.Split(c.Kafka, ",") }
 func (c *config) feeds() []pipeline.Feed {
 	feeds := make([]pipeline.Feed, 0, len(risk.Sources))
 	for _, s := range risk.Sources {
-		feeds = append(feeds, pipeline.Feed{Source: s, Topic: *c.Topics[s]})
+		feeds = append(feeds, pipeline.Feed{Source: s, Topic: *c.Topics[s], Group: c.KafkaGroup + "." + string(s)})
 	}
 	return feeds
 }

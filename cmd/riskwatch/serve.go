@@ -79,7 +79,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	var wg sync.WaitGroup
 	errs := make(chan error, len(feeds)+1)
 	for _, f := range feeds {
-		rc := readerConfig(brokers, c.KafkaGroup, f.Topic)
+		rc := readerConfig(brokers, f)
 		rc.ErrorLogger = kafkaLogger(log, f.Topic)
 		r := kafka.NewReader(rc)
 		g := pipeline.NewIngester(f.Source, r, writer, decoders[f.Source], protector.SealBytes, metrics, c.Pipeline, log)
@@ -92,7 +92,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		})
 	}
 
-	stats := pipeline.NewStatsReader(conn, brokers, c.KafkaGroup, feeds, metrics)
+	stats := pipeline.NewStatsReader(conn, brokers, feeds, metrics)
 	srv := &http.Server{Addr: c.HTTP, Handler: console.NewServer(stats, reg, log), ReadHeaderTimeout: 10 * time.Second}
 	ln, err := net.Listen("tcp", c.HTTP)
 	if err != nil {
@@ -123,13 +123,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 
 // readerConfig is a consumer-group reader that commits only when told to:
 // offsets follow ClickHouse's acknowledgements, never a timer.
-func readerConfig(brokers []string, group, topic string) kafka.ReaderConfig {
+func readerConfig(brokers []string, f pipeline.Feed) kafka.ReaderConfig {
 	return kafka.ReaderConfig{
 		Brokers:        brokers,
-		GroupID:        group,
-		Topic:          topic,
+		GroupID:        f.Group,
+		Topic:          f.Topic,
 		MinBytes:       1,
-		MaxBytes:       16 << 20,
+		MaxBytes:       4 << 20,
 		MaxWait:        250 * time.Millisecond,
 		QueueCapacity:  1000,
 		CommitInterval: 0, // synchronous CommitMessages

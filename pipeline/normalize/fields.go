@@ -15,7 +15,7 @@ import (
 
 func absent(v *fastjson.Value) bool { return v == nil || v.Type() == fastjson.TypeNull }
 
-// id reads the record id: a non-empty string after trimming. The bytes may
+// idField reads the record id: a non-empty string after trimming. The bytes may
 // live in the parser's buffer.
 func (r *rec) idField(field string, v *fastjson.Value) ([]byte, error) {
 	if absent(v) {

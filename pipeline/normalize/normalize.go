@@ -57,6 +57,9 @@ func New(p *Protector) *Normalizer {
 // hundreds still counts them all in PetitionerCount and Collective.
 const maxPersons = 100
 
+// maxNamesMasked bounds the names of a record's persons masked in its text.
+const maxNamesMasked = 16
+
 // state is the reusable memory of one decode: the JSON parser, whose buffer
 // holds the strings of the message, and the buffers the event is built in.
 // It goes back to the pool when the decode returns, so nothing in the
@@ -124,7 +127,6 @@ type rec struct {
 	feed string // hotline, petition or grid: the prefix of errors
 	ev   risk.Event
 	st   *state
-	id   []byte // the body's id, in the parser's buffer
 
 	regionField   string // the field the region code came from; "" for grid events
 	regionCode    []byte
@@ -386,7 +388,6 @@ func ascii(b []byte) bool {
 // record: the body's id is kept, the key only spreads messages over
 // partitions.
 func (r *rec) setID(field string, id []byte, m kafka.Message) {
-	r.id = id
 	r.keep(fID, id)
 	if k := trimSpace(m.Key); len(k) > 0 && !bytes.Equal(k, id) {
 		r.warnf("kafka key %s differs from %s; kept %s", quote(k), field, field)
@@ -470,6 +471,47 @@ func (r *rec) personal(at where, field string, v *fastjson.Value) []byte {
 	return nil
 }
 
+// persons adds the persons of a list field (petitioners, parties), the
+// first being the main one, and returns how many were listed.
+func (n *Normalizer) persons(r *rec, field, role string, v *fastjson.Value) int {
+	if absent(v) {
+		return 0
+	}
+	list, err := v.Array()
+	if err != nil {
+		r.warnf("%s is a JSON %s, want an array; dropped", field, v.Type())
+		return 0
+	}
+	if len(list) > 0 {
+		r.ev.Persons = make([]risk.Person, 0, min(len(list), maxPersons))
+	}
+	for i, e := range list {
+		if i == maxPersons {
+			r.warnf("%s: kept the first %d of %d", field, maxPersons, len(list))
+			break
+		}
+		at := where{list: field, i: i, name: "name", phone: "phone", idNumber: "idNo"}
+		o, err := e.Object()
+		if err != nil {
+			r.warnf("%s[%d] is a JSON %s, want an object; dropped", field, i, e.Type())
+			continue
+		}
+		var name, phone, id *fastjson.Value
+		o.Visit(func(k []byte, v *fastjson.Value) {
+			switch string(k) {
+			case "name":
+				name = v
+			case "phone":
+				phone = v
+			case "idNo":
+				id = v
+			}
+		})
+		n.addPerson(r, role, at, r.personal(at, at.name, name), r.personal(at, at.phone, phone), r.personal(at, at.idNumber, id))
+	}
+	return len(list)
+}
+
 // addPerson adds a Person built from clear values in the parser's buffer:
 // masked name and phone, keyed hashes of the normalised numbers, and the
 // clear values sealed. Warnings name the field, never the value.
@@ -484,8 +526,9 @@ func (n *Normalizer) addPerson(r *rec, role string, at where, name, phone, idNo 
 		start := len(st.out)
 		st.out = appendMaskName(st.out, name)
 		r.ref(fPersonName, i, start)
-		// A one-character or two-letter "name" would mask ordinary words.
-		if utf8.RuneCount(name) >= 2 && len(name) >= 4 {
+		// A one-character or two-letter "name" would mask ordinary words;
+		// the bound keeps a petition signed by hundreds linear.
+		if utf8.RuneCount(name) >= 2 && len(name) >= 4 && len(st.names) < maxNamesMasked {
 			st.names = append(st.names, name)
 		}
 	case nameMasked:
