@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -26,14 +27,14 @@ func NewEventWriter(conn driver.Conn) *EventWriter {
 // insertEvents lists its columns: clickhouse-go's PrepareBatch needs them on
 // old servers. The materialized view events_mv copies every row into events.
 const insertEvents = `INSERT INTO event_versions (source, id, version, ver, updated_at, occurred_at, ingested_at,
-	region, province, city, county, township, village, grid_code,
+	region, county, grid_code,
 	category, category_raw, tags, kind, status, status_raw,
 	channel, urgency, handle_unit, register_org, register_level,
 	accepted_at, deadline, finished_at, satisfaction, answer_rejected,
 	head_count, petitioner_count, amount,
 	collective, repeat, repeat_num, skip_level, self_resolved,
 	title, text, reply, address, lng, lat,
-	person_keys, person_roles, person_names, person_phones, person_phone_keys, person_id_keys, person_sealed,
+	person_keys, persons,
 	warnings, topic, partition, offset)`
 
 // WriteEvents inserts events into event_versions (and so into events).
@@ -44,21 +45,22 @@ func (w *EventWriter) WriteEvents(ctx context.Context, events []Stored) error {
 	}
 	defer batch.Close() // no-op after Send; releases the connection on early return
 	now := w.now().UTC()
-	var p persons
 	for i := range events {
 		e := &events[i]
-		p.set(e.Persons)
-		r := e.Region
+		keys, persons, err := personColumns(e.Persons)
+		if err != nil {
+			return fmt.Errorf("persons of %s/%s: %w", e.Source, e.ID, err)
+		}
 		if err := batch.Append(
 			string(e.Source), e.ID, e.Version, e.Order(), e.UpdatedAt, e.OccurredAt, now,
-			r.Code, r.Province(), r.City(), r.County(), r.Township(), r.Village(), e.GridCode,
+			e.Region.Code, e.Region.County(), e.GridCode,
 			e.Category, e.RawCategory, e.Tags, e.Kind, string(e.Status), e.RawStatus,
 			e.Channel, e.Urgency, e.HandleUnit, e.RegisterOrg, e.RegisterLevel,
-			nullTime(e.AcceptedAt), nullTime(e.Deadline), nullTime(e.FinishedAt), e.Satisfaction, u8(e.AnswerRejected),
-			nullCount(e.HeadCount), nullCount(e.PetitionerCount), nullAmount(e.Amount),
+			utc(e.AcceptedAt), utc(e.Deadline), utc(e.FinishedAt), e.Satisfaction, u8(e.AnswerRejected),
+			e.HeadCount, e.PetitionerCount, e.Amount,
 			u8(e.Collective), u8(e.Repeat), e.RepeatNum, u8(e.SkipLevel), u8(e.SelfResolved),
 			e.Title, e.Text, e.Reply, e.Address, e.Lng, e.Lat,
-			p.keys, p.roles, p.names, p.phones, p.phoneKeys, p.idKeys, p.sealed,
+			keys, persons,
 			e.Warnings, e.Topic, int32(e.Partition), e.Offset,
 		); err != nil {
 			return fmt.Errorf("append %s/%s: %w", e.Source, e.ID, err)
@@ -124,29 +126,34 @@ func (w *EventWriter) WriteWatermarks(ctx context.Context, marks []Watermark) er
 	return nil
 }
 
-// persons turns []risk.Person into the parallel arrays of the schema.
-type persons struct {
-	keys, roles, names, phones, phoneKeys, idKeys, sealed []string
+// storedPerson is one element of the persons JSON column.
+type storedPerson struct {
+	Role     string `json:"role"`
+	Name     string `json:"name,omitempty"`  // masked
+	Phone    string `json:"phone,omitempty"` // masked
+	PhoneKey string `json:"phone_key,omitempty"`
+	IDKey    string `json:"id_key,omitempty"`
+	Sealed   string `json:"sealed,omitempty"`
 }
 
-func (p *persons) set(ps []risk.Person) {
-	// New slices per event: the batch keeps references until Send.
-	*p = persons{
-		roles: make([]string, len(ps)), names: make([]string, len(ps)), phones: make([]string, len(ps)),
-		phoneKeys: make([]string, len(ps)), idKeys: make([]string, len(ps)), sealed: make([]string, len(ps)),
+// personColumns returns the linking keys (ID and phone hashes, each once)
+// and the persons as JSON.
+func personColumns(ps []risk.Person) (keys []string, persons string, err error) {
+	keys = []string{}
+	if len(ps) == 0 {
+		return keys, "[]", nil
 	}
-	for i, x := range ps {
-		p.roles[i], p.names[i], p.phones[i] = x.Role, x.Name, x.Phone
-		p.phoneKeys[i], p.idKeys[i], p.sealed[i] = x.PhoneKey, x.IDKey, x.Sealed
-		for _, k := range []string{x.IDKey, x.PhoneKey} {
-			if k != "" && !slices.Contains(p.keys, k) {
-				p.keys = append(p.keys, k)
+	out := make([]storedPerson, len(ps))
+	for i, p := range ps {
+		out[i] = storedPerson{Role: p.Role, Name: p.Name, Phone: p.Phone, PhoneKey: p.PhoneKey, IDKey: p.IDKey, Sealed: p.Sealed}
+		for _, k := range []string{p.IDKey, p.PhoneKey} {
+			if k != "" && !slices.Contains(keys, k) {
+				keys = append(keys, k)
 			}
 		}
 	}
-	if p.keys == nil {
-		p.keys = []string{}
-	}
+	b, err := json.Marshal(out)
+	return keys, string(b), err
 }
 
 func u8(b bool) uint8 {
@@ -156,24 +163,10 @@ func u8(b bool) uint8 {
 	return 0
 }
 
-func nullTime(t time.Time) *time.Time {
+// utc is t in UTC, or the epoch that stands for "none" in the schema.
+func utc(t time.Time) time.Time {
 	if t.IsZero() {
-		return nil
+		return time.Unix(0, 0).UTC()
 	}
-	u := t.UTC()
-	return &u
-}
-
-func nullCount(n int32) *int32 {
-	if n < 0 {
-		return nil
-	}
-	return &n
-}
-
-func nullAmount(a float64) *float64 {
-	if a < 0 {
-		return nil
-	}
-	return &a
+	return t.UTC()
 }

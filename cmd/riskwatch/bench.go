@@ -9,7 +9,9 @@ import (
 	"io"
 	"log/slog"
 	"net/url"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"sync"
 	"text/tabwriter"
 	"time"
@@ -38,9 +40,11 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	var n int
 	var outage time.Duration
+	var profile string
 	c, err := parse("bench ingest", args[1:], getenv, stderr, func(fs *flag.FlagSet) {
 		fs.IntVar(&n, "n", 1_000_000, "Messages to produce.")
 		fs.DurationVar(&outage, "outage", 10*time.Second, "How long (d) keeps ClickHouse unreachable.")
+		fs.StringVar(&profile, "cpuprofile", "", "Write a CPU profile of (b) to this file.")
 	})
 	if err != nil {
 		return err
@@ -56,23 +60,23 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 	fmt.Fprintf(stderr, "generating %d messages…\n", n)
 	msgs := benchMessages(n, 1)
 
-	// (a) decode + normalise on one goroutine.
-	var stored []pipeline.Stored
-	var rejected int
+	// (a) decode + normalise on one goroutine, keeping nothing, as an
+	// ingester does between flushes.
 	start := time.Now()
 	for _, src := range risk.Sources {
 		for _, m := range msgs[src] {
-			e, err := decoders[src](m)
-			if err != nil {
-				rejected++
-				continue
+			if _, err := decoders[src](m); err != nil {
+				return fmt.Errorf("a generated message was rejected: %w", err)
 			}
-			stored = append(stored, pipeline.Stored{Event: e, Topic: string(src)})
 		}
 	}
 	decodeRate := float64(n) / time.Since(start).Seconds()
-	if rejected > 0 {
-		return fmt.Errorf("%d generated messages were rejected: fix the generator", rejected)
+	stored := make([]pipeline.Stored, 0, n)
+	for _, src := range risk.Sources {
+		for _, m := range msgs[src] {
+			e, _ := decoders[src](m)
+			stored = append(stored, pipeline.Stored{Event: e, Topic: string(src)})
+		}
 	}
 
 	// (c) the raw limit: big native inserts of the decoded rows, two at once.
@@ -81,11 +85,15 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	defer dropRaw()
+	if err := waitMerges(ctx, rawConn); err != nil {
+		return err
+	}
 	fmt.Fprintln(stderr, "(c) inserting straight into ClickHouse…")
 	rawRate, err := benchRawInsert(ctx, pipeline.NewEventWriter(rawConn), stored)
 	if err != nil {
 		return err
 	}
+	dropRaw() // stops its background merges, which (b) would otherwise compete with
 
 	stored = nil // let the collector have it: (b) runs with the heap of a real process
 
@@ -95,8 +103,22 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	defer dropE2E()
+	if err := waitMerges(ctx, e2eConn); err != nil {
+		return err
+	}
 	fmt.Fprintln(stderr, "(b) producing and ingesting end to end…")
+	if profile != "" {
+		f, err := os.Create(profile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		pprof.StartCPUProfile(f)
+	}
 	e2eRate, err := benchEndToEnd(ctx, e2eConn, msgs, decoders, p, c, log)
+	if profile != "" {
+		pprof.StopCPUProfile()
+	}
 	if err != nil {
 		return err
 	}
@@ -120,7 +142,24 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 	return tw.Flush()
 }
 
-// benchDatabase creates and migrates a throw-away database.
+// waitMerges waits until the server merges no parts, so that one phase does
+// not pay for the last one's inserts.
+func waitMerges(ctx context.Context, conn driver.Conn) error {
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); {
+		var n uint64
+		if err := conn.QueryRow(ctx, `SELECT count() FROM system.merges`).Scan(&n); err != nil {
+			return fmt.Errorf("read system.merges: %w", err)
+		}
+		if n == 0 {
+			return nil
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return nil // a busy server is measured as it is
+}
+
+// benchDatabase creates and migrates a throw-away database; the returned
+// func drops it and may be called more than once.
 func benchDatabase(ctx context.Context, dsn, name string) (driver.Conn, func(), error) {
 	admin, err := schema.Open(ctx, dsn)
 	if err != nil {
@@ -131,9 +170,12 @@ func benchDatabase(ctx context.Context, dsn, name string) (driver.Conn, func(), 
 		admin.Close()
 		return nil, nil, fmt.Errorf("create database %s: %w", db, err)
 	}
+	var once sync.Once
 	drop := func() {
-		admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db)
-		admin.Close()
+		once.Do(func() {
+			admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db)
+			admin.Close()
+		})
 	}
 	u, err := url.Parse(dsn)
 	if err != nil {
@@ -152,15 +194,13 @@ func benchDatabase(ctx context.Context, dsn, name string) (driver.Conn, func(), 
 	return conn, func() { conn.Close(); drop() }, nil
 }
 
-var benchInserters = 1
-
 func benchRawInsert(ctx context.Context, w *pipeline.EventWriter, rows []pipeline.Stored) (float64, error) {
 	const size = 50000
 	chunks := make(chan []pipeline.Stored)
 	var wg sync.WaitGroup
 	errs := make(chan error, 2)
 	start := time.Now()
-	for range benchInserters {
+	for range 2 {
 		wg.Go(func() {
 			for c := range chunks {
 				if err := w.WriteEvents(ctx, c); err != nil {
@@ -216,6 +256,7 @@ func benchEndToEnd(ctx context.Context, conn driver.Conn, msgs map[risk.Source][
 	if err := benchProduce(ctx, b.Addr(), feeds, msgs); err != nil {
 		return 0, err
 	}
+	fmt.Fprintf(os.Stderr, "(b) all produced after %v\n", time.Since(start).Round(time.Millisecond))
 	// Done when every offset is committed: committed means stored.
 	cl := &kafka.Client{Addr: kafka.TCP(b.Addr())}
 	for {
