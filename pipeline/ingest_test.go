@@ -122,8 +122,8 @@ func TestContractExamples(t *testing.T) {
 			t.Errorf("%s stats: records %d, matters %d, versions %d, quarantined %d; want %d, %d, %d, %d",
 				f.Source, f.Records, f.Matters, f.Versions, f.Quarantined, w.records, w.matters, w.versions, w.quarantined)
 		}
-		if f.NewestEventTime == nil || len(f.Partitions) != 1 {
-			t.Errorf("%s: watermark %v over %d partitions, want one partition with a watermark", f.Source, f.NewestEventTime, len(f.Partitions))
+		if f.Watermark == nil || len(f.Partitions) != 1 || !f.Partitions[0].NewestEventTime.Equal(*f.Watermark) {
+			t.Errorf("%s: watermark %v over %d partitions, want one partition with a watermark", f.Source, f.Watermark, len(f.Partitions))
 		}
 	}
 	if n := count(t, conn, `SELECT count() FROM matters WHERE source = 'grid' AND id = 'GE330681109-20200222-0031X'`); n != 0 {

@@ -32,7 +32,7 @@ type FeedStats struct {
 	Versions         uint64           `json:"versions_stored"`   // distinct (record, version) pairs
 	Quarantined      uint64           `json:"quarantined"`       // messages in rejected_events
 	Lag              int64            `json:"consumer_lag"`      // messages on the topic not yet committed by the group
-	NewestEventTime  *time.Time       `json:"newest_event_time"` // the oldest of the partitions' watermarks: ingestion has passed it everywhere
+	Watermark        *time.Time       `json:"watermark"`         // the oldest partition's newest event time: ingestion has passed it on every partition
 	Partitions       []PartitionStats `json:"partitions"`
 }
 
@@ -142,7 +142,7 @@ func (s *StatsReader) Stats(ctx context.Context) ([]FeedStats, error) {
 		return nil, err
 	}
 	for i := range out {
-		out[i].NewestEventTime = oldestWatermark(out[i].Partitions)
+		out[i].Watermark = oldestWatermark(out[i].Partitions)
 	}
 	return out, nil
 }
