@@ -151,15 +151,11 @@ func migrateCmd(ctx context.Context, args []string, getenv func(string) string, 
 		return err
 	}
 	log := newLogger(stderr, c.LogLevel, c.LogFormat)
-	conn, err := schema.Connect(c.ClickHouse)
+	conn, err := schema.Open(ctx, c.ClickHouse)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	if err := conn.Ping(ctx); err != nil {
-		// Not fatal: the feeds wait, retrying, until ClickHouse answers.
-		log.Warn("clickhouse does not answer yet", "err", err)
-	}
 	if err := schema.Migrate(ctx, conn); err != nil {
 		return err
 	}
