@@ -2,6 +2,7 @@ package schema_test
 
 import (
 	"context"
+	"io/fs"
 	"testing"
 	"testing/fstest"
 
@@ -25,7 +26,7 @@ func TestMigrateIsIdempotent(t *testing.T) {
 	if err := conn.QueryRow(ctx, `SELECT count() FROM schema_migrations FINAL`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
-	files, _ := schema.FSGlob()
+	files, _ := fs.Glob(schema.ClickHouseMigrations, "*.sql")
 	if int(n) != len(files) {
 		t.Errorf("schema_migrations has %d rows, want %d", n, len(files))
 	}
@@ -34,5 +35,20 @@ func TestMigrateIsIdempotent(t *testing.T) {
 		if err := conn.QueryRow(ctx, `SELECT count() FROM `+table).Scan(&c); err != nil {
 			t.Errorf("table %s: %v", table, err)
 		}
+	}
+}
+
+func TestMigratePostgresIsIdempotent(t *testing.T) {
+	pool, _ := schematest.OpenPostgres(t) // migrated once
+	ctx := context.Background()
+	if err := schema.MigratePostgres(ctx, pool); err != nil {
+		t.Fatalf("second migrate: %v", err)
+	}
+	var n int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if files, _ := fs.Glob(schema.PostgresMigrations, "*.sql"); n != len(files) || n == 0 {
+		t.Errorf("schema_migrations has %d rows, want %d", n, len(files))
 	}
 }

@@ -1,5 +1,5 @@
-// Package schematest gives tests a freshly migrated ClickHouse database of
-// their own on the local server started by deploy/local/up.sh.
+// Package schematest gives tests freshly migrated ClickHouse and PostgreSQL
+// databases of their own on the local servers started by deploy/local/up.sh.
 package schematest
 
 import (
@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"riskwatch/schema"
 )
@@ -41,9 +42,7 @@ func Open(t testing.TB) (driver.Conn, string) {
 	}
 	t.Cleanup(func() { admin.Close() })
 
-	b := make([]byte, 6)
-	rand.Read(b)
-	db := "test_" + hex.EncodeToString(b)
+	db := "test_" + randomHex()
 	if err := admin.Exec(ctx, "CREATE DATABASE "+db); err != nil {
 		t.Fatalf("create database %s: %v", db, err)
 	}
@@ -79,4 +78,60 @@ func Connect(t testing.TB, dsn string) driver.Conn {
 	}
 	t.Cleanup(func() { conn.Close() })
 	return conn
+}
+
+// DefaultPostgresDSN is the PostgreSQL of deploy/local/postgres.sh.
+const DefaultPostgresDSN = "postgres://riskwatch@127.0.0.1:15432/riskwatch?sslmode=disable"
+
+// PostgresDSN is the server tests use: RISKWATCH_POSTGRES, or DefaultPostgresDSN.
+func PostgresDSN() string {
+	if dsn := os.Getenv("RISKWATCH_POSTGRES"); dsn != "" {
+		return dsn
+	}
+	return DefaultPostgresDSN
+}
+
+// OpenPostgres creates the database test_<random>, migrates it and returns a
+// pool on it and its DSN; the database is dropped when the test ends.
+func OpenPostgres(t testing.TB) (*pgxpool.Pool, string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("needs PostgreSQL; skipped in -short mode")
+	}
+	ctx := context.Background()
+	admin, err := schema.OpenPostgres(ctx, PostgresDSN())
+	if err != nil {
+		t.Fatalf("%v\n(start the local servers with deploy/local/up.sh, or set RISKWATCH_POSTGRES)", err)
+	}
+	t.Cleanup(admin.Close)
+	db := "test_" + randomHex()
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+db); err != nil {
+		t.Fatalf("create database %s: %v", db, err)
+	}
+	u, err := url.Parse(PostgresDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + db
+	dsn := u.String()
+	pool, err := schema.OpenPostgres(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		pool.Close()
+		if _, err := admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db+" WITH (FORCE)"); err != nil {
+			t.Errorf("drop database %s: %v", db, err)
+		}
+	})
+	if err := schema.MigratePostgres(ctx, pool); err != nil {
+		t.Fatalf("migrate %s: %v", db, err)
+	}
+	return pool, dsn
+}
+
+func randomHex() string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return hex.EncodeToString(b)
 }

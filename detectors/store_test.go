@@ -1,0 +1,162 @@
+package detectors_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	risk "riskwatch"
+	"riskwatch/detectors"
+	"riskwatch/schema/schematest"
+)
+
+var day = time.Date(2020, 2, 24, 0, 0, 0, 0, time.UTC)
+
+func collective(windowDay int, level risk.Level, ids ...string) risk.Alert {
+	a := risk.Alert{
+		Labels:  risk.Labels{"detector": "collective", "region": "330681109", "category": "劳资纠纷", "subject": "安置房项目"},
+		Window:  risk.Window{Start: day.AddDate(0, 0, windowDay), End: day.AddDate(0, 0, windowDay+1)},
+		Level:   level,
+		Summary: "枫桥镇安置房项目欠薪：多人反映",
+		Numbers: map[string]float64{"persons": float64(len(ids))},
+		Seen:    day.AddDate(0, 0, windowDay).Add(time.Hour),
+	}
+	for _, id := range ids {
+		a.Evidence = append(a.Evidence, risk.Evidence{Source: risk.SourceHotline, ID: id})
+	}
+	return a
+}
+
+func TestRecordSuppressesAndIsIdempotent(t *testing.T) {
+	pool, _ := schematest.OpenPostgres(t)
+	s := detectors.NewAlertStore(pool)
+	ctx := context.Background()
+
+	first := collective(0, risk.LevelYellow, "A", "B")
+	if n, err := s.Record(ctx, []risk.Alert{first}); err != nil || n != 1 {
+		t.Fatalf("first record: opened %d, err %v; want 1", n, err)
+	}
+	if n, err := s.Record(ctx, []risk.Alert{first}); err != nil || n != 0 {
+		t.Fatalf("same window again: opened %d, err %v; want 0", n, err)
+	}
+	// The next day's evidence joins the open alert, and its level rises.
+	if n, err := s.Record(ctx, []risk.Alert{collective(1, risk.LevelOrange, "B", "C")}); err != nil || n != 0 {
+		t.Fatalf("next window while open: opened %d, err %v; want 0", n, err)
+	}
+	got, err := s.Get(ctx, first.Key())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Evidence) != 3 || got.Level != risk.LevelOrange || !got.WindowEnd.Equal(day.AddDate(0, 0, 2)) {
+		t.Errorf("joined alert: %d evidence, level %s, window end %v; want 3, orange, %v", len(got.Evidence), got.Level, got.WindowEnd, day.AddDate(0, 0, 2))
+	}
+
+	// Closed, then recurring: a new alert linking the old one.
+	if _, err := pool.Exec(ctx, `UPDATE alerts SET status = 'closed' WHERE key = $1`, first.Key()); err != nil {
+		t.Fatal(err)
+	}
+	again := collective(5, risk.LevelYellow, "D")
+	if n, err := s.Record(ctx, []risk.Alert{again}); err != nil || n != 1 {
+		t.Fatalf("recurrence: opened %d, err %v; want 1", n, err)
+	}
+	if got, _ := s.Get(ctx, again.Key()); got.PreviousKey != first.Key() {
+		t.Errorf("recurrence links %q, want %q", got.PreviousKey, first.Key())
+	}
+	// Re-running the first window, closed long ago, raises nothing.
+	if n, err := s.Record(ctx, []risk.Alert{first}); err != nil || n != 0 {
+		t.Errorf("re-run of a closed window: opened %d, err %v; want 0", n, err)
+	}
+	if _, err := s.Get(ctx, "nope"); !errors.Is(err, risk.ErrNotFound) {
+		t.Errorf("Get of an unknown key: %v, want ErrNotFound", err)
+	}
+}
+
+func TestRecordConcurrentlyOpensOne(t *testing.T) {
+	pool, _ := schematest.OpenPostgres(t)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	opened := make(chan int, 8)
+	for i := range 8 {
+		s := detectors.NewAlertStore(pool) // as if on another replica
+		wg.Go(func() {
+			n, err := s.Record(ctx, []risk.Alert{collective(i%3, risk.LevelBlue, fmt.Sprint("E", i))})
+			if err != nil {
+				t.Error(err)
+			}
+			opened <- n
+		})
+	}
+	wg.Wait()
+	close(opened)
+	total := 0
+	for n := range opened {
+		total += n
+	}
+	var open, evidence int
+	if err := pool.QueryRow(ctx, `SELECT count(*), coalesce(sum(jsonb_array_length(evidence)), 0) FROM alerts WHERE status = 'open'`).Scan(&open, &evidence); err != nil {
+		t.Fatal(err)
+	}
+	if total != 1 || open != 1 || evidence != 8 {
+		t.Errorf("8 racing records: %d opened, %d open alerts holding %d evidence; want 1, 1, 8", total, open, evidence)
+	}
+}
+
+func TestListFiltersAndPages(t *testing.T) {
+	pool, _ := schematest.OpenPostgres(t)
+	s := detectors.NewAlertStore(pool)
+	ctx := context.Background()
+	var alerts []risk.Alert
+	for i := range 7 {
+		a := collective(0, risk.LevelYellow, "X")
+		a.Labels = risk.Labels{"detector": "repeat", "region": fmt.Sprintf("3306811%02d000", i), "person": fmt.Sprint("p", i)}
+		if i%2 == 0 {
+			a.Level = risk.LevelRed
+		}
+		alerts = append(alerts, a)
+	}
+	if _, err := s.Record(ctx, alerts); err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	after := ""
+	for pages := 0; ; pages++ {
+		page, next, err := s.List(ctx, detectors.Filter{Detector: "repeat", Limit: 3, After: after})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range page {
+			keys = append(keys, a.Key)
+		}
+		if next == "" {
+			break
+		}
+		after = next
+		if pages > 5 {
+			t.Fatal("paging does not end")
+		}
+	}
+	if len(keys) != 7 || len(union(keys)) != 7 {
+		t.Errorf("paged through %d keys (%d distinct), want 7", len(keys), len(union(keys)))
+	}
+	red, _, err := s.List(ctx, detectors.Filter{Level: "red", RegionPrefix: "33068110"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(red) != 4 {
+		t.Errorf("red alerts under 33068110: %d, want 4", len(red))
+	}
+	if _, _, err := s.List(ctx, detectors.Filter{After: "no-such-key"}); !errors.Is(err, risk.ErrInvalid) {
+		t.Errorf("bad cursor: %v, want ErrInvalid", err)
+	}
+}
+
+func union(s []string) map[string]bool {
+	m := map[string]bool{}
+	for _, x := range s {
+		m[x] = true
+	}
+	return m
+}
