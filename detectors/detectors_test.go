@@ -1,0 +1,192 @@
+package detectors_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	risk "riskwatch"
+	"riskwatch/detectors"
+	"riskwatch/schema/schematest"
+)
+
+// row is an event as the pipeline stores it, with the fields detectors read.
+type row struct {
+	source, id, region, county, category, status, level, org string
+	version                                                  uint32
+	at, updated, deadline, accepted                          time.Time
+	persons                                                  []string
+	skip, rejected, repeat                                   bool
+	petitioners                                              int32
+}
+
+func seed(t *testing.T, conn driver.Conn, rows ...row) {
+	t.Helper()
+	ctx := context.Background()
+	b, err := conn.PrepareBatch(ctx, `INSERT INTO event_versions (source, id, version, ver, updated_at, occurred_at, ingested_at,
+		region, county, category, status, register_level, register_org, skip_level, answer_rejected, repeat,
+		person_keys, deadline, accepted_at, petitioner_count, head_count, amount)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		if r.updated.IsZero() {
+			r.updated = r.at
+		}
+		if r.status == "" {
+			r.status = "open"
+		}
+		if r.persons == nil {
+			r.persons = []string{}
+		}
+		ev := risk.Event{UpdatedAt: r.updated, Version: r.version}
+		if err := b.Append(r.source, r.id, r.version, ev.Order(), r.updated, r.at, r.updated,
+			r.region, r.county, r.category, r.status, r.level, r.org, u8(r.skip), u8(r.rejected), u8(r.repeat),
+			r.persons, epoch(r.deadline), epoch(r.accepted), r.petitioners, int32(-1), float64(-1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func u8(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func epoch(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Unix(0, 0).UTC()
+	}
+	return t
+}
+
+var t0 = time.Date(2020, 3, 2, 0, 0, 0, 0, time.UTC)
+
+func at(h float64) time.Time { return t0.Add(time.Duration(h * float64(time.Hour))) }
+
+func window(fromH, toH float64) risk.Window { return risk.Window{Start: at(fromH), End: at(toH)} }
+
+func detect(t *testing.T, d detectors.Definition, w risk.Window) []risk.Alert {
+	t.Helper()
+	alerts, err := d.Detect(context.Background(), w)
+	if err != nil {
+		t.Fatalf("%s: %v", d.Name, err)
+	}
+	return alerts
+}
+
+func ids(a risk.Alert) []string {
+	var out []string
+	for _, e := range a.Evidence {
+		out = append(out, e.ID)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestSkipLevel(t *testing.T) {
+	conn, _ := schematest.Open(t)
+	seed(t, conn,
+		// A township's matter at the province: skip-level, orange.
+		row{source: "petition", id: "P-prov", region: "330681109000", county: "330681", category: "劳资纠纷", level: "省", org: "浙江省信访局", at: at(1), persons: []string{"k1"}},
+		// The same person again, at the national bureau: red, same scope.
+		row{source: "petition", id: "P-nat", region: "330681109000", county: "330681", category: "劳资纠纷", level: "国家", org: "国家信访局", at: at(2), persons: []string{"k1"}},
+		// A township's matter at the county: the normal place, nothing.
+		row{source: "petition", id: "P-county", region: "330681109000", county: "330681", category: "劳资纠纷", level: "县", org: "诸暨市信访局", at: at(1)},
+		// A county's matter at the city: one level up, nothing; flagged by upstream: orange.
+		row{source: "petition", id: "P-city", region: "330681000000", county: "330681", category: "城乡建设", level: "市", org: "绍兴市信访局", at: at(1)},
+		row{source: "petition", id: "P-flag", region: "330681104000", county: "330681", category: "征地拆迁纠纷", level: "县", org: "诸暨市信访局", at: at(1), skip: true},
+		// Outside the window.
+		row{source: "petition", id: "P-late", region: "330681109000", county: "330681", category: "劳资纠纷", level: "国家", org: "国家信访局", at: at(30)},
+		// A deleted record never counts (a petition here only for the test).
+		row{source: "petition", id: "P-del", region: "330681109000", county: "330681", category: "劳资纠纷", level: "国家", org: "国家信访局", at: at(1), status: "deleted"},
+	)
+	got := detect(t, detectors.SkipLevel(conn, detectors.SkipLevelConfig{}), window(0, 24))
+	want := map[string]risk.Level{"P-prov": risk.LevelOrange, "P-nat": risk.LevelRed, "P-flag": risk.LevelOrange}
+	if len(got) != len(want) {
+		t.Fatalf("got %d alerts %v, want %d", len(got), got, len(want))
+	}
+	scopes := map[string]string{}
+	for _, a := range got {
+		id := a.Evidence[0].ID
+		scopes[id] = a.ScopeKey()
+		if a.Level != want[id] {
+			t.Errorf("%s: level %s, want %s", id, a.Level, want[id])
+		}
+		if a.Summary == "" || a.Labels["region"] == "" {
+			t.Errorf("%s: summary %q, region %q", id, a.Summary, a.Labels["region"])
+		}
+	}
+	if scopes["P-prov"] != scopes["P-nat"] || scopes["P-prov"] == scopes["P-flag"] {
+		t.Errorf("the same person's two skip-level petitions have different scopes")
+	}
+}
+
+func TestRepeat(t *testing.T) {
+	conn, _ := schematest.Open(t)
+	seed(t, conn,
+		// Person A: hotline twice (the second after an unsatisfying answer) and a petition; known by phone and ID.
+		row{source: "hotline", id: "H1", region: "330681109000", county: "330681", category: "劳资纠纷", at: at(-200), persons: []string{"phoneA"}},
+		row{source: "hotline", id: "H2", region: "330681109000", county: "330681", category: "劳资纠纷", at: at(-100), persons: []string{"phoneA"}, rejected: true},
+		row{source: "petition", id: "P1", region: "330681109000", county: "330681", category: "劳资纠纷", at: at(3), persons: []string{"idA", "phoneA"}},
+		// Person B: three times, but the last one before the window: not this window's news.
+		row{source: "hotline", id: "B1", at: at(-300), persons: []string{"B"}},
+		row{source: "hotline", id: "B2", at: at(-200), persons: []string{"B"}},
+		row{source: "hotline", id: "B3", at: at(-100), persons: []string{"B"}},
+		// Person C: twice only. Person D: three times, but one was long ago.
+		row{source: "hotline", id: "C1", at: at(-10), persons: []string{"C"}},
+		row{source: "grid", id: "C2", at: at(2), persons: []string{"C"}},
+		row{source: "hotline", id: "D1", at: at(-24 * 40), persons: []string{"D"}},
+		row{source: "hotline", id: "D2", at: at(-10), persons: []string{"D"}},
+		row{source: "hotline", id: "D3", at: at(2), persons: []string{"D"}},
+		// A repeat delivery of one version is one matter, not two.
+		row{source: "hotline", id: "E1", version: 1, at: at(-5), persons: []string{"E"}},
+		row{source: "hotline", id: "E1", version: 1, at: at(-5), persons: []string{"E"}},
+		row{source: "hotline", id: "E2", at: at(2), persons: []string{"E"}},
+	)
+	d := detectors.Repeat(conn, detectors.DefaultConfig().Repeat)
+	got := detect(t, d, window(0, 24))
+	if len(got) != 1 {
+		t.Fatalf("got %d alerts, want 1 (person A once, though known by two keys): %+v", len(got), got)
+	}
+	a := got[0]
+	if !slices.Equal(ids(a), []string{"H1", "H2", "P1"}) || a.Level != risk.LevelOrange {
+		t.Errorf("alert evidence %v level %s; want [H1 H2 P1] orange (an answer was rejected)", ids(a), a.Level)
+	}
+	// Running the same window again gives the same alert key.
+	if again := detect(t, d, window(0, 24)); len(again) != 1 || again[0].Key() != a.Key() {
+		t.Errorf("re-run gave %d alerts with key %v, want the same key %s", len(again), again, a.Key())
+	}
+}
+
+func TestOverdue(t *testing.T) {
+	conn, _ := schematest.Open(t)
+	seed(t, conn,
+		row{source: "hotline", id: "late", region: "330681109000", county: "330681", category: "劳资纠纷", at: at(-100), deadline: at(-2), status: "in_progress"},
+		row{source: "hotline", id: "very-late", region: "330681109000", county: "330681", category: "劳资纠纷", at: at(-1000), deadline: at(-24 * 10)},
+		row{source: "hotline", id: "soon", region: "330681003000", county: "330681", category: "物业纠纷", at: at(-10), deadline: at(30)},
+		row{source: "hotline", id: "later", at: at(-10), deadline: at(24 * 5)},
+		row{source: "hotline", id: "done", at: at(-100), deadline: at(-2), status: "finished"},
+		// A petition accepted 61 days ago without a deadline: past the statutory 60 days.
+		row{source: "petition", id: "statutory", region: "330681104000", county: "330681", category: "征地拆迁纠纷", at: at(-24 * 62), accepted: at(-24 * 61)},
+		row{source: "petition", id: "in-time", at: at(-24 * 20), accepted: at(-24 * 20)},
+	)
+	got := detect(t, detectors.Overdue(conn, detectors.DefaultConfig().Overdue), window(0, 12))
+	want := map[string]risk.Level{"late": risk.LevelYellow, "very-late": risk.LevelOrange, "soon": risk.LevelBlue, "statutory": risk.LevelYellow}
+	if len(got) != len(want) {
+		t.Fatalf("got %d alerts, want %d: %+v", len(got), len(want), got)
+	}
+	for _, a := range got {
+		if id := a.Evidence[0].ID; a.Level != want[id] {
+			t.Errorf("%s: level %s, want %s (%s)", id, a.Level, want[id], a.Summary)
+		}
+	}
+}
