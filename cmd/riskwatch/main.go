@@ -5,6 +5,7 @@
 //	riskwatch migrate    apply the ClickHouse migrations
 //	riskwatch bench      measure ingestion throughput
 //	riskwatch quarantine list the messages that were rejected, with reasons
+//	riskwatch detect     run the detectors over a past event-time range
 package main
 
 import (
@@ -37,6 +38,7 @@ commands:
   migrate     apply the ClickHouse migrations embedded in the binary
   bench       measure ingestion: riskwatch bench ingest -n 1000000
   quarantine  list rejected messages: riskwatch quarantine [-open]
+  detect      run the detectors over past event time: riskwatch detect -from T1 -to T2 [-detector NAME] [-dry-run]
 
 Run "riskwatch <command> -h" for the flags of a command.
 `
@@ -56,6 +58,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return bench(ctx, args, getenv, stdout, stderr)
 	case "quarantine":
 		return quarantine(ctx, args, getenv, stdout, stderr)
+	case "detect":
+		return detect(ctx, args, getenv, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

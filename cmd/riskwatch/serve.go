@@ -160,5 +160,14 @@ func migrateCmd(ctx context.Context, args []string, getenv func(string) string, 
 		return err
 	}
 	log.Info("clickhouse migrated")
+	pool, err := schema.OpenPostgres(ctx, c.Postgres)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := schema.MigratePostgres(ctx, pool); err != nil {
+		return err
+	}
+	log.Info("postgres migrated")
 	return nil
 }
