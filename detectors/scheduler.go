@@ -1,0 +1,218 @@
+package detectors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+	"github.com/robfig/cron/v3"
+
+	risk "riskwatch"
+)
+
+// alertRecorder keeps what a run found.
+type alertRecorder interface {
+	Record(ctx context.Context, alerts []risk.Alert) (int, error)
+}
+
+// Scheduler runs detectors on their cron schedules over event-time windows.
+// A window runs only once ingestion has passed its end on every partition;
+// each window runs once, on one replica, as recorded in the run ledger
+// (detector_runs); missed windows are caught up oldest first, and those
+// beyond MaxCatchUp are recorded as a gap.
+type Scheduler struct {
+	pool       *pgxpool.Pool
+	store      alertRecorder
+	watermark  func(context.Context) (time.Time, error)
+	Now        func() time.Time // the wall clock; tests set it
+	owner      string
+	MaxCatchUp int // windows one tick may catch up; older ones become a gap
+	log        *slog.Logger
+	runs       *prometheus.CounterVec
+}
+
+// NewScheduler returns a scheduler recording alerts in store and runs in
+// pool's ledger. watermark says how far ingestion has got (IngestWatermark);
+// owner names this replica in the ledger.
+func NewScheduler(pool *pgxpool.Pool, store alertRecorder, watermark func(context.Context) (time.Time, error), owner string, reg prometheus.Registerer, log *slog.Logger) *Scheduler {
+	return &Scheduler{
+		pool: pool, store: store, watermark: watermark, Now: time.Now, owner: owner, MaxCatchUp: 288,
+		log: log.With("component", "detectors"),
+		runs: promauto.With(reg).NewCounterVec(prometheus.CounterOpts{
+			Name: "risk_detector_runs_total",
+			Help: "Detector windows run, by outcome: done, failed, gap, waiting (ingestion behind).",
+		}, []string{"detector", "outcome"}),
+	}
+}
+
+// Run schedules defs until ctx ends, then waits for running detectors.
+func (s *Scheduler) Run(ctx context.Context, defs []Definition) error {
+	c := cron.New(cron.WithLocation(cst), cron.WithChain(cron.Recover(cronLogger{s.log}), cron.SkipIfStillRunning(cronLogger{s.log})))
+	for _, d := range defs {
+		if _, err := c.AddFunc(d.Schedule, func() { s.Tick(ctx, d) }); err != nil {
+			return fmt.Errorf("detector %s: schedule %q: %w", d.Name, d.Schedule, err)
+		}
+	}
+	c.Start()
+	<-ctx.Done()
+	<-c.Stop().Done()
+	return nil
+}
+
+// Tick runs every window of d that is due and not yet run: failed ones
+// first, then those since the last run, oldest first. It returns how many
+// windows it ran.
+func (s *Scheduler) Tick(ctx context.Context, d Definition) int {
+	log := s.log.With("detector", d.Name)
+	mark, err := s.watermark(ctx)
+	if err != nil {
+		log.Error("read ingest watermark; windows wait", "err", err)
+		return 0
+	}
+	bound := align(minTime(s.Now(), mark), d.Window)
+	windows, err := s.due(ctx, d, bound)
+	if err != nil {
+		log.Error("read run ledger", "err", err)
+		return 0
+	}
+	ran := 0
+	for _, w := range windows {
+		if ctx.Err() != nil {
+			break
+		}
+		if s.runWindow(ctx, d, w, log) {
+			ran++
+		}
+	}
+	if align(s.Now(), d.Window).After(bound) {
+		s.runs.WithLabelValues(d.Name, "waiting").Inc()
+	}
+	return ran
+}
+
+// due lists the windows to run before bound, recording a gap for those
+// older than MaxCatchUp windows.
+func (s *Scheduler) due(ctx context.Context, d Definition, bound time.Time) ([]risk.Window, error) {
+	var windows []risk.Window
+	rows, err := s.pool.Query(ctx, `SELECT window_start, window_end FROM detector_runs
+		WHERE detector = $1 AND status IN ('failed', 'running') AND window_end <= $2 ORDER BY window_start LIMIT $3`, d.Name, bound, s.MaxCatchUp)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var w risk.Window
+		if err := rows.Scan(&w.Start, &w.End); err != nil {
+			return nil, err
+		}
+		windows = append(windows, w)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var last *time.Time
+	if err := s.pool.QueryRow(ctx, `SELECT max(window_end) FROM detector_runs WHERE detector = $1`, d.Name).Scan(&last); err != nil {
+		return nil, err
+	}
+	from := bound.Add(-d.Window) // a detector's first run starts with the latest window
+	if last != nil {
+		from = *last
+	}
+	if oldest := bound.Add(-time.Duration(s.MaxCatchUp) * d.Window); from.Before(oldest) {
+		if _, err := s.pool.Exec(ctx, `INSERT INTO detector_runs (detector, window_start, window_end, status, claimed_by, error)
+			VALUES ($1, $2, $3, 'gap', $4, $5) ON CONFLICT DO NOTHING`,
+			d.Name, from, oldest, s.owner, fmt.Sprintf("%d windows beyond the catch-up limit of %d", int(oldest.Sub(from)/d.Window), s.MaxCatchUp)); err != nil {
+			return nil, err
+		}
+		s.runs.WithLabelValues(d.Name, "gap").Inc()
+		s.log.Warn("windows skipped as a gap", "detector", d.Name, "from", from, "to", oldest)
+		from = oldest
+	}
+	for start := from; !start.Add(d.Window).After(bound); start = start.Add(d.Window) {
+		windows = append(windows, risk.Window{Start: start, End: start.Add(d.Window)})
+	}
+	return windows, nil
+}
+
+// runWindow claims w in the ledger and runs it; false when another replica
+// has it or it failed.
+func (s *Scheduler) runWindow(ctx context.Context, d Definition, w risk.Window, log *slog.Logger) bool {
+	lease := 2*d.Timeout + time.Minute
+	var claimed bool
+	err := s.pool.QueryRow(ctx, `INSERT INTO detector_runs (detector, window_start, window_end, status, claimed_by, claimed_at)
+		VALUES ($1, $2, $3, 'running', $4, now())
+		ON CONFLICT (detector, window_start) DO UPDATE SET status = 'running', claimed_by = $4, claimed_at = now(), error = ''
+		WHERE detector_runs.status = 'failed' OR (detector_runs.status = 'running' AND detector_runs.claimed_at < now() - $5::interval)
+		RETURNING true`, d.Name, w.Start, w.End, s.owner, fmt.Sprintf("%d seconds", int(lease.Seconds()))).Scan(&claimed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false // done, a gap, or running elsewhere
+	}
+	if err != nil {
+		log.Error("claim window", "window_start", w.Start, "err", err)
+		return false
+	}
+	rctx, cancel := context.WithTimeout(ctx, d.Timeout)
+	alerts, err := d.Detect(rctx, w)
+	opened := 0
+	if err == nil {
+		opened, err = s.store.Record(rctx, alerts)
+	}
+	cancel()
+	status, text := "done", ""
+	if err != nil {
+		// A store that does not answer is an error, never "no risk".
+		status, text = "failed", err.Error()
+		log.Error("detector window failed", "window_start", w.Start, "err", err)
+	}
+	if _, uerr := s.pool.Exec(context.WithoutCancel(ctx), `UPDATE detector_runs SET status = $3, finished_at = now(), alerts = $4, error = $5
+		WHERE detector = $1 AND window_start = $2`, d.Name, w.Start, status, opened, text); uerr != nil {
+		log.Error("record run", "window_start", w.Start, "err", uerr)
+	}
+	s.runs.WithLabelValues(d.Name, status).Inc()
+	return err == nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// align floors t to a multiple of step in the centres' time zone, so that
+// daily windows start at midnight in UTC+8.
+func align(t time.Time, step time.Duration) time.Time {
+	const offset = 8 * time.Hour
+	return t.Add(offset).Truncate(step).Add(-offset).UTC()
+}
+
+// IngestWatermark returns how far ingestion has got on every partition:
+// the oldest of the partitions' newest stored updateTime. Zero before
+// anything was stored, so no window is due.
+func IngestWatermark(conn driver.Conn) func(context.Context) (time.Time, error) {
+	return func(ctx context.Context) (time.Time, error) {
+		var t time.Time
+		err := conn.QueryRow(ctx, `SELECT min(t) FROM (SELECT topic, partition, max(event_time) AS t FROM ingest_watermarks GROUP BY topic, partition)`).Scan(&t)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("read ingest watermark: %w", err)
+		}
+		if t.Unix() <= 0 {
+			return time.Time{}, nil
+		}
+		return t.UTC(), nil
+	}
+}
+
+// cronLogger adapts slog to cron.Logger.
+type cronLogger struct{ log *slog.Logger }
+
+func (l cronLogger) Info(msg string, kv ...any) { l.log.Debug("cron: "+msg, kv...) }
+func (l cronLogger) Error(err error, msg string, kv ...any) {
+	l.log.Error("cron: "+msg, append(kv, "err", err)...)
+}

@@ -1,0 +1,152 @@
+package detectors_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	risk "riskwatch"
+	"riskwatch/detectors"
+	"riskwatch/schema/schematest"
+)
+
+// counting is a detector that raises one alert per window and counts its
+// runs per window.
+type counting struct {
+	mu   sync.Mutex
+	runs map[time.Time]int
+	fail atomic.Bool
+}
+
+func (c *counting) def() detectors.Definition {
+	c.runs = map[time.Time]int{}
+	return detectors.Definition{Name: "test", Schedule: "@every 1m", Timeout: 10 * time.Second, Window: time.Hour,
+		Detect: func(_ context.Context, w risk.Window) ([]risk.Alert, error) {
+			c.mu.Lock()
+			c.runs[w.Start]++
+			c.mu.Unlock()
+			if c.fail.Load() {
+				return nil, errors.New("clickhouse: connection refused")
+			}
+			return []risk.Alert{{Labels: risk.Labels{"detector": "test", "subject": w.Start.Format(time.RFC3339)}, Window: w, Level: risk.LevelBlue, Summary: "测试", Seen: w.Start}}, nil
+		}}
+}
+
+func TestSchedulerLedger(t *testing.T) {
+	pool, _ := schematest.OpenPostgres(t)
+	ctx := context.Background()
+	store := detectors.NewAlertStore(pool)
+	now := time.Date(2020, 3, 2, 10, 30, 0, 0, time.UTC)
+	mark := now
+	sched := func(owner string) *detectors.Scheduler {
+		s := detectors.NewScheduler(pool, store, func(context.Context) (time.Time, error) { return mark, nil }, owner, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+		s.Now = func() time.Time { return now }
+		s.MaxCatchUp = 4
+		return s
+	}
+	c := &counting{}
+	d := c.def()
+	s := sched("a")
+
+	// First tick: the latest complete window only.
+	if n := s.Tick(ctx, d); n != 1 {
+		t.Fatalf("first tick ran %d windows, want 1", n)
+	}
+	// The same time again: nothing new.
+	if n := s.Tick(ctx, d); n != 0 {
+		t.Errorf("second tick at the same time ran %d windows, want 0", n)
+	}
+
+	// Ten hours of downtime: the four newest windows run, oldest first; six become a gap.
+	now = now.Add(10 * time.Hour)
+	mark = now
+	if n := s.Tick(ctx, d); n != 4 {
+		t.Errorf("catch-up ran %d windows, want 4 (the cap)", n)
+	}
+	var gaps, done int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE status = 'gap'), count(*) FILTER (WHERE status = 'done') FROM detector_runs`).Scan(&gaps, &done); err != nil {
+		t.Fatal(err)
+	}
+	if gaps != 1 || done != 5 {
+		t.Errorf("ledger: %d gap rows, %d done; want 1, 5", gaps, done)
+	}
+	for w, n := range c.runs {
+		if n != 1 {
+			t.Errorf("window %v ran %d times", w, n)
+		}
+	}
+
+	// A lagging partition holds windows back.
+	now = now.Add(3 * time.Hour)
+	mark = now.Add(-150 * time.Minute)
+	if n := s.Tick(ctx, d); n != 1 {
+		t.Errorf("with ingestion 2.5h behind, ran %d windows, want 1", n)
+	}
+	mark = now
+	if n := s.Tick(ctx, d); n != 2 {
+		t.Errorf("after ingestion caught up, ran %d windows, want 2", n)
+	}
+
+	// A failing store is a failed window, retried on the next tick; never "no risk".
+	now = now.Add(time.Hour)
+	mark = now
+	c.fail.Store(true)
+	if n := s.Tick(ctx, d); n != 0 {
+		t.Errorf("failing detector: %d windows done, want 0", n)
+	}
+	var failed int
+	pool.QueryRow(ctx, `SELECT count(*) FROM detector_runs WHERE status = 'failed'`).Scan(&failed)
+	if failed != 1 {
+		t.Errorf("%d failed windows in the ledger, want 1", failed)
+	}
+	c.fail.Store(false)
+	if n := s.Tick(ctx, d); n != 1 {
+		t.Errorf("retry ran %d windows, want 1", n)
+	}
+	var alerts int
+	pool.QueryRow(ctx, `SELECT count(*) FROM alerts`).Scan(&alerts)
+	if want := len(c.runs); alerts != want {
+		t.Errorf("%d alerts for %d windows", alerts, want)
+	}
+}
+
+func TestTwoSchedulersRunEachWindowOnce(t *testing.T) {
+	pool, _ := schematest.OpenPostgres(t)
+	ctx := context.Background()
+	now := time.Date(2020, 3, 2, 10, 30, 0, 0, time.UTC)
+	c := &counting{}
+	d := c.def()
+	// Seed the ledger so that both replicas catch up the same 20 windows.
+	if _, err := pool.Exec(ctx, `INSERT INTO detector_runs (detector, window_start, window_end, status) VALUES ('test', $1, $2, 'done')`,
+		now.Add(-21*time.Hour).Truncate(time.Hour), now.Add(-20*time.Hour).Truncate(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	total := atomic.Int64{}
+	for i := range 2 {
+		s := detectors.NewScheduler(pool, detectors.NewAlertStore(pool), func(context.Context) (time.Time, error) { return now, nil }, fmt.Sprint("replica-", i), prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+		s.Now = func() time.Time { return now }
+		wg.Go(func() { total.Add(int64(s.Tick(ctx, d))) })
+	}
+	wg.Wait()
+	if total.Load() != 20 || len(c.runs) != 20 {
+		t.Errorf("two replicas ran %d windows (%d distinct), want 20", total.Load(), len(c.runs))
+	}
+	for w, n := range c.runs {
+		if n != 1 {
+			t.Errorf("window %v ran %d times", w, n)
+		}
+	}
+	var alerts int
+	pool.QueryRow(ctx, `SELECT count(*) FROM alerts`).Scan(&alerts)
+	if alerts != 20 {
+		t.Errorf("%d alerts, want 20", alerts)
+	}
+}
