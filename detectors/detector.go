@@ -14,7 +14,7 @@ import (
 // time one run looks at.
 type Definition struct {
 	Name     string        // stable id, part of every alert's labels
-	Schedule string        // cron spec, in the centres' time zone (UTC+8)
+	Schedule string        // cron spec, in the centres' time zone (UTC+8); a tick runs the windows that are complete and ingested, so it may tick more often than Window
 	Timeout  time.Duration // of one run
 	Window   time.Duration // event time one run looks at
 	// Detect returns every alert firing in w. It never reads the clock, so a

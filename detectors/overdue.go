@@ -22,7 +22,7 @@ type OverdueConfig struct {
 // Blue when due soon, yellow when overdue, orange when overdue by more than
 // seven days. One alert per record, joined while open.
 func Overdue(conn driver.Conn, cfg OverdueConfig) Definition {
-	d := Definition{Name: "overdue", Schedule: "0 * * * *", Timeout: 2 * time.Minute, Window: time.Hour}
+	d := Definition{Name: "overdue", Schedule: "*/5 * * * *", Timeout: 2 * time.Minute, Window: time.Hour}
 	d.Detect = func(ctx context.Context, w risk.Window) ([]risk.Alert, error) {
 		return queryAlerts(ctx, conn, overdueQuery, func(rows driver.Rows) (risk.Alert, error) {
 			var source, id, township, county, category string

@@ -23,7 +23,7 @@ type RepeatConfig struct {
 // rejected (不满意, 未解决, 复查, 复核, 重办) or upstream marks a repeat
 // petition, or at twice Times; red at three times Times.
 func Repeat(conn driver.Conn, cfg RepeatConfig) Definition {
-	d := Definition{Name: "repeat", Schedule: "*/15 * * * *", Timeout: 2 * time.Minute, Window: 15 * time.Minute}
+	d := Definition{Name: "repeat", Schedule: "*/5 * * * *", Timeout: 2 * time.Minute, Window: time.Hour}
 	d.Detect = func(ctx context.Context, w risk.Window) ([]risk.Alert, error) {
 		alerts, err := queryAlerts(ctx, conn, repeatQuery, func(rows driver.Rows) (risk.Alert, error) {
 			var key, township, county, category string

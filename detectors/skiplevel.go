@@ -22,7 +22,7 @@ type SkipLevelConfig struct{}
 // 国家 red, 省 orange, 市 yellow; an upstream 越级 flag is at least orange.
 // Petitions of the same person join one alert while it is open.
 func SkipLevel(conn driver.Conn, _ SkipLevelConfig) Definition {
-	d := Definition{Name: "skip_level", Schedule: "*/5 * * * *", Timeout: time.Minute, Window: 5 * time.Minute}
+	d := Definition{Name: "skip_level", Schedule: "*/5 * * * *", Timeout: time.Minute, Window: time.Hour}
 	d.Detect = func(ctx context.Context, w risk.Window) ([]risk.Alert, error) {
 		return queryAlerts(ctx, conn, skipLevelQuery, func(rows driver.Rows) (risk.Alert, error) {
 			var id, county, township, category, level, org string

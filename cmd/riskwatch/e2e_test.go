@@ -25,6 +25,7 @@ import (
 type server struct {
 	t                *testing.T
 	bin, dsn, data   string
+	pg               string
 	kafkaAddr, httpA string
 	cmd              *exec.Cmd
 	log              *bytes.Buffer
@@ -56,7 +57,7 @@ func (s *server) start() {
 		s.log = &bytes.Buffer{}
 	}
 	s.cmd = exec.Command(s.bin, "serve", "-kafka", "embedded://"+s.kafkaAddr, "-kafka.data-dir", s.data,
-		"-clickhouse", s.dsn, "-http", s.httpA, "-pipeline.max-batch-rows", "2000", "-pipeline.max-batch-age", "300ms")
+		"-clickhouse", s.dsn, "-postgres", s.pg, "-http", s.httpA, "-pipeline.max-batch-rows", "2000", "-pipeline.max-batch-age", "300ms")
 	s.cmd.Env = append(os.Environ(), "RISKWATCH_PII_KEY="+strings.Repeat("ab", 32))
 	s.cmd.Stderr = s.log
 	if err := s.cmd.Start(); err != nil {
@@ -167,7 +168,8 @@ func TestServeWithKcat(t *testing.T) {
 		t.Fatal("kcat not found: run deploy/local/up.sh")
 	}
 	_, dsn := schematest.Open(t)
-	s := &server{t: t, bin: buildBinary(t), dsn: dsn, data: t.TempDir(), kafkaAddr: freeAddr(t), httpA: freeAddr(t)}
+	_, pg := schematest.OpenPostgres(t)
+	s := &server{t: t, bin: buildBinary(t), dsn: dsn, pg: pg, data: t.TempDir(), kafkaAddr: freeAddr(t), httpA: freeAddr(t)}
 	s.start()
 
 	examples := filepath.Join("..", "..", "..", "shared", "contracts", "examples")
@@ -208,6 +210,27 @@ func TestServeWithKcat(t *testing.T) {
 	}
 	if n := bytes.Count(out, []byte(`"offset"`)); n != 4 {
 		t.Errorf("riskwatch quarantine listed %d hotline messages, want 4:\n%s", n, out)
+	}
+
+	// The backtest over the examples' weeks raises the provincial petition
+	// as skip-level, and the API shows it with its evidence.
+	if out, err := exec.Command(s.bin, "detect", "-clickhouse", dsn, "-postgres", s.pg, "-from", "2020-02-20", "-to", "2020-03-05").CombinedOutput(); err != nil {
+		t.Fatalf("riskwatch detect: %v\n%s", err, out)
+	}
+	resp, err := http.Get("http://" + s.httpA + "/api/v1/alerts?detector=skip_level")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listed struct {
+		Alerts []struct {
+			Key, Level, Summary string
+			Evidence            []struct{ Source, ID string }
+		}
+	}
+	json.NewDecoder(resp.Body).Decode(&listed)
+	resp.Body.Close()
+	if len(listed.Alerts) != 1 || listed.Alerts[0].Level != "orange" || len(listed.Alerts[0].Evidence) != 1 || listed.Alerts[0].Evidence[0].ID != "33-2020-03-010220" {
+		t.Errorf("skip-level alerts after the backtest: %+v; want the provincial petition 33-2020-03-010220, orange", listed.Alerts)
 	}
 
 	// A burst, killed mid-way.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 
 	risk "riskwatch"
 	"riskwatch/console"
+	"riskwatch/detectors"
 	"riskwatch/pipeline"
 	"riskwatch/pipeline/normalize"
 	"riskwatch/schema"
@@ -52,6 +54,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		// Not fatal: the feeds wait, retrying, until ClickHouse answers.
 		log.Warn("clickhouse does not answer yet", "err", err)
 	}
+
+	pool, err := schema.OpenPostgres(ctx, c.Postgres)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
 
 	feeds := c.feeds()
 	brokers := c.brokers()
@@ -92,8 +100,18 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		})
 	}
 
+	alerts := detectors.NewAlertStore(pool)
+	host, _ := os.Hostname()
+	sched := detectors.NewScheduler(pool, alerts, detectors.IngestWatermark(conn), fmt.Sprintf("%s/%d", host, os.Getpid()), reg, log)
+	wg.Go(func() {
+		if err := sched.Run(ctx, detectors.All(conn, detectors.DefaultConfig())); err != nil {
+			errs <- fmt.Errorf("detectors: %w", err)
+			cancel()
+		}
+	})
+
 	stats := pipeline.NewStatsReader(conn, brokers, feeds, metrics)
-	srv := &http.Server{Addr: c.HTTP, Handler: console.NewServer(stats, reg, log), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Addr: c.HTTP, Handler: console.NewServer(stats, alerts, reg, log), ReadHeaderTimeout: 10 * time.Second}
 	ln, err := net.Listen("tcp", c.HTTP)
 	if err != nil {
 		cancel()
