@@ -25,17 +25,19 @@ type Definition struct {
 // Config holds every detector's settings, loaded from one YAML file; the
 // zero value of a field means its default (DefaultConfig).
 type Config struct {
-	Repeat    RepeatConfig    `yaml:"repeat"`
-	SkipLevel SkipLevelConfig `yaml:"skip_level"`
-	Overdue   OverdueConfig   `yaml:"overdue"`
+	Repeat     RepeatConfig     `yaml:"repeat"`
+	SkipLevel  SkipLevelConfig  `yaml:"skip_level"`
+	Overdue    OverdueConfig    `yaml:"overdue"`
+	Collective CollectiveConfig `yaml:"collective"`
 }
 
 // DefaultConfig is the documented default of every setting.
 func DefaultConfig() Config {
 	return Config{
-		Repeat:    RepeatConfig{Times: 3, Days: 30},
-		SkipLevel: SkipLevelConfig{},
-		Overdue:   OverdueConfig{PetitionDays: 60, DueSoon: 24 * time.Hour},
+		Repeat:     RepeatConfig{Times: 3, Days: 30},
+		SkipLevel:  SkipLevelConfig{},
+		Overdue:    OverdueConfig{PetitionDays: 60, DueSoon: 24 * time.Hour},
+		Collective: CollectiveConfig{Petitioners: 5, Gathering: 10},
 	}
 }
 
@@ -45,25 +47,34 @@ func All(conn driver.Conn, cfg Config) []Definition {
 		Repeat(conn, cfg.Repeat),
 		SkipLevel(conn, cfg.SkipLevel),
 		Overdue(conn, cfg.Overdue),
+		Collective(conn, cfg.Collective),
 	}
 }
 
 // queryAlerts runs a detector's query and turns each row into an alert.
 func queryAlerts(ctx context.Context, conn driver.Conn, query string, scan func(driver.Rows) (risk.Alert, error), args ...any) ([]risk.Alert, error) {
+	var out []risk.Alert
+	err := eachRow(ctx, conn, query, func(rows driver.Rows) error {
+		a, err := scan(rows)
+		out = append(out, a)
+		return err
+	}, args...)
+	return out, err
+}
+
+// eachRow runs query and calls row for each result row.
+func eachRow(ctx context.Context, conn driver.Conn, query string, row func(driver.Rows) error, args ...any) error {
 	rows, err := conn.Query(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("query events: %w", err)
+		return fmt.Errorf("query events: %w", err)
 	}
 	defer rows.Close()
-	var out []risk.Alert
 	for rows.Next() {
-		a, err := scan(rows)
-		if err != nil {
-			return nil, fmt.Errorf("read events: %w", err)
+		if err := row(rows); err != nil {
+			return fmt.Errorf("read events: %w", err)
 		}
-		out = append(out, a)
 	}
-	return out, rows.Err()
+	return rows.Err()
 }
 
 // evidence zips parallel arrays of sources and ids.

@@ -20,7 +20,8 @@ type row struct {
 	at, updated, deadline, accepted                          time.Time
 	persons                                                  []string
 	skip, rejected, repeat                                   bool
-	petitioners                                              int32
+	petitioners, heads                                       int32
+	raw                                                      string // category as sent
 }
 
 func seed(t *testing.T, conn driver.Conn, rows ...row) {
@@ -28,7 +29,7 @@ func seed(t *testing.T, conn driver.Conn, rows ...row) {
 	ctx := context.Background()
 	b, err := conn.PrepareBatch(ctx, `INSERT INTO event_versions (source, id, version, ver, updated_at, occurred_at, ingested_at,
 		region, county, category, status, register_level, register_org, skip_level, answer_rejected, repeat,
-		person_keys, deadline, accepted_at, petitioner_count, head_count, amount)`)
+		person_keys, deadline, accepted_at, petitioner_count, head_count, amount, category_raw)`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +46,7 @@ func seed(t *testing.T, conn driver.Conn, rows ...row) {
 		ev := risk.Event{UpdatedAt: r.updated, Version: r.version}
 		if err := b.Append(r.source, r.id, r.version, ev.Order(), r.updated, r.at, r.updated,
 			r.region, r.county, r.category, r.status, r.level, r.org, u8(r.skip), u8(r.rejected), u8(r.repeat),
-			r.persons, epoch(r.deadline), epoch(r.accepted), r.petitioners, int32(-1), float64(-1)); err != nil {
+			r.persons, epoch(r.deadline), epoch(r.accepted), r.petitioners, r.heads, float64(-1), r.raw); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -187,6 +188,39 @@ func TestOverdue(t *testing.T) {
 	for _, a := range got {
 		if id := a.Evidence[0].ID; a.Level != want[id] {
 			t.Errorf("%s: level %s, want %s (%s)", id, a.Level, want[id], a.Summary)
+		}
+	}
+}
+
+func TestCollective(t *testing.T) {
+	conn, _ := schematest.Open(t)
+	seed(t, conn,
+		// Six co-signers without groupFlag: collective all the same.
+		row{source: "petition", id: "P6", region: "330681104201", county: "330681", category: "征地拆迁纠纷", at: at(1), petitioners: 6},
+		// Three petitioners: not collective.
+		row{source: "petition", id: "P3", region: "330681104201", county: "330681", category: "征地拆迁纠纷", at: at(1), petitioners: 3},
+		// A gathering of 25 reported by the grid, and a second report of it: one red alert.
+		row{source: "grid", id: "G25", region: "330681109201", county: "330681", category: "劳资纠纷", raw: "矛盾纠纷/劳资纠纷", at: at(2), heads: 25},
+		row{source: "grid", id: "G12", region: "330681109201", county: "330681", category: "劳资纠纷", raw: "矛盾纠纷/劳资纠纷", at: at(3), heads: 12},
+		// A power cut reported by many: not a dispute, not a gathering.
+		row{source: "grid", id: "POWER", region: "330681109201", county: "330681", category: "城乡建设", raw: "民生服务/停电", at: at(2), heads: 300},
+	)
+	got := detect(t, detectors.Collective(conn, detectors.DefaultConfig().Collective), window(0, 24))
+	if len(got) != 2 {
+		t.Fatalf("got %d alerts, want 2: %+v", len(got), got)
+	}
+	for _, a := range got {
+		switch a.Labels["category"] {
+		case "征地拆迁纠纷":
+			if !slices.Equal(ids(a), []string{"P6"}) || a.Level != risk.LevelOrange {
+				t.Errorf("petition alert %v %s, want [P6] orange", ids(a), a.Level)
+			}
+		case "劳资纠纷":
+			if !slices.Equal(ids(a), []string{"G12", "G25"}) || a.Level != risk.LevelRed || a.Numbers["people"] != 25 {
+				t.Errorf("gathering alert %v %s %v, want [G12 G25] red, 25 people", ids(a), a.Level, a.Numbers)
+			}
+		default:
+			t.Errorf("unexpected alert %+v", a)
 		}
 	}
 }

@@ -76,14 +76,24 @@ func (s *AlertStore) record(ctx context.Context, a risk.Alert) (created bool, er
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var open Stored
 		var evidence []byte
-		err := tx.QueryRow(ctx, `SELECT key, level, evidence, words, last_seen, window_end FROM alerts
-			WHERE scope_key = $1 AND status = 'open' FOR UPDATE`, a.ScopeKey()).
-			Scan(&open.Key, &open.Level, &evidence, &open.Words, &open.LastSeen, &open.WindowEnd)
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-			created, err = insert(ctx, tx, a)
-			return err
-		case err != nil:
+		lookup := func() error {
+			return tx.QueryRow(ctx, `SELECT key, level, evidence, words, last_seen, window_end FROM alerts
+				WHERE scope_key = $1 AND status = 'open' FOR UPDATE`, a.ScopeKey()).
+				Scan(&open.Key, &open.Level, &evidence, &open.Words, &open.LastSeen, &open.WindowEnd)
+		}
+		err := lookup()
+		if errors.Is(err, pgx.ErrNoRows) {
+			if created, err = insert(ctx, tx, a); err != nil || created {
+				return err
+			}
+			// The key exists: another process has just opened this very
+			// alert (join it), or it was closed (a re-run: nothing to do).
+			err = lookup()
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil
+			}
+		}
+		if err != nil {
 			return err
 		}
 		if err := json.Unmarshal(evidence, &open.Evidence); err != nil {
