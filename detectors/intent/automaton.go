@@ -53,12 +53,21 @@ func fold(r rune) (rune, foldKind) {
 		}
 		return r, k
 	}
+	if r >= 0x3000 && r <= 0x303f { // CJK punctuation: 、。《》【】「」…
+		switch r {
+		case 0x3000, 0x300c, 0x300d, 0x300e, 0x300f: // ideographic space, corner quotes
+			return r, skip
+		case 0x3005, 0x3006, 0x3007: // 々 〆 〇
+			return r, keep
+		}
+		return sep, boundary
+	}
 	switch r {
 	case utf8.RuneError:
 		return sep, boundary
-	case 0x3000, 0x00a0, 0x200b, 0x200c, 0x200d, 0x2060, 0xfeff, // spaces, zero-width
+	case 0x00a0, 0x200b, 0x200c, 0x200d, 0x2060, 0xfeff, // spaces, zero-width
 		0x00b7, 0x30fb, 0x2022, 0x2027, 0x2219, // middle dots, bullets
-		0x2018, 0x2019, 0x201c, 0x201d, 0x300c, 0x300d, 0x300e, 0x300f, // quotes
+		0x2018, 0x2019, 0x201c, 0x201d, // quotes
 		0x2013, 0x2014, 0x2015, 0xffe3: // dashes between characters, ￣
 		return r, skip
 	}
@@ -90,23 +99,32 @@ func foldPhrase(s string) (rs []rune, ok bool) {
 // in no pattern map to class 0, which sends the scan back to the root; the
 // root's transitions are a dense table, other states keep sorted edge lists.
 type automaton struct {
-	pages  [256]*[256]uint16 // class of a BMP rune: pages[r>>8][r&0xff]
+	cjk    []uint16          // class of a CJK ideograph r: cjk[r-0x4e00], one load for most runes
+	pages  [256]*[256]uint16 // class of another BMP rune: pages[r>>8][r&0xff]
 	astral map[rune]uint16   // class of a rune above the BMP
 
-	root      []int32 // root transition by class (0: stay at the root)
-	edgeStart []int32 // edges of state s: edgeStart[s] : edgeStart[s+1]
+	root      []int32   // root transition by class (0: stay at the root)
+	states    []acState // one per state, and a last one closing the edges
 	edgeClass []uint16
 	edgeTo    []int32
-	fail      []int32
-	out       []int32 // pattern ending at the state, or -1
-	dict      []int32 // nearest state on the fail chain with an output, or 0
 
 	patLen []int32 // length in runes of each pattern
+}
+
+// acState keeps together what a step reads of one state.
+type acState struct {
+	edges int32 // edges of state s: states[s].edges : states[s+1].edges
+	fail  int32
+	out   int32 // pattern ending at the state, or -1
+	dict  int32 // nearest state on the fail chain with an output, or 0
 }
 
 var zeroPage = new([256]uint16)
 
 func (a *automaton) class(r rune) uint16 {
+	if i := uint32(r) - 0x4e00; i < uint32(len(a.cjk)) {
+		return a.cjk[i]
+	}
 	if r < 0x10000 {
 		return a.pages[r>>8][r&0xff]
 	}
@@ -138,9 +156,14 @@ func buildAutomaton(patterns [][]rune) *automaton {
 		}
 	}
 
+	a.cjk = make([]uint16, 0x9fff-0x4e00+1)
+	for r := rune(0x4e00); r <= 0x9fff; r++ {
+		a.cjk[r-0x4e00] = a.pages[r>>8][r&0xff]
+	}
+
 	// Trie.
 	children := []map[uint16]int32{{}}
-	a.out = []int32{-1}
+	out := []int32{-1}
 	a.patLen = make([]int32, len(patterns))
 	for i, p := range patterns {
 		s := int32(0)
@@ -150,19 +173,19 @@ func buildAutomaton(patterns [][]rune) *automaton {
 			if !ok {
 				t = int32(len(children))
 				children = append(children, map[uint16]int32{})
-				a.out = append(a.out, -1)
+				out = append(out, -1)
 				children[s][c] = t
 			}
 			s = t
 		}
-		a.out[s] = int32(i)
+		out[s] = int32(i)
 		a.patLen[i] = int32(len(p))
 	}
 
 	// Fail and dictionary links, breadth first.
 	n := len(children)
-	a.fail = make([]int32, n)
-	a.dict = make([]int32, n)
+	fail := make([]int32, n)
+	dict := make([]int32, n)
 	queue := make([]int32, 0, n)
 	for _, t := range children[0] {
 		queue = append(queue, t)
@@ -171,21 +194,21 @@ func buildAutomaton(patterns [][]rune) *automaton {
 		s := queue[0]
 		queue = queue[1:]
 		for c, t := range children[s] {
-			f := a.fail[s]
+			f := fail[s]
 			for {
 				if u, ok := children[f][c]; ok && u != t {
-					a.fail[t] = u
+					fail[t] = u
 					break
 				}
 				if f == 0 {
 					break
 				}
-				f = a.fail[f]
+				f = fail[f]
 			}
-			if u := a.fail[t]; a.out[u] >= 0 {
-				a.dict[t] = u
+			if u := fail[t]; out[u] >= 0 {
+				dict[t] = u
 			} else {
-				a.dict[t] = a.dict[u]
+				dict[t] = dict[u]
 			}
 			queue = append(queue, t)
 		}
@@ -196,9 +219,12 @@ func buildAutomaton(patterns [][]rune) *automaton {
 	for c, t := range children[0] {
 		a.root[c] = t
 	}
-	a.edgeStart = make([]int32, n+1)
-	for s := 1; s < n; s++ {
-		a.edgeStart[s] = int32(len(a.edgeTo))
+	a.states = make([]acState, n+1)
+	for s := range n {
+		a.states[s] = acState{edges: int32(len(a.edgeTo)), fail: fail[s], out: out[s], dict: dict[s]}
+		if s == 0 {
+			continue // the root's edges are the dense table
+		}
 		cs := make([]uint16, 0, len(children[s]))
 		for c := range children[s] {
 			cs = append(cs, c)
@@ -209,21 +235,21 @@ func buildAutomaton(patterns [][]rune) *automaton {
 			a.edgeTo = append(a.edgeTo, children[s][c])
 		}
 	}
-	a.edgeStart[n] = int32(len(a.edgeTo))
+	a.states[n] = acState{edges: int32(len(a.edgeTo)), out: -1}
 	return a
 }
 
 // step follows the goto/fail functions from state s on class c (c != 0).
 func (a *automaton) step(s int32, c uint16) int32 {
 	for s != 0 {
-		for j := a.edgeStart[s]; j < a.edgeStart[s+1]; j++ {
+		for j, end := a.states[s].edges, a.states[s+1].edges; j < end; j++ {
 			if ec := a.edgeClass[j]; ec == c {
 				return a.edgeTo[j]
 			} else if ec > c {
 				break // sorted: not here
 			}
 		}
-		s = a.fail[s]
+		s = a.states[s].fail
 	}
 	return a.root[c]
 }
