@@ -8,6 +8,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	risk "riskwatch"
+	"riskwatch/detectors/intent"
 )
 
 // Definition is one detector: a stable name, when it runs and what event
@@ -17,6 +18,13 @@ type Definition struct {
 	Schedule string        // cron spec, in the centres' time zone (UTC+8); a tick runs the windows that are complete and ingested, so it may tick more often than Window
 	Timeout  time.Duration // of one run
 	Window   time.Duration // event time one run looks at
+	// IngestTime makes Window a span of ingestion time, bounded by the
+	// clock instead of the ingest watermark: for detectors that must act
+	// seconds after a record arrives.
+	IngestTime bool
+	// Replay, for IngestTime detectors, detects over a window of event time
+	// instead: what backtests run.
+	Replay func(ctx context.Context, w risk.Window) ([]risk.Alert, error)
 	// Detect returns every alert firing in w. It never reads the clock, so a
 	// missed window can be re-run later with the same result.
 	Detect func(ctx context.Context, w risk.Window) ([]risk.Alert, error)
@@ -42,8 +50,9 @@ func DefaultConfig() Config {
 }
 
 // All lists every detector that runs. Adding one is a reviewed line here.
-func All(conn driver.Conn, cfg Config) []Definition {
+func All(conn driver.Conn, cfg Config, lex *intent.Lexicon) []Definition {
 	return []Definition{
+		Extreme(conn, lex),
 		Repeat(conn, cfg.Repeat),
 		SkipLevel(conn, cfg.SkipLevel),
 		Overdue(conn, cfg.Overdue),

@@ -10,6 +10,7 @@ import (
 
 	risk "riskwatch"
 	"riskwatch/detectors"
+	"riskwatch/detectors/intent"
 	"riskwatch/schema/schematest"
 )
 
@@ -22,6 +23,7 @@ type row struct {
 	skip, rejected, repeat                                   bool
 	petitioners, heads                                       int32
 	raw                                                      string // category as sent
+	text                                                     string
 }
 
 func seed(t *testing.T, conn driver.Conn, rows ...row) {
@@ -29,7 +31,7 @@ func seed(t *testing.T, conn driver.Conn, rows ...row) {
 	ctx := context.Background()
 	b, err := conn.PrepareBatch(ctx, `INSERT INTO event_versions (source, id, version, ver, updated_at, occurred_at, ingested_at,
 		region, county, category, status, register_level, register_org, skip_level, answer_rejected, repeat,
-		person_keys, deadline, accepted_at, petitioner_count, head_count, amount, category_raw)`)
+		person_keys, deadline, accepted_at, petitioner_count, head_count, amount, category_raw, text)`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +48,7 @@ func seed(t *testing.T, conn driver.Conn, rows ...row) {
 		ev := risk.Event{UpdatedAt: r.updated, Version: r.version}
 		if err := b.Append(r.source, r.id, r.version, ev.Order(), r.updated, r.at, r.updated,
 			r.region, r.county, r.category, r.status, r.level, r.org, u8(r.skip), u8(r.rejected), u8(r.repeat),
-			r.persons, epoch(r.deadline), epoch(r.accepted), r.petitioners, r.heads, float64(-1), r.raw); err != nil {
+			r.persons, epoch(r.deadline), epoch(r.accepted), r.petitioners, r.heads, float64(-1), r.raw, r.text); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -222,5 +224,40 @@ func TestCollective(t *testing.T) {
 		default:
 			t.Errorf("unexpected alert %+v", a)
 		}
+	}
+}
+
+func TestExtreme(t *testing.T) {
+	conn, _ := schematest.Open(t)
+	lex, err := intent.New(intent.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// updated doubles as ingested_at in the seed.
+	seed(t, conn,
+		row{source: "hotline", id: "jump", region: "330681109000", county: "330681", category: "劳资纠纷", at: at(-30), updated: at(1), text: "来电人称老板再不发工资就从工地楼顶跳下去，不想活了。"},
+		row{source: "hotline", id: "beijing", region: "330681109000", county: "330681", category: "劳资纠纷", at: at(-30), updated: at(1), text: "再不给钱我们就去北京上访！"},
+		row{source: "hotline", id: "price", region: "330681001000", county: "330681", category: "消费纠纷", at: at(-30), updated: at(1), text: "商场搞跳楼价大甩卖，买到的北京烤鸭变质了。"},
+		row{source: "hotline", id: "street", region: "330681001000", county: "330681", category: "城乡建设", at: at(-30), updated: at(1), text: "北京路路灯不亮，晚上堵车严重。"},
+		row{source: "grid", id: "deleted", region: "330681109201", county: "330681", category: "劳资纠纷", at: at(-30), updated: at(1), text: "扬言要去堵镇政府大门", status: "deleted"},
+		row{source: "hotline", id: "earlier", region: "330681109000", county: "330681", category: "劳资纠纷", at: at(-30), updated: at(-5), text: "说要跳楼"},
+	)
+	d := detectors.Extreme(conn, lex)
+	got := detect(t, d, risk.Window{Start: at(1), End: at(1).Add(d.Window)})
+	var found []string
+	for _, a := range got {
+		found = append(found, a.Evidence[0].ID)
+		if a.Level != risk.LevelRed || len(a.Words) == 0 || a.Summary == "" {
+			t.Errorf("%s: level %s, words %v, summary %q; want red with words", a.Evidence[0].ID, a.Level, a.Words, a.Summary)
+		}
+	}
+	slices.Sort(found)
+	if !slices.Equal(found, []string{"beijing", "jump"}) {
+		t.Errorf("extreme intent in %v, want [beijing jump]: not prices, streets, deleted or earlier records", found)
+	}
+	// Found again by the next run's lookback: the same alert keys.
+	again := detect(t, d, risk.Window{Start: at(1).Add(d.Window), End: at(1).Add(2 * d.Window)})
+	if len(again) != 2 || again[0].Key() != got[0].Key() && again[0].Key() != got[1].Key() {
+		t.Errorf("the overlapping run gave %d alerts with other keys", len(again))
 	}
 }

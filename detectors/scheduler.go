@@ -72,11 +72,14 @@ func (s *Scheduler) Run(ctx context.Context, defs []Definition) error {
 func (s *Scheduler) Tick(ctx context.Context, d Definition) int {
 	log := s.log.With("detector", d.Name)
 	mark, err := s.watermark(ctx)
-	if err != nil {
+	if err != nil && !d.IngestTime {
 		log.Error("read ingest watermark; windows wait", "err", err)
 		return 0
 	}
 	bound := align(minTime(s.Now(), mark), d.Window)
+	if d.IngestTime {
+		bound = align(s.Now().Add(-ingestSettle), d.Window)
+	}
 	windows, err := s.due(ctx, d, bound)
 	if err != nil {
 		log.Error("read run ledger", "err", err)
@@ -177,6 +180,10 @@ func (s *Scheduler) runWindow(ctx context.Context, d Definition, w risk.Window, 
 	s.runs.WithLabelValues(d.Name, status).Inc()
 	return err == nil
 }
+
+// ingestSettle is how long after a window of ingestion time ends before it
+// runs: the rows of a flush in progress become visible by then.
+const ingestSettle = 2 * time.Second
 
 func minTime(a, b time.Time) time.Time {
 	if b.Before(a) {

@@ -11,6 +11,7 @@ import (
 
 	risk "riskwatch"
 	"riskwatch/detectors"
+	"riskwatch/detectors/intent"
 	"riskwatch/schema"
 )
 
@@ -54,11 +55,18 @@ func detect(ctx context.Context, args []string, getenv func(string) string, stdo
 	enc.SetEscapeHTML(false)
 	printed := map[string]bool{} // scopes: later windows join the alert, as in the store
 	ran := false
-	for _, d := range detectors.All(conn, detectors.DefaultConfig()) {
+	lex, err := intent.New(intent.DefaultConfig())
+	if err != nil {
+		return err
+	}
+	for _, d := range detectors.All(conn, detectors.DefaultConfig(), lex) {
 		if only != "" && d.Name != only {
 			continue
 		}
 		ran = true
+		if d.IngestTime { // backtests run on event time, by the hour
+			d.Detect, d.Window = d.Replay, time.Hour
+		}
 		for w := (risk.Window{Start: start, End: start.Add(d.Window)}); !w.Start.After(end.Add(-d.Window)); w = (risk.Window{Start: w.End, End: w.End.Add(d.Window)}) {
 			alerts, err := d.Detect(ctx, w)
 			if err != nil {

@@ -138,6 +138,29 @@ func (s *server) caughtUp(want map[string]int64) map[string]pipeline.FeedStats {
 	}
 }
 
+// alerts maps the evidence ids of a detector's alerts to their levels.
+func (s *server) alerts(detector string) map[string]string {
+	resp, err := http.Get("http://" + s.httpA + "/api/v1/alerts?detector=" + detector)
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Alerts []struct {
+			Level    string
+			Evidence []struct{ ID string }
+		}
+	}
+	json.NewDecoder(resp.Body).Decode(&body)
+	out := map[string]string{}
+	for _, a := range body.Alerts {
+		for _, e := range a.Evidence {
+			out[e.ID] = a.Level
+		}
+	}
+	return out
+}
+
 func sumEnd(f pipeline.FeedStats) int64 {
 	var n int64
 	for _, p := range f.Partitions {
@@ -212,6 +235,19 @@ func TestServeWithKcat(t *testing.T) {
 		t.Errorf("riskwatch quarantine listed %d hotline messages, want 4:\n%s", n, out)
 	}
 
+	// Words of extreme intent reach the alerts within seconds of ingestion.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got := s.alerts("extreme_intent")
+		if got["ZJSX12345-20200222-00071"] == "red" && got["GE330681109-20200222-0031"] == "red" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("extreme-intent alerts 30s after ingestion: %v; want the 去北京上访 work order and the 堵镇政府大门 grid report, red", got)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
 	// The backtest over the examples' weeks raises the provincial petition
 	// as skip-level, and the API shows it with its evidence.
 	if out, err := exec.Command(s.bin, "detect", "-clickhouse", dsn, "-postgres", s.pg, "-from", "2020-02-20", "-to", "2020-03-05").CombinedOutput(); err != nil {
@@ -244,7 +280,7 @@ func TestServeWithKcat(t *testing.T) {
 	kcat(t, s.kafkaAddr, "hotline.workorders", burst.Bytes(), "-K", "\t")
 	want["hotline"] += 2 * records
 	conn := schematest.Connect(t, dsn)
-	deadline := time.Now().Add(60 * time.Second)
+	deadline = time.Now().Add(60 * time.Second)
 	for {
 		var n uint64
 		if err := conn.QueryRow(context.Background(), `SELECT count() FROM event_versions WHERE id LIKE 'ZJSX-B-%'`).Scan(&n); err != nil {

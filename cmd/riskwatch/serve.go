@@ -19,6 +19,7 @@ import (
 	risk "riskwatch"
 	"riskwatch/console"
 	"riskwatch/detectors"
+	"riskwatch/detectors/intent"
 	"riskwatch/pipeline"
 	"riskwatch/pipeline/normalize"
 	"riskwatch/schema"
@@ -100,11 +101,17 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		})
 	}
 
+	lex, err := intent.New(intent.DefaultConfig())
+	if err != nil {
+		cancel()
+		wg.Wait()
+		return err
+	}
 	alerts := detectors.NewAlertStore(pool)
 	host, _ := os.Hostname()
 	sched := detectors.NewScheduler(pool, alerts, detectors.IngestWatermark(conn), fmt.Sprintf("%s/%d", host, os.Getpid()), reg, log)
 	wg.Go(func() {
-		if err := sched.Run(ctx, detectors.All(conn, detectors.DefaultConfig())); err != nil {
+		if err := sched.Run(ctx, detectors.All(conn, detectors.DefaultConfig(), lex)); err != nil {
 			errs <- fmt.Errorf("detectors: %w", err)
 			cancel()
 		}
