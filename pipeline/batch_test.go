@@ -50,6 +50,7 @@ func (q *queue) CommitMessages(_ context.Context, msgs ...kafka.Message) error {
 type memSink struct {
 	mu      sync.Mutex
 	flushes []int
+	marks   []pipeline.Watermark
 	failing bool
 }
 
@@ -63,16 +64,22 @@ func (s *memSink) WriteEvents(_ context.Context, events []pipeline.Stored) error
 	return nil
 }
 func (s *memSink) WriteRejected(context.Context, []pipeline.Rejected) error    { return nil }
-func (s *memSink) WriteWatermarks(context.Context, []pipeline.Watermark) error { return nil }
+func (s *memSink) WriteWatermarks(_ context.Context, marks []pipeline.Watermark) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.marks = append(s.marks, marks...)
+	return nil
+}
 
 func decodeAny(m kafka.Message) (risk.Event, error) {
-	return risk.Event{Source: risk.SourceHotline, ID: string(m.Key), UpdatedAt: time.Unix(1582248615, 0)}, nil
+	// An hour before the (fake) clock: synctest's clock starts in 2000.
+	return risk.Event{Source: risk.SourceHotline, ID: string(m.Key), UpdatedAt: time.Now().Add(-time.Hour)}, nil
 }
 
 func messages(n int) []kafka.Message {
 	msgs := make([]kafka.Message, n)
 	for i := range msgs {
-		msgs[i] = kafka.Message{Topic: "t", Offset: int64(i), Key: []byte{byte(i)}, Value: []byte("{}")}
+		msgs[i] = kafka.Message{Topic: "t", Offset: int64(i), HighWaterMark: int64(n), Key: []byte{byte(i)}, Value: []byte("{}")}
 	}
 	return msgs
 }
@@ -81,7 +88,7 @@ func TestBatchesFlushOnRowsAndAge(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		q := &queue{msgs: messages(25)}
 		s := &memSink{}
-		cfg := pipeline.Config{MaxBatchRows: 10, MaxBatchBytes: 1 << 20, MaxBatchAge: 5 * time.Second, RetryMin: time.Second, RetryMax: 4 * time.Second}
+		cfg := pipeline.Config{MaxBatchRows: 10, MaxBatchBytes: 1 << 20, MaxBatchAge: 5 * time.Second, IdleMark: 30 * time.Second, RetryMin: time.Second, RetryMax: 4 * time.Second}
 		g := pipeline.NewIngester(risk.SourceHotline, q, s, decodeAny, func(b []byte) string { return "" }, newMetrics(), cfg, slog.New(slog.DiscardHandler))
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan error)
@@ -104,6 +111,18 @@ func TestBatchesFlushOnRowsAndAge(t *testing.T) {
 		if want := []int64{9, 19, 24}; !slices.Equal(q.committed, want) {
 			t.Errorf("committed %v, want %v", q.committed, want)
 		}
+		last := s.marks[len(s.marks)-1]
+		if last.NextOffset != 25 || time.Since(last.EventTime) < time.Hour {
+			t.Errorf("watermark after the last batch %+v, want next offset 25 at the newest updateTime, an hour ago", last)
+		}
+
+		// Idle and caught up: the watermark follows the clock.
+		time.Sleep(31 * time.Second)
+		synctest.Wait()
+		idle := s.marks[len(s.marks)-1]
+		if !idle.EventTime.After(last.EventTime) || time.Since(idle.EventTime) > 30*time.Second || idle.NextOffset != 25 {
+			t.Errorf("idle watermark %+v at %v, want the clock of the last 30 s and next offset 25", idle, time.Now())
+		}
 		cancel()
 		if err := <-done; err != nil {
 			t.Fatal(err)
@@ -115,7 +134,7 @@ func TestFailedWriteRetriesAndHoldsCommit(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		q := &queue{msgs: messages(10)}
 		s := &memSink{failing: true}
-		cfg := pipeline.Config{MaxBatchRows: 10, MaxBatchBytes: 1 << 20, MaxBatchAge: time.Second, RetryMin: time.Second, RetryMax: 4 * time.Second}
+		cfg := pipeline.Config{MaxBatchRows: 10, MaxBatchBytes: 1 << 20, MaxBatchAge: time.Second, IdleMark: 30 * time.Second, RetryMin: time.Second, RetryMax: 4 * time.Second}
 		m := newMetrics()
 		g := pipeline.NewIngester(risk.SourceHotline, q, s, decodeAny, func(b []byte) string { return "" }, m, cfg, slog.New(slog.DiscardHandler))
 		ctx, cancel := context.WithCancel(t.Context())
@@ -135,7 +154,7 @@ func TestFailedWriteRetriesAndHoldsCommit(t *testing.T) {
 		s.mu.Lock()
 		s.failing = false
 		s.mu.Unlock()
-		time.Sleep(5 * time.Second) // at most one backoff of RetryMax (+ jitter)
+		time.Sleep(7 * time.Second) // at most one backoff: RetryMax plus half of it as jitter
 		synctest.Wait()
 		if want := []int64{9}; !slices.Equal(q.committed, want) {
 			t.Errorf("committed %v after ClickHouse returned, want %v", q.committed, want)

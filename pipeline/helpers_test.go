@@ -78,7 +78,7 @@ func testProtector(t testing.TB) *normalize.Protector {
 }
 
 func testConfig() pipeline.Config {
-	return pipeline.Config{MaxBatchRows: 1000, MaxBatchBytes: 8 << 20, MaxBatchAge: 200 * time.Millisecond, RetryMin: 50 * time.Millisecond, RetryMax: 500 * time.Millisecond}
+	return pipeline.Config{MaxBatchRows: 1000, MaxBatchBytes: 8 << 20, MaxBatchAge: 200 * time.Millisecond, IdleMark: time.Second, RetryMin: 50 * time.Millisecond, RetryMax: 500 * time.Millisecond}
 }
 
 func decoderFor(n *normalize.Normalizer, s risk.Source) pipeline.Decoder {

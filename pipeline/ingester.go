@@ -22,6 +22,7 @@ type Config struct {
 	MaxBatchRows  int           `yaml:"max_batch_rows"`
 	MaxBatchBytes int           `yaml:"max_batch_bytes"`
 	MaxBatchAge   time.Duration `yaml:"max_batch_age"`
+	IdleMark      time.Duration `yaml:"idle_mark"`
 	RetryMin      time.Duration `yaml:"retry_min"`
 	RetryMax      time.Duration `yaml:"retry_max"`
 }
@@ -34,6 +35,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxBatchRows, "pipeline.max-batch-rows", 50000, "Flush a batch when it holds this many messages.")
 	fs.IntVar(&c.MaxBatchBytes, "pipeline.max-batch-bytes", 32<<20, "Flush a batch when its messages hold this many bytes.")
 	fs.DurationVar(&c.MaxBatchAge, "pipeline.max-batch-age", 2*time.Second, "Flush a non-empty batch at least this often.")
+	fs.DurationVar(&c.IdleMark, "pipeline.idle-mark", 30*time.Second, "While a feed is idle and caught up, advance its watermark to the clock this often.")
 	fs.DurationVar(&c.RetryMin, "pipeline.retry-min", 200*time.Millisecond, "First wait before retrying a failed write.")
 	fs.DurationVar(&c.RetryMax, "pipeline.retry-max", 15*time.Second, "Longest wait between retries of a failed write.")
 }
@@ -45,8 +47,8 @@ func (c Config) Validate() error {
 		return errors.New("pipeline.max-batch-rows must be at least 1")
 	case c.MaxBatchBytes < 1:
 		return errors.New("pipeline.max-batch-bytes must be at least 1")
-	case c.MaxBatchAge <= 0:
-		return errors.New("pipeline.max-batch-age must be positive")
+	case c.MaxBatchAge <= 0 || c.IdleMark <= 0:
+		return errors.New("pipeline.max-batch-age and pipeline.idle-mark must be positive")
 	case c.RetryMin <= 0 || c.RetryMax < c.RetryMin:
 		return errors.New("pipeline.retry-min must be positive and at most pipeline.retry-max")
 	}
@@ -113,6 +115,7 @@ type Ingester struct {
 	log    *slog.Logger
 	m      *metrics
 	marks  map[int]Watermark // per partition, carried across batches
+	caught map[int]bool      // per partition: its last batch reached the high watermark
 }
 
 // NewIngester returns an ingester of one feed. seal encrypts the raw value of
@@ -122,7 +125,7 @@ func NewIngester(source risk.Source, in fetcher, out sink, decode Decoder, seal 
 		source: source, in: in, out: out, decode: decode, seal: seal, cfg: cfg,
 		log:   log.With("component", "pipeline", "source", source),
 		m:     m.forSource(source),
-		marks: map[int]Watermark{},
+		marks: map[int]Watermark{}, caught: map[int]bool{},
 	}
 }
 
@@ -153,10 +156,11 @@ func (g *Ingester) readLoop(ctx context.Context, full chan<- *batch) error {
 		}
 	}
 	for {
-		fctx, cancel := ctx, context.CancelFunc(func() {})
+		deadline := time.Now().Add(g.cfg.IdleMark)
 		if b.size() > 0 {
-			fctx, cancel = context.WithDeadline(ctx, b.opened.Add(g.cfg.MaxBatchAge))
+			deadline = b.opened.Add(g.cfg.MaxBatchAge)
 		}
+		fctx, cancel := context.WithDeadline(ctx, deadline)
 		msg, err := g.in.FetchMessage(fctx)
 		cancel()
 		switch {
@@ -167,6 +171,8 @@ func (g *Ingester) readLoop(ctx context.Context, full chan<- *batch) error {
 			}
 			return nil
 		case errors.Is(err, context.DeadlineExceeded):
+			// A full batch to flush, or an empty one: the idle feed's
+			// heartbeat, which advances the watermarks of caught-up partitions.
 			if !hand() {
 				return nil
 			}
@@ -258,6 +264,9 @@ func (g *Ingester) flushRetrying(ctx context.Context, b *batch) {
 // flush writes the events, then the rejected messages, then commits. A
 // failure before the commit leaves the batch to be written again.
 func (g *Ingester) flush(ctx context.Context, b *batch) error {
+	if b.size() == 0 {
+		return g.heartbeat(ctx)
+	}
 	start := time.Now()
 	if len(b.events) > 0 && !b.eventsDone {
 		if err := g.out.WriteEvents(ctx, b.events); err != nil {
@@ -280,11 +289,33 @@ func (g *Ingester) flush(ctx context.Context, b *batch) error {
 	}
 	for _, w := range marks {
 		g.marks[w.Partition] = w
+		g.caught[w.Partition] = w.NextOffset >= b.high[w.Partition]
 	}
 	g.m.stored.Add(float64(len(b.events)))
 	g.m.rejected.Add(float64(len(b.rejects)))
 	g.m.flushSeconds.Observe(time.Since(start).Seconds())
 	g.log.Debug("batch stored", "events", len(b.events), "rejected", len(b.rejects), "filled_in", start.Sub(b.opened), "took", time.Since(start))
+	return nil
+}
+
+// heartbeat moves the watermark of every caught-up partition to the clock:
+// with nothing more to read, ingestion has passed now. Event-time detectors
+// wait for every partition, so an idle feed must not hold them back.
+func (g *Ingester) heartbeat(ctx context.Context) error {
+	now := time.Now().UTC()
+	var marks []Watermark
+	for p, ok := range g.caught {
+		if w := g.marks[p]; ok && now.After(w.EventTime) {
+			w.EventTime = now
+			marks = append(marks, w)
+		}
+	}
+	if err := g.out.WriteWatermarks(ctx, marks); err != nil {
+		return fmt.Errorf("write %d idle watermarks: %w", len(marks), err)
+	}
+	for _, w := range marks {
+		g.marks[w.Partition] = w
+	}
 	return nil
 }
 
@@ -312,6 +343,7 @@ type batch struct {
 	events      []Stored
 	rejects     []Rejected
 	next        map[int]int64     // partition → offset after its last message
+	high        map[int]int64     // partition → its high watermark when last fetched
 	last        map[int]Watermark // partition → newest event time in this batch
 	eventsDone  bool
 	rejectsDone bool
@@ -321,8 +353,9 @@ func (b *batch) size() int { return b.count }
 
 func (b *batch) track(msg kafka.Message) {
 	if b.next == nil {
-		b.next, b.last = map[int]int64{}, map[int]Watermark{}
+		b.next, b.last, b.high = map[int]int64{}, map[int]Watermark{}, map[int]int64{}
 	}
+	b.high[msg.Partition] = max(b.high[msg.Partition], msg.HighWaterMark)
 	b.count++
 	b.topic = msg.Topic
 	if msg.Offset+1 > b.next[msg.Partition] {
