@@ -63,7 +63,7 @@ func (s *memSink) WriteEvents(_ context.Context, events []pipeline.Stored) error
 	s.flushes = append(s.flushes, len(events))
 	return nil
 }
-func (s *memSink) WriteRejected(context.Context, []pipeline.Rejected) error    { return nil }
+func (s *memSink) WriteRejected(context.Context, []pipeline.Rejected) error { return nil }
 func (s *memSink) WriteWatermarks(_ context.Context, marks []pipeline.Watermark) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

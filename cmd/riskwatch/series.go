@@ -69,8 +69,10 @@ func series(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		return err
 	}
 
-	in := stdin
-	if *input != "-" {
+	in, name := stdin, *input
+	if name == "-" {
+		name = "standard input"
+	} else {
 		f, err := os.Open(*input)
 		if err != nil {
 			return fmt.Errorf("series: %w", err)
@@ -80,11 +82,11 @@ func series(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	}
 	rows, err := readSeries(in)
 	if err != nil {
-		return fmt.Errorf("series: read %s: %w", *input, err)
+		return fmt.Errorf("series: read %s: %w", name, err)
 	}
 	step, err := seriesStep(rows)
 	if err != nil {
-		return fmt.Errorf("series: %s: %w", *input, err)
+		return fmt.Errorf("series: %s: %w", name, err)
 	}
 	if err := ctx.Err(); err != nil {
 		return err
@@ -95,7 +97,7 @@ func series(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	}
 	scored, err := surge.Score(points, step, cfg)
 	if err != nil {
-		return fmt.Errorf("series: %s: %w", *input, err)
+		return fmt.Errorf("series: %s: %w", name, err)
 	}
 
 	out := stdout
@@ -114,7 +116,7 @@ func series(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	if err != nil {
 		return fmt.Errorf("series: write %s: %w", *output, err)
 	}
-	fmt.Fprintf(stderr, "series: %d points, step %v, %d alerts\n", len(rows), step, alerts)
+	fmt.Fprintf(stderr, "series: %d points, step %v, alerts: %d\n", len(rows), step, alerts)
 	return nil
 }
 

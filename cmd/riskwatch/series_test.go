@@ -45,7 +45,7 @@ func TestSeriesFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "series: 77 points, step 24h0m0s, 1 alerts\n"; stderr != want {
+	if want := "series: 77 points, step 24h0m0s, alerts: 1\n"; stderr != want {
 		t.Errorf("stderr = %q, want %q", stderr, want)
 	}
 	written, err := os.ReadFile(out)
@@ -153,7 +153,7 @@ func TestSeriesRejects(t *testing.T) {
 		want     string
 	}{
 		{"gap", "2024-01-01,1\n2024-01-02,1\n2024-01-03,1\n2024-01-05,1\n2024-01-06,1\n", nil,
-			"line 4: 2024-01-05 is 48h0m0s after line 3, but the series' step is 24h0m0s: irregular series"},
+			"standard input: line 4: 2024-01-05 is 48h0m0s after line 3, but the series' step is 24h0m0s: irregular series"},
 		{"unsorted", "timestamp,value\n2024-01-01,1\n2024-01-03,1\n2024-01-02,1\n2024-01-04,1\n", nil,
 			"line 4: 2024-01-02 is not after line 3 (2024-01-03)"},
 		{"duplicate", "2024-01-01,1\n2024-01-02,1\n2024-01-02,1\n2024-01-03,1\n", nil, "line 3: 2024-01-02 is not after line 2"},

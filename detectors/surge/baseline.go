@@ -19,22 +19,27 @@ const (
 	// day-of-week × hour, days for hour-of-day) its own centre needs to be
 	// trusted alone; with fewer it is blended with the coarser level.
 	fullSeasons = 4
-	// trim is the fraction cut from each end before averaging: up to a
-	// quarter of a season's past may be surges or holidays without moving
-	// the centre.
-	trim = 0.25
-	// trimEfficiency is the midmean's efficiency against the mean for
-	// near-normal data: n samples inform it like 0.8·n.
-	trimEfficiency = 0.8
+	// skipAbove and skipBelow are how many scales above or below the
+	// centre a past value may lie and still count: beyond, it was a surge,
+	// or a holiday or an outage, not the norm. Dips are cut closer: they
+	// are common (every holiday) and would make the next ordinary day
+	// look high.
+	skipAbove = 3
+	skipBelow = 2
+	// centreEfficiency is the skipped mean's efficiency against the mean
+	// on Poisson counts (0.83 at a mean of 1, 0.95 from 10): n samples
+	// inform it like 0.9·n.
+	centreEfficiency = 0.9
 
-	// Dispersion is estimated from seasons with at least
-	// minDispersionSamples past values, when there are minResiduals of them.
+	// Over-dispersion is estimated from the seasons with at least
+	// minDispersionSamples past values, when they are at least half the
+	// seasons of their level and give minResiduals residuals.
 	minDispersionSamples = 4
 	minResiduals         = 20
-	// The dispersion estimate drops residuals beyond 3 standard deviations
-	// (past surges); truncating a normal there keeps 0.9733 of its variance.
-	dispersionCut       = 9
-	truncatedVariance   = 0.9733
+	// The over-dispersion estimate drops residuals beyond 5 standard
+	// deviations: past surges. A tighter cut also drops the honest tail of
+	// a skewed count and underestimates (by a quarter at 3σ).
+	dispersionCut       = 25
 	medianChiSquare1    = 0.4549 // median of χ²(1): a robust start
 	minDispersionCentre = 0.5    // denominators below this are noise
 )
@@ -47,6 +52,9 @@ type seasons struct {
 	perSlot float64       // points per occurrence of a season (per hour or per day)
 	full    float64       // samples for a season to stand alone
 	levels  []level
+	// Buffers reused from call to call: a seasons is not safe for
+	// concurrent use.
+	scratch, d2, c, implied []float64
 }
 
 type level struct {
@@ -114,7 +122,8 @@ func (s *seasons) estimate(gather func(level int) []float64) (mu, neff float64) 
 		if l < len(s.levels)-1 {
 			w = min(1, n/s.full)
 		}
-		parts[np] = part{trimmedMean(x), w, n}
+		c, _ := s.centre(x)
+		parts[np] = part{c, w, n}
 		np++
 		if w == 1 {
 			break
@@ -127,91 +136,146 @@ func (s *seasons) estimate(gather func(level int) []float64) (mu, neff float64) 
 	// own centre. v is the variance of the estimate in units of one
 	// sample's variance.
 	last := parts[np-1]
-	mu, v := last.c, 1/(trimEfficiency*last.n)
+	mu, v := last.c, 1/(centreEfficiency*last.n)
 	for i := np - 2; i >= 0; i-- {
 		p := parts[i]
 		mu = p.w*p.c + (1-p.w)*mu
-		v = p.w*p.w/(trimEfficiency*p.n) + (1-p.w)*(1-p.w)*v
+		v = p.w*p.w/(centreEfficiency*p.n) + (1-p.w)*(1-p.w)*v
 	}
 	return mu, 1 / v
 }
 
-// trimmedMean sorts x and returns the mean of its middle half (the midmean):
-// robust to past surges and holidays, and unlike the median not stuck at 0
-// or 1 on sparse counts.
-func trimmedMean(x []float64) float64 {
+// centre returns a robust mean of x, which it sorts, and the floor below
+// which a value counts as a dip: the mean of the values
+// from skipBelow scales below the estimate to skipAbove above it, refined
+// three times from the midmean (the mean of the middle half). The scale is the larger of the
+// Poisson one, √max(mean, 1), and the spread of x itself (1.4826·MAD), so
+// that over-dispersed series do not lose their ordinary values.
+//
+// Past surges and outages are skipped entirely, so they neither raise nor
+// lower the baseline; unlike the midmean or the median, which sit below
+// the mean of skewed small counts (the midmean of Poisson(1) samples
+// averages 0.86), the estimate stays within a few percent of the mean.
+func (s *seasons) centre(x []float64) (mu, floor float64) {
 	slices.Sort(x)
 	n := len(x)
-	g := min(int(math.Round(trim*float64(n))), (n-1)/2)
-	sum := 0.0
+	g := min(n/4, (n-1)/2)
 	for _, v := range x[g : n-g] {
-		sum += v
+		mu += v
 	}
-	return sum / float64(n-2*g)
+	mu /= float64(n - 2*g)
+
+	med := (x[(n-1)/2] + x[n/2]) / 2
+	dev := s.scratch[:0]
+	for _, v := range x {
+		dev = append(dev, math.Abs(v-med))
+	}
+	slices.Sort(dev)
+	mad := 1.4826 * (dev[(n-1)/2] + dev[n/2]) / 2
+	s.scratch = dev
+
+	for range 3 {
+		scale := max(math.Sqrt(max(mu, 1)), mad)
+		lo, hi := mu-skipBelow*scale, mu+skipAbove*scale
+		sum, k := 0.0, 0
+		for _, v := range x {
+			if lo <= v && v <= hi {
+				sum += v
+				k++
+			}
+		}
+		if k == 0 {
+			break
+		}
+		mu = sum / float64(k)
+	}
+	return mu, mu - skipBelow*max(math.Sqrt(max(mu, 1)), mad)
 }
 
-// dispersion estimates φ, the ratio of the variance of the counts to their
-// mean (1 for Poisson), from the residuals of past values around their
-// season's centre, pooled over every season. group(l, k) returns the values
-// of key k at level l (reusable slice). It uses the finest level with
-// enough seasons of minDispersionSamples, so weekday/weekend differences
-// are not mistaken for noise once there are four weeks of history.
+// dispersion estimates a, the over-dispersion of the counts: their
+// variance is mean + a·mean² (a negative binomial; a = 0 is Poisson). The
+// quadratic term is what day-to-day swings (weather, news, a burst water
+// main) add, and it matters most where counts are high. a comes from the
+// residuals of past values around their season's centre, pooled over every
+// season; group(l, k) returns the values of key k at level l (reusable
+// slice). The finest level with enough seasons of minDispersionSamples is
+// used (the coarsest if none has enough), so that weekday/weekend differences are not mistaken for noise
+// once there are four weeks of history.
 //
-// Robustness: a start from the median squared residual, then two rounds of
-// the Pearson estimate Σ(v-c)²/Σc over residuals within 3 standard
-// deviations, so that past surges do not make the series look noisy
-// and thus excuse the next one.
+// Robustness: values below the centre's dip floor count as at the floor;
+// a start from the median of the residuals, then a few rounds of the
+// moment estimate over residuals within 5 standard deviations, so that
+// past surges and holidays do not make the series look noisy and thereby
+// excuse the next surge.
 func (s *seasons) dispersion(group func(level, key int) []float64) float64 {
-	var d2, m []float64
+	d2, c := s.d2, s.c
+	defer func() { s.d2, s.c = d2, c }()
 	for l, lv := range s.levels {
-		d2, m = d2[:0], m[:0]
+		d2, c = d2[:0], c[:0]
+		seen := 0
 		for k := range lv.keys {
 			x := group(l, k)
 			if len(x) < minDispersionSamples {
 				continue
 			}
-			c := trimmedMean(x)
+			seen++
+			mu, floor := s.centre(x)
 			n := float64(len(x))
 			corr := n / (n - 1) // the centre was fitted to these values
 			for _, v := range x {
-				d2 = append(d2, (v-c)*(v-c)*corr)
-				m = append(m, max(c, minDispersionCentre))
+				// A holiday is no noise: dips count as if at the floor.
+				// (Honest values lose about 4% of their variance this way.)
+				v = max(v, floor)
+				d2 = append(d2, (v-mu)*(v-mu)*corr)
+				c = append(c, mu)
 			}
 		}
-		if len(d2) >= minResiduals {
+		// Half the seasons at least: Monday mornings alone would say
+		// nothing of Monday afternoons.
+		if len(d2) >= minResiduals && 2*seen >= lv.keys {
 			break
 		}
 	}
 	if len(d2) < minResiduals {
-		return 1
+		return 0
 	}
-	r2 := make([]float64, len(d2))
+	// Each residual alone implies a = (d²/median χ²(1) − c)/c²; their
+	// median is a rough start that no outlier moves.
+	implied := s.implied[:0]
 	for i := range d2 {
-		r2[i] = d2[i] / m[i]
+		if c[i] >= 1 {
+			implied = append(implied, (d2[i]/medianChiSquare1-c[i])/(c[i]*c[i]))
+		}
 	}
-	slices.Sort(r2)
-	phi := max(1, r2[len(r2)/2]/medianChiSquare1)
-	for range 2 {
-		var num, den float64
+	s.implied = implied
+	a := 0.0
+	if len(implied) > 0 {
+		slices.Sort(implied)
+		a = max(0, implied[len(implied)/2])
+	}
+	for range 5 {
+		var sd2, sc, sc2 float64
 		for i := range d2 {
-			if d2[i] <= dispersionCut*phi*m[i] {
-				num += d2[i]
-				den += m[i]
+			if d2[i] <= dispersionCut*(max(c[i], minDispersionCentre)+a*c[i]*c[i]) {
+				sd2 += d2[i]
+				sc += c[i]
+				sc2 += c[i] * c[i]
 			}
 		}
-		if den == 0 {
+		if sc2 == 0 {
 			break
 		}
-		phi = max(1, num/den/truncatedVariance)
+		a = max(0, (sd2-sc)/sc2)
 	}
-	return phi
+	return a
 }
 
-// test scores one observation against its baseline. The baseline is itself
-// an estimate from neff samples, so the predictive variance is
-// φ·mu·(1 + 1/neff): a negative binomial, which for a well-known Poisson
-// season tends to the Poisson test.
-func test(p Point, mu, neff, phi float64, cfg Config) Scored {
+// judge scores one observation against its baseline mu, estimated from
+// neff samples' worth of history, with over-dispersion a. The baseline is
+// itself uncertain, so the predictive variance is (m + a·m²)(1 + 1/neff):
+// a negative binomial, which for a well-known Poisson season tends to the
+// Poisson test.
+func judge(p Point, mu, neff, a float64, cfg Config) Scored {
 	if neff <= 0 {
 		return Scored{Point: p, Expected: mu, P: 1}
 	}
@@ -219,7 +283,7 @@ func test(p Point, mu, neff, phi float64, cfg Config) Scored {
 	// against exactly 0, which would make any single count infinitely
 	// surprising.
 	m := max(mu, 0.5/neff)
-	pv := upperTail(p.V, m, phi*(1+1/neff))
+	pv := upperTail(p.V, m, (1+a*m)*(1+1/neff))
 	return Scored{
 		Point:    p,
 		Expected: mu,

@@ -2,21 +2,21 @@
 // per hour or per day in one place and category — far above the series' own
 // seasonal baseline. It is pure: no I/O, no clock.
 //
-// The baseline of a point is the trimmed mean (the middle half) of the past
-// values of its season within the lookback (LookbackSeasons weeks):
+// The baseline of a point is a robust mean of the past values of its
+// season within the lookback (LookbackSeasons weeks), seasons in UTC+8:
 //
-//   - steps under a day: the same day-of-week and hour-of-day (UTC+8),
-//     blended with hour-of-day, then with the overall level, while the
-//     season has been seen fewer than 4 times;
+//   - steps under a day: the same day-of-week and hour-of-day, blended with
+//     the same hour-of-day, then with the overall level, while the season
+//     has been seen fewer than 4 times;
 //   - steps of a day up to a week: the same day-of-week, blended with the
 //     overall level;
 //   - a week or more: the overall level of the last LookbackSeasons points.
 //
-// Trimming a quarter from each end means that earlier surges and holidays
-// neither raise nor lower the baseline. The test is count-aware: the upper
-// tail p = P(X ≥ observed) of a negative binomial whose variance is the
-// series' over-dispersion φ (estimated robustly, once per day, from the
-// same history; never below Poisson) times the baseline, widened for the
+// The robust mean skips past values more than 3 scales from the rest, so
+// earlier surges and holidays neither raise nor lower it. The test is
+// count-aware: p = P(X ≥ observed) for a negative binomial with the
+// baseline as mean and the series' over-dispersion, estimated robustly once
+// a day from the same history (0, i.e. Poisson, at least), widened for the
 // uncertainty of the baseline itself.
 package surge
 
@@ -116,8 +116,8 @@ func Score(series []Point, step time.Duration, cfg Config) ([]Scored, error) {
 	warm := s.warmUp(cfg)
 	back := int(s.window / step)
 	out := make([]Scored, len(series))
-	var phi float64
-	var phiDay time.Time
+	var disp float64 // over-dispersion of the current day
+	var dispDay time.Time
 	for i, p := range series {
 		lo := max(0, i-back)
 		mu, neff := s.estimate(func(l int) []float64 { return ix.samples(l, ix.keys[l][i], lo, i) })
@@ -125,16 +125,16 @@ func Score(series []Point, step time.Duration, cfg Config) ([]Scored, error) {
 			out[i] = Scored{Point: p, Expected: mu, P: 1}
 			continue
 		}
-		// φ is estimated from the history before the day starts, as
-		// ScoreAt does, so batch and live agree and it costs one pass a day.
-		if d := startOfDay(p.T); phiDay.IsZero() || !d.Equal(phiDay) {
-			phiDay = d
+		// The over-dispersion comes from the history before the day
+		// starts, as in ScoreAt, so batch and live agree; one pass a day.
+		if d := startOfDay(p.T); dispDay.IsZero() || !d.Equal(dispDay) {
+			dispDay = d
 			since := p.T.Sub(d)
 			hi := max(0, i-int(since/step))
 			lod := max(0, i-int((since+s.window)/step))
-			phi = s.dispersion(func(l, k int) []float64 { return ix.samples(l, k, lod, hi) })
+			disp = s.dispersion(func(l, k int) []float64 { return ix.samples(l, k, lod, hi) })
 		}
-		out[i] = test(p, mu, neff, phi, cfg)
+		out[i] = judge(p, mu, neff, disp, cfg)
 	}
 	return out, nil
 }
@@ -167,8 +167,8 @@ func ScoreAt(history []Point, p Point, step time.Duration, cfg Config) (Scored, 
 	}
 	d := startOfDay(p.T)
 	g := s.groups(history, d.Add(-s.window), d)
-	phi := s.dispersion(func(l, k int) []float64 { return g[l][k] })
-	return test(p, mu, neff, phi, cfg), nil
+	disp := s.dispersion(func(l, k int) []float64 { return g[l][k] })
+	return judge(p, mu, neff, disp, cfg), nil
 }
 
 // Expected returns the baseline for the step at `at` from history (any
