@@ -6,6 +6,7 @@
 //	riskwatch bench      measure ingestion throughput
 //	riskwatch quarantine list the messages that were rejected, with reasons
 //	riskwatch detect     run the detectors over a past event-time range
+//	riskwatch series     score one count series with the surge algorithm
 package main
 
 import (
@@ -39,6 +40,7 @@ commands:
   bench       measure ingestion: riskwatch bench ingest -n 1000000
   quarantine  list rejected messages: riskwatch quarantine [-open]
   detect      run the detectors over past event time: riskwatch detect -from T1 -to T2 [-detector NAME] [-dry-run]
+  series      score a count series from a CSV with the surge test: riskwatch series --input FILE.csv
 
 Run "riskwatch <command> -h" for the flags of a command.
 `
@@ -60,6 +62,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return quarantine(ctx, args, getenv, stdout, stderr)
 	case "detect":
 		return detect(ctx, args, getenv, stdout, stderr)
+	case "series":
+		return series(ctx, args, os.Stdin, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
