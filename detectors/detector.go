@@ -9,6 +9,7 @@ import (
 
 	risk "riskwatch"
 	"riskwatch/detectors/intent"
+	"riskwatch/detectors/surge"
 )
 
 // Definition is one detector: a stable name, when it runs and what event
@@ -37,6 +38,7 @@ type Config struct {
 	SkipLevel  SkipLevelConfig  `yaml:"skip_level"`
 	Overdue    OverdueConfig    `yaml:"overdue"`
 	Collective CollectiveConfig `yaml:"collective"`
+	Surge      surge.Config     `yaml:"surge"`
 }
 
 // DefaultConfig is the documented default of every setting.
@@ -46,6 +48,7 @@ func DefaultConfig() Config {
 		SkipLevel:  SkipLevelConfig{},
 		Overdue:    OverdueConfig{PetitionDays: 60, DueSoon: 24 * time.Hour},
 		Collective: CollectiveConfig{Petitioners: 5, Gathering: 10},
+		Surge:      surge.DefaultConfig(),
 	}
 }
 
@@ -57,6 +60,7 @@ func All(conn driver.Conn, cfg Config, lex *intent.Lexicon) []Definition {
 		SkipLevel(conn, cfg.SkipLevel),
 		Overdue(conn, cfg.Overdue),
 		Collective(conn, cfg.Collective),
+		Surge(conn, cfg.Surge),
 	}
 }
 

@@ -2,6 +2,7 @@ package detectors_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -259,5 +260,54 @@ func TestExtreme(t *testing.T) {
 	again := detect(t, d, risk.Window{Start: at(1).Add(d.Window), End: at(1).Add(2 * d.Window)})
 	if len(again) != 2 || again[0].Key() != got[0].Key() && again[0].Key() != got[1].Key() {
 		t.Errorf("the overlapping run gave %d alerts with other keys", len(again))
+	}
+}
+
+func TestSurge(t *testing.T) {
+	conn, _ := schematest.Open(t)
+	// Four weeks of a quiet township: 0–2 labour complaints an hour by day,
+	// none at night; then 15 in one afternoon hour. Elsewhere, 2 in an hour
+	// where there is usually none: improbable, but not a surge.
+	start := t0.AddDate(0, 0, -28)
+	var rows []row
+	n := 0
+	for h := start; h.Before(t0); h = h.Add(time.Hour) {
+		local := h.In(time.FixedZone("CST", 8*3600)).Hour()
+		if local < 8 || local > 18 {
+			continue
+		}
+		for range n % 3 {
+			rows = append(rows, row{source: "hotline", id: fmt.Sprint("bg-", len(rows)), region: "330681109201", county: "330681", category: "劳资纠纷", at: h.Add(10 * time.Minute)})
+		}
+		n++
+	}
+	surgeHour := at(6) // 14:00 in UTC+8
+	for i := range 15 {
+		rows = append(rows, row{source: "hotline", id: fmt.Sprint("s-", i), region: "330681109201", county: "330681", category: "劳资纠纷", at: surgeHour.Add(time.Duration(i) * time.Minute)})
+	}
+	for i := range 2 {
+		rows = append(rows, row{source: "hotline", id: fmt.Sprint("q-", i), region: "330681104201", county: "330681", category: "物业纠纷", at: surgeHour.Add(time.Duration(i) * time.Minute)})
+	}
+	seed(t, conn, rows...)
+
+	d := detectors.Surge(conn, detectors.DefaultConfig().Surge)
+	got := detect(t, d, risk.Window{Start: surgeHour, End: surgeHour.Add(time.Hour)})
+	levels := map[string]risk.Level{}
+	for _, a := range got {
+		if a.Labels["category"] != "劳资纠纷" || len(a.Evidence) != 15 {
+			t.Errorf("unexpected surge alert %+v", a)
+		}
+		levels[a.Labels["level"]] = a.Level
+	}
+	// The village and the township see the jump; the county's baseline is the same here.
+	if _, ok := levels["village"]; !ok {
+		t.Errorf("no village surge: %v", levels)
+	}
+	if _, ok := levels["township"]; !ok {
+		t.Errorf("no township surge: %v", levels)
+	}
+	// An ordinary hour the day before raises nothing.
+	if quiet := detect(t, d, risk.Window{Start: surgeHour.Add(-24 * time.Hour), End: surgeHour.Add(-23 * time.Hour)}); len(quiet) != 0 {
+		t.Errorf("an ordinary hour raised %d surge alerts", len(quiet))
 	}
 }

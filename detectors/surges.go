@@ -1,0 +1,127 @@
+package detectors
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	risk "riskwatch"
+	"riskwatch/detectors/surge"
+)
+
+// Surge (突增) counts the matters raised each hour in every village,
+// township, county and city, per unified category, and tests the window's
+// hour against the seasonal baseline of the same place and category over
+// the past weeks (package surge: hour of day and day of week, robust to past
+// surges and holidays, a count-aware test: 0→2 is not a surge, 3→15 is).
+// The level grows with the excess and shrinks with the size of the place.
+func Surge(conn driver.Conn, cfg surge.Config) Definition {
+	d := Definition{Name: "surge", Schedule: "*/5 * * * *", Timeout: 2 * time.Minute, Window: time.Hour}
+	lookback := time.Duration(cfg.LookbackSeasons) * 7 * 24 * time.Hour
+	d.Detect = func(ctx context.Context, w risk.Window) ([]risk.Alert, error) {
+		type key struct{ level, code, category string }
+		now := map[key][]risk.Evidence{}
+		err := eachRow(ctx, conn, surgeNowQuery, func(rows driver.Rows) error {
+			var k key
+			var sources, ids []string
+			if err := rows.Scan(&k.level, &k.code, &k.category, &sources, &ids); err != nil {
+				return err
+			}
+			now[k] = evidence(sources, ids)
+			return nil
+		}, w.Start, w.End, cfg.MinCount)
+		if err != nil || len(now) == 0 {
+			return nil, err
+		}
+		// History begins with the data: hours before the first matter ever
+		// stored are unknown, not quiet.
+		var first time.Time
+		if err := conn.QueryRow(ctx, `SELECT min(occurred_at) FROM events`).Scan(&first); err != nil {
+			return nil, fmt.Errorf("query first event: %w", err)
+		}
+		from := w.Start.Add(-lookback)
+		if f := first.UTC().Truncate(time.Hour); f.After(from) {
+			from = f
+		}
+		history := map[key]map[time.Time]float64{}
+		err = eachRow(ctx, conn, surgeHistoryQuery, func(rows driver.Rows) error {
+			var k key
+			var hour time.Time
+			var n uint64
+			if err := rows.Scan(&k.level, &k.code, &k.category, &hour, &n); err != nil {
+				return err
+			}
+			if _, ok := now[k]; ok {
+				if history[k] == nil {
+					history[k] = map[time.Time]float64{}
+				}
+				history[k][hour.UTC()] = float64(n)
+			}
+			return nil
+		}, from, w.Start, w.Start, w.End, cfg.MinCount)
+		if err != nil {
+			return nil, err
+		}
+		var out []risk.Alert
+		for k, ev := range now {
+			var points []surge.Point
+			for h := from; h.Before(w.Start); h = h.Add(time.Hour) {
+				points = append(points, surge.Point{T: h, V: history[k][h]}) // a missing hour had no matters
+			}
+			p := surge.Point{T: w.Start, V: float64(len(ev))}
+			s, err := surge.ScoreAt(points, p, time.Hour, cfg)
+			if err != nil {
+				return nil, fmt.Errorf("score %s %s: %w", k.code, k.category, err)
+			}
+			if !s.Alert {
+				continue
+			}
+			lv := risk.Level(surge.Level(s.V, s.Expected, s.P, population[k.level]))
+			if lv == "" {
+				lv = risk.LevelBlue
+			}
+			out = append(out, risk.Alert{
+				Labels:   risk.Labels{"detector": d.Name, "region": k.code, "category": k.category, "level": k.level},
+				Window:   w,
+				Level:    lv,
+				Summary:  fmt.Sprintf("突增：%s %s %s起%d件，常态约%.1f件", k.code, k.category, w.Start.In(cst).Format("01-02 15:04"), int(s.V), s.Expected),
+				Numbers:  map[string]float64{"observed": s.V, "expected": s.Expected, "p": s.P, "score": s.Score},
+				Evidence: ev,
+				Seen:     w.End,
+			})
+		}
+		return out, nil
+	}
+	return d
+}
+
+// population is a typical size of each level of place, for surge.Level,
+// until the desk directory knows the real ones.
+var population = map[string]int{"village": 3_000, "township": 50_000, "county": 800_000, "city": 5_000_000}
+
+// surgeNowQuery lists the places and categories with at least min_count
+// matters in the window, with their evidence. Each record counts once, at
+// the hour it was raised; deleted ones never.
+const surgeNowQuery = `
+SELECT lv.1 AS level, lv.2 AS code, category, groupArray(source), groupArray(id)
+FROM events FINAL
+ARRAY JOIN [('village', village), ('township', township), ('county', county), ('city', city)] AS lv
+WHERE status != 'deleted' AND occurred_at >= ? AND occurred_at < ? AND lv.2 != ''
+GROUP BY level, code, category
+HAVING count() >= ?`
+
+// surgeHistoryQuery counts matters per hour before the window, for the
+// places and categories that may surge in it.
+const surgeHistoryQuery = `
+SELECT lv.1 AS level, lv.2 AS code, category, toStartOfHour(occurred_at) AS hour, count()
+FROM events FINAL
+ARRAY JOIN [('village', village), ('township', township), ('county', county), ('city', city)] AS lv
+WHERE status != 'deleted' AND occurred_at >= ? AND occurred_at < ? AND lv.2 != ''
+  AND (lv.1, lv.2, category) IN (
+      SELECT lv.1, lv.2, category FROM events FINAL
+      ARRAY JOIN [('village', village), ('township', township), ('county', county), ('city', city)] AS lv
+      WHERE status != 'deleted' AND lv.2 != '' AND occurred_at >= ? AND occurred_at < ?
+      GROUP BY lv.1, lv.2, category HAVING count() >= ?)
+GROUP BY level, code, category, hour`
