@@ -34,21 +34,23 @@ type Definition struct {
 // Config holds every detector's settings, loaded from one YAML file; the
 // zero value of a field means its default (DefaultConfig).
 type Config struct {
-	Repeat     RepeatConfig     `yaml:"repeat"`
-	SkipLevel  SkipLevelConfig  `yaml:"skip_level"`
-	Overdue    OverdueConfig    `yaml:"overdue"`
-	Collective CollectiveConfig `yaml:"collective"`
-	Surge      surge.Config     `yaml:"surge"`
+	Repeat      RepeatConfig      `yaml:"repeat"`
+	SkipLevel   SkipLevelConfig   `yaml:"skip_level"`
+	Overdue     OverdueConfig     `yaml:"overdue"`
+	Collective  CollectiveConfig  `yaml:"collective"`
+	Surge       surge.Config      `yaml:"surge"`
+	Convergence ConvergenceConfig `yaml:"convergence"`
 }
 
 // DefaultConfig is the documented default of every setting.
 func DefaultConfig() Config {
 	return Config{
-		Repeat:     RepeatConfig{Times: 3, Days: 30},
-		SkipLevel:  SkipLevelConfig{},
-		Overdue:    OverdueConfig{PetitionDays: 60, DueSoon: 24 * time.Hour},
-		Collective: CollectiveConfig{Petitioners: 5, Gathering: 10},
-		Surge:      surge.DefaultConfig(),
+		Repeat:      RepeatConfig{Times: 3, Days: 30},
+		SkipLevel:   SkipLevelConfig{},
+		Overdue:     OverdueConfig{PetitionDays: 60, DueSoon: 24 * time.Hour},
+		Collective:  CollectiveConfig{Petitioners: 5, Gathering: 10},
+		Surge:       surge.DefaultConfig(),
+		Convergence: ConvergenceConfig{Days: 14},
 	}
 }
 
@@ -61,6 +63,7 @@ func All(conn driver.Conn, cfg Config, lex *intent.Lexicon) []Definition {
 		Overdue(conn, cfg.Overdue),
 		Collective(conn, cfg.Collective),
 		Surge(conn, cfg.Surge),
+		Convergence(conn, cfg.Convergence),
 	}
 }
 

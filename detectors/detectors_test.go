@@ -311,3 +311,23 @@ func TestSurge(t *testing.T) {
 		t.Errorf("an ordinary hour raised %d surge alerts", len(quiet))
 	}
 }
+
+func TestConvergence(t *testing.T) {
+	conn, _ := schematest.Open(t)
+	seed(t, conn,
+		// One person: hotline, then grid, then a petition in the window (known there by ID and phone).
+		row{source: "hotline", id: "H", region: "330681109000", county: "330681", category: "劳资纠纷", at: at(-100), persons: []string{"phoneA"}},
+		row{source: "grid", id: "G", region: "330681109201", county: "330681", category: "劳资纠纷", at: at(-50), persons: []string{"phoneA"}},
+		row{source: "petition", id: "P", region: "330681109000", county: "330681", category: "劳资纠纷", at: at(2), persons: []string{"idA", "phoneA"}},
+		// Another: twice by hotline only.
+		row{source: "hotline", id: "B1", at: at(-10), persons: []string{"B"}},
+		row{source: "hotline", id: "B2", at: at(2), persons: []string{"B"}},
+		// Another: two channels, but more than 14 days apart.
+		row{source: "hotline", id: "C1", at: at(-24 * 20), persons: []string{"C"}},
+		row{source: "grid", id: "C2", at: at(2), persons: []string{"C"}},
+	)
+	got := detect(t, detectors.Convergence(conn, detectors.DefaultConfig().Convergence), window(0, 24))
+	if len(got) != 1 || !slices.Equal(ids(got[0]), []string{"G", "H", "P"}) || got[0].Level != risk.LevelOrange {
+		t.Fatalf("got %+v, want one orange alert on G, H, P", got)
+	}
+}
