@@ -22,6 +22,11 @@ type alertRecorder interface {
 	Record(ctx context.Context, alerts []risk.Alert) (int, error)
 }
 
+// alertPublisher tells other systems of the alerts a run raised or joined.
+type alertPublisher interface {
+	Publish(ctx context.Context, alerts []risk.Alert) error
+}
+
 // Scheduler runs detectors on their cron schedules over event-time windows.
 // A window runs only once ingestion has passed its end on every partition;
 // each window runs once, on one replica, as recorded in the run ledger
@@ -30,6 +35,7 @@ type alertRecorder interface {
 type Scheduler struct {
 	pool       *pgxpool.Pool
 	store      alertRecorder
+	Publisher  alertPublisher // nil publishes nothing
 	watermark  func(context.Context) (time.Time, error)
 	Now        func() time.Time // the wall clock; tests set it
 	owner      string
@@ -167,6 +173,12 @@ func (s *Scheduler) runWindow(ctx context.Context, d Definition, w risk.Window, 
 		opened, err = s.store.Record(rctx, alerts)
 	}
 	cancel()
+	if err == nil && s.Publisher != nil && len(alerts) > 0 {
+		// Stored is what counts: a failed publication is logged, not retried.
+		if perr := s.Publisher.Publish(ctx, alerts); perr != nil {
+			log.Warn("publish alerts", "window_start", w.Start, "alerts", len(alerts), "err", perr)
+		}
+	}
 	status, text := "done", ""
 	if err != nil {
 		// A store that does not answer is an error, never "no risk".

@@ -248,6 +248,12 @@ func TestServeWithKcat(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 
+	// … and other systems read them on riskwatch.alerts.
+	out, err = exec.Command("kcat", "-C", "-b", s.kafkaAddr, "-t", "riskwatch.alerts", "-o", "beginning", "-e", "-q").CombinedOutput()
+	if err != nil || !bytes.Contains(out, []byte(`"detector":"extreme_intent"`)) || !bytes.Contains(out, []byte("ZJSX12345-20200222-00071")) {
+		t.Errorf("riskwatch.alerts read with kcat (%v):\n%s\nwant the extreme-intent alert of ZJSX12345-20200222-00071", err, out)
+	}
+
 	// The backtest over the examples' weeks raises the provincial petition
 	// as skip-level, and the API shows it with its evidence.
 	if out, err := exec.Command(s.bin, "detect", "-clickhouse", dsn, "-postgres", s.pg, "-from", "2020-02-20", "-to", "2020-03-05").CombinedOutput(); err != nil {

@@ -65,9 +65,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	feeds := c.feeds()
 	brokers := c.brokers()
 	if addr, ok := c.embedded(); ok {
-		topics := make([]string, len(feeds))
-		for i, f := range feeds {
-			topics[i] = f.Topic
+		topics := []string{c.AlertTopic}
+		for _, f := range feeds {
+			topics = append(topics, f.Topic)
 		}
 		b, err := pipeline.StartEmbeddedBroker(ctx, addr, c.KafkaDataDir, topics, c.Partitions)
 		if err != nil {
@@ -110,6 +110,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	alerts := detectors.NewAlertStore(pool)
 	host, _ := os.Hostname()
 	sched := detectors.NewScheduler(pool, alerts, detectors.IngestWatermark(conn), fmt.Sprintf("%s/%d", host, os.Getpid()), reg, log)
+	publisher := detectors.NewKafkaPublisher(brokers, c.AlertTopic)
+	defer publisher.Close()
+	sched.Publisher = publisher
 	wg.Go(func() {
 		if err := sched.Run(ctx, detectors.All(conn, detectors.DefaultConfig(), lex)); err != nil {
 			errs <- fmt.Errorf("detectors: %w", err)
