@@ -40,6 +40,7 @@ type Config struct {
 	Collective  CollectiveConfig  `yaml:"collective"`
 	Surge       surge.Config      `yaml:"surge"`
 	Convergence ConvergenceConfig `yaml:"convergence"`
+	Trend       TrendConfig       `yaml:"trend"`
 }
 
 // DefaultConfig is the documented default of every setting.
@@ -51,6 +52,7 @@ func DefaultConfig() Config {
 		Collective:  CollectiveConfig{Petitioners: 5, Gathering: 10},
 		Surge:       surge.DefaultConfig(),
 		Convergence: ConvergenceConfig{Days: 14},
+		Trend:       TrendConfig{Weeks: 8, Alpha: 0.01, MinLast: 5, MinRatio: 1.5},
 	}
 }
 
@@ -64,6 +66,7 @@ func All(conn driver.Conn, cfg Config, lex *intent.Lexicon) []Definition {
 		Collective(conn, cfg.Collective),
 		Surge(conn, cfg.Surge),
 		Convergence(conn, cfg.Convergence),
+		Trend(conn, cfg.Trend),
 	}
 }
 

@@ -331,3 +331,26 @@ func TestConvergence(t *testing.T) {
 		t.Fatalf("got %+v, want one orange alert on G, H, P", got)
 	}
 }
+
+func TestTrend(t *testing.T) {
+	conn, _ := schematest.Open(t)
+	end := t0
+	var rows []row
+	plant := func(region, category string, weekly ...int) {
+		for i, n := range weekly { // oldest week first
+			weekStart := end.Add(-time.Duration(len(weekly)-i) * 7 * 24 * time.Hour)
+			for j := range n {
+				rows = append(rows, row{source: "hotline", id: fmt.Sprintf("%s-%s-%d-%d", region, category, i, j), region: region, county: "330681", category: category,
+					at: weekStart.Add(time.Duration(j)*3*time.Hour + time.Hour)})
+			}
+		}
+	}
+	plant("330681109000", "劳资纠纷", 2, 3, 3, 4, 6, 7, 9, 12)   // a sustained rise
+	plant("330681003000", "物业纠纷", 5, 6, 5, 5, 6, 5, 6, 5)    // flat
+	plant("330681104000", "征地拆迁纠纷", 2, 2, 2, 2, 2, 2, 2, 15) // one odd week: a surge's business, not a trend
+	seed(t, conn, rows...)
+	got := detect(t, detectors.Trend(conn, detectors.DefaultConfig().Trend), risk.Window{Start: end.Add(-24 * time.Hour), End: end})
+	if len(got) != 1 || got[0].Labels["region"] != "330681109" || got[0].Level != risk.LevelOrange {
+		t.Fatalf("got %+v, want one orange trend in 330681109 (12 against a mean of 2.7)", got)
+	}
+}

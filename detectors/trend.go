@@ -1,0 +1,146 @@
+package detectors
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	risk "riskwatch"
+)
+
+// TrendConfig tunes the trend detector.
+type TrendConfig struct {
+	Weeks    int     `yaml:"weeks"`     // weekly counts tested; default 8
+	Alpha    float64 `yaml:"alpha"`     // one-sided Mann-Kendall level; default 0.01
+	MinLast  int     `yaml:"min_last"`  // matters in the last week, at least; default 5
+	MinRatio float64 `yaml:"min_ratio"` // last week over the first weeks' mean, at least; default 1.5
+}
+
+// Trend (趋势上升) finds a slow, sustained rise: per township and category,
+// the weekly counts of the last Weeks weeks (ending with the window) rise by
+// the Mann-Kendall test (rank-based, so one odd week neither makes nor hides
+// a trend), the last week holds at least MinLast matters and at least
+// MinRatio times the mean of the first three weeks. Yellow; orange when the
+// last week is three times that mean.
+func Trend(conn driver.Conn, cfg TrendConfig) Definition {
+	d := Definition{Name: "trend", Schedule: "30 6 * * *", Timeout: 5 * time.Minute, Window: 24 * time.Hour}
+	d.Detect = func(ctx context.Context, w risk.Window) ([]risk.Alert, error) {
+		type key struct{ region, category string }
+		counts := map[key][]float64{}
+		err := eachRow(ctx, conn, trendQuery, func(rows driver.Rows) error {
+			var k key
+			var week int64
+			var n uint64
+			if err := rows.Scan(&k.region, &k.category, &week, &n); err != nil {
+				return err
+			}
+			if week < 0 || week >= int64(cfg.Weeks) {
+				return nil
+			}
+			if counts[k] == nil {
+				counts[k] = make([]float64, cfg.Weeks)
+			}
+			counts[k][cfg.Weeks-1-int(week)] = float64(n) // oldest first
+			return nil
+		}, w.End, w.End.Add(-time.Duration(cfg.Weeks)*7*24*time.Hour), w.End)
+		if err != nil {
+			return nil, err
+		}
+		var out []risk.Alert
+		for k, c := range counts {
+			last := c[len(c)-1]
+			base := max((c[0]+c[1]+c[2])/3, 1)
+			z := mannKendall(c)
+			p := 1 - normalCDF(z)
+			if p >= cfg.Alpha || last < float64(cfg.MinLast) || last/base < cfg.MinRatio {
+				continue
+			}
+			lv := risk.LevelYellow
+			if last/base >= 3 {
+				lv = risk.LevelOrange
+			}
+			weekly := make([]string, len(c))
+			for i, v := range c {
+				weekly[i] = fmt.Sprint(int(v))
+			}
+			out = append(out, risk.Alert{
+				Labels:  risk.Labels{"detector": d.Name, "region": k.region, "category": k.category},
+				Window:  w,
+				Level:   lv,
+				Summary: fmt.Sprintf("趋势上升：%s %s 近%d周每周%v件，持续上升", k.region, k.category, cfg.Weeks, weekly),
+				Numbers: map[string]float64{"last_week": last, "baseline": base, "z": z, "p": p},
+				Seen:    w.End,
+			})
+		}
+		slices.SortFunc(out, func(a, b risk.Alert) int { return compareLabels(a.Labels, b.Labels) })
+		return out, nil
+	}
+	return d
+}
+
+func compareLabels(a, b risk.Labels) int {
+	if a["region"] != b["region"] {
+		if a["region"] < b["region"] {
+			return -1
+		}
+		return 1
+	}
+	if a["category"] < b["category"] {
+		return -1
+	}
+	if a["category"] > b["category"] {
+		return 1
+	}
+	return 0
+}
+
+// mannKendall returns the Mann-Kendall Z of x (positive for a rise), with
+// the variance corrected for ties, which small weekly counts often have.
+func mannKendall(x []float64) float64 {
+	n := len(x)
+	s := 0.0
+	for i := 0; i < n; i++ {
+		for j := i + 1; j < n; j++ {
+			switch {
+			case x[j] > x[i]:
+				s++
+			case x[j] < x[i]:
+				s--
+			}
+		}
+	}
+	ties := map[float64]int{}
+	for _, v := range x {
+		ties[v]++
+	}
+	nf := float64(n)
+	v := nf * (nf - 1) * (2*nf + 5)
+	for _, t := range ties {
+		tf := float64(t)
+		v -= tf * (tf - 1) * (2*tf + 5)
+	}
+	v /= 18
+	switch {
+	case v <= 0:
+		return 0
+	case s > 0:
+		return (s - 1) / math.Sqrt(v)
+	case s < 0:
+		return (s + 1) / math.Sqrt(v)
+	}
+	return 0
+}
+
+func normalCDF(z float64) float64 { return 0.5 * math.Erfc(-z/math.Sqrt2) }
+
+// trendQuery counts matters per township, category and week; week 0 is the
+// seven days before the window's end.
+const trendQuery = `
+SELECT township, category, toInt64(intDiv(toInt64(toUInt32(toDateTime(?, 'UTC'))) - toInt64(toUInt32(occurred_at)) - 1, 604800)) AS week, count()
+FROM events FINAL
+WHERE status != 'deleted' AND township != '' AND occurred_at >= ? AND occurred_at < ?
+GROUP BY township, category, week`
