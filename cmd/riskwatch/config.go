@@ -27,6 +27,7 @@ type config struct {
 	PIIKeyFile   string
 	Topics       map[risk.Source]*string
 	AlertTopic   string
+	Detectors    string // YAML settings file
 	LogLevel     slog.Level
 	LogFormat    string
 	Pipeline     pipeline.Config
@@ -56,6 +57,7 @@ func (c *config) register(fs *flag.FlagSet, getenv func(string) string) {
 		risk.SourcePetition: fs.String("topic.petition", "petition.cases", "Topic of the petitions."),
 		risk.SourceGrid:     fs.String("topic.grid", "grid.events", "Topic of the grid-governance reports."),
 	}
+	fs.StringVar(&c.Detectors, "detectors.config", "", "YAML file of detector settings (deploy/detectors.yaml documents them); empty for the defaults.")
 	fs.StringVar(&c.AlertTopic, "topic.alerts", "riskwatch.alerts", "Topic the alerts are published to.")
 	fs.TextVar(&c.LogLevel, "log.level", slog.LevelInfo, "Log level: debug, info, warn, error.")
 	fs.StringVar(&c.LogFormat, "log.format", "text", "Log format: text or json.")

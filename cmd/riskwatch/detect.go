@@ -11,7 +11,6 @@ import (
 
 	risk "riskwatch"
 	"riskwatch/detectors"
-	"riskwatch/detectors/intent"
 	"riskwatch/schema"
 )
 
@@ -55,11 +54,11 @@ func detect(ctx context.Context, args []string, getenv func(string) string, stdo
 	enc.SetEscapeHTML(false)
 	printed := map[string]bool{} // scopes: later windows join the alert, as in the store
 	ran := false
-	lex, err := intent.New(intent.DefaultConfig())
+	dcfg, lex, err := detectors.LoadConfig(c.Detectors)
 	if err != nil {
 		return err
 	}
-	for _, d := range detectors.All(conn, detectors.DefaultConfig(), lex) {
+	for _, d := range detectors.All(conn, dcfg, lex) {
 		if only != "" && d.Name != only {
 			continue
 		}

@@ -19,7 +19,6 @@ import (
 	risk "riskwatch"
 	"riskwatch/console"
 	"riskwatch/detectors"
-	"riskwatch/detectors/intent"
 	"riskwatch/pipeline"
 	"riskwatch/pipeline/normalize"
 	"riskwatch/schema"
@@ -101,7 +100,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		})
 	}
 
-	lex, err := intent.New(intent.DefaultConfig())
+	dcfg, lex, err := detectors.LoadConfig(c.Detectors)
 	if err != nil {
 		cancel()
 		wg.Wait()
@@ -114,7 +113,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	defer publisher.Close()
 	sched.Publisher = publisher
 	wg.Go(func() {
-		if err := sched.Run(ctx, detectors.All(conn, detectors.DefaultConfig(), lex)); err != nil {
+		if err := sched.Run(ctx, detectors.All(conn, dcfg, lex)); err != nil {
 			errs <- fmt.Errorf("detectors: %w", err)
 			cancel()
 		}
