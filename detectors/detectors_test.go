@@ -183,15 +183,30 @@ func TestOverdue(t *testing.T) {
 		row{source: "petition", id: "statutory", region: "330681104000", county: "330681", category: "征地拆迁纠纷", at: at(-24 * 62), accepted: at(-24 * 61)},
 		row{source: "petition", id: "in-time", at: at(-24 * 20), accepted: at(-24 * 20)},
 	)
-	got := detect(t, detectors.Overdue(conn, detectors.DefaultConfig().Overdue), window(0, 12))
-	want := map[string]risk.Level{"late": risk.LevelYellow, "very-late": risk.LevelOrange, "soon": risk.LevelBlue, "statutory": risk.LevelYellow}
-	if len(got) != len(want) {
-		t.Fatalf("got %d alerts, want %d: %+v", len(got), len(want), got)
-	}
-	for _, a := range got {
-		if id := a.Evidence[0].ID; a.Level != want[id] {
-			t.Errorf("%s: level %s, want %s (%s)", id, a.Level, want[id], a.Summary)
+	// Run hour by hour, as the scheduler does, over the twelve days before:
+	// each record raises when it crosses a line, and its alert rises.
+	d := detectors.Overdue(conn, detectors.DefaultConfig().Overdue)
+	levels := map[string]risk.Level{}
+	raised := map[string]int{}
+	for h := -24 * 12.0; h < 12; h++ {
+		for _, a := range detect(t, d, window(h, h+1)) {
+			id := a.Evidence[0].ID
+			levels[id] = levels[id].Max(a.Level)
+			raised[id]++
 		}
+	}
+	want := map[string]risk.Level{"late": risk.LevelYellow, "very-late": risk.LevelOrange, "soon": risk.LevelBlue, "statutory": risk.LevelYellow}
+	if len(levels) != len(want) {
+		t.Errorf("alerts on %v, want %v", levels, want)
+	}
+	for id, lv := range want {
+		if levels[id] != lv {
+			t.Errorf("%s: level %s, want %s", id, levels[id], lv)
+		}
+	}
+	// late: due soon, then overdue; very-late: due soon, overdue, 7 days over.
+	if raised["late"] != 2 || raised["very-late"] != 3 || raised["soon"] != 1 {
+		t.Errorf("raised %v, want each line crossed once", raised)
 	}
 }
 

@@ -16,11 +16,13 @@ type OverdueConfig struct {
 	DueSoon      time.Duration `yaml:"due_soon"`      // 将到期 within this; default 24h
 }
 
-// Overdue (超期) finds records still open at the window's end whose deadline
-// has passed, and those due within DueSoon (将到期). A petition accepted
-// without a deadline gets the statutory one: PetitionDays after acceptance.
-// Blue when due soon, yellow when overdue, orange when overdue by more than
-// seven days. One alert per record, joined while open.
+// Overdue (超期) finds records, still open at the window's end, that cross a
+// line in the window: due within DueSoon (将到期, blue), past the deadline
+// (yellow), past it by seven days (orange). A petition accepted without a
+// deadline gets the statutory one: PetitionDays after acceptance. Each
+// record raises once per line, joining its open alert, so the cost of a run
+// follows the crossings, not the size of the backlog; a record finished
+// after the window's end counts as open in it, so backtests are right too.
 func Overdue(conn driver.Conn, cfg OverdueConfig) Definition {
 	d := Definition{Name: "overdue", Schedule: "*/5 * * * *", Timeout: 2 * time.Minute, Window: time.Hour}
 	d.Detect = func(ctx context.Context, w risk.Window) ([]risk.Alert, error) {
@@ -51,13 +53,20 @@ func Overdue(conn driver.Conn, cfg OverdueConfig) Definition {
 				Evidence: []risk.Evidence{{Source: risk.Source(source), ID: id}},
 				Seen:     due,
 			}, nil
-		}, cfg.PetitionDays, w.End.AddDate(-1, 0, 0), w.End.Add(cfg.DueSoon))
+		}, cfg.PetitionDays, w.End.AddDate(0, 0, -overdueLookbackDays), w.End, w.Start, w.End, int64(cfg.DueSoon.Seconds()))
 	}
 	return d
 }
 
-// overdueQuery looks back a year of matters: older open ones belong to a
-// clean-up, not to an early warning. toUnixTimestamp(…) = 0 is "no time".
+// overdueLookbackDays bounds the matters read: a deadline comes within
+// four months of the matter (petitions: 60 days, extendable by 30), and
+// older open ones belong to a clean-up, not to an early warning. It keeps a
+// run's cost to a few monthly partitions however long the history.
+const overdueLookbackDays = 120
+
+// overdueQuery: toUnixTimestamp(…) = 0 is "no time".
+// The arguments: petition days, lookback start, window end (open at it),
+// then window start and end and the due-soon seconds for the crossings.
 const overdueQuery = `
 SELECT source, id, township, county, category, due
 FROM (
@@ -65,7 +74,10 @@ FROM (
            if(toUnixTimestamp(deadline) > 0, deadline,
               if(source = 'petition' AND toUnixTimestamp(accepted_at) > 0, accepted_at + toIntervalDay(?), toDateTime(0, 'UTC'))) AS due
     FROM events FINAL
-    WHERE status IN ('open', 'in_progress', 'reopened') AND occurred_at >= ?
+    WHERE occurred_at >= ?
+      AND (status IN ('open', 'in_progress', 'reopened') OR (status = 'finished' AND finished_at >= ?))
 )
-WHERE toUnixTimestamp(due) > 0 AND due < ?
+WHERE toUnixTimestamp(due) > 0
+  AND arrayExists(t -> t >= toInt64(toUnixTimestamp(?)) AND t < toInt64(toUnixTimestamp(?)),
+                  [toInt64(toUnixTimestamp(due)) - ?, toInt64(toUnixTimestamp(due)), toInt64(toUnixTimestamp(due)) + 604800])
 ORDER BY due, id`

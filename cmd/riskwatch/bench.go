@@ -35,8 +35,11 @@ import (
 //
 // It works in throw-away databases on the ClickHouse of -clickhouse.
 func bench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "detect" {
+		return benchDetect(ctx, args[1:], getenv, stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "ingest" {
-		return errors.New("usage: riskwatch bench ingest [-n N] [-clickhouse DSN]")
+		return errors.New("usage: riskwatch bench ingest|detect [flags]")
 	}
 	var n int
 	var outage time.Duration
