@@ -197,10 +197,11 @@ func (g *Ingester) add(b *batch, msg kafka.Message) {
 	b.track(msg)
 	e, err := g.decode(msg)
 	if err != nil {
+		level := slog.LevelWarn
 		if !errors.Is(err, risk.ErrInvalid) {
-			g.log.Error("decoder failed without ErrInvalid", "topic", msg.Topic, "partition", msg.Partition, "offset", msg.Offset, "err", err)
+			level = slog.LevelError // a decoder bug; the message is quarantined all the same
 		}
-		g.log.Warn("message rejected", "topic", msg.Topic, "partition", msg.Partition, "offset", msg.Offset, "err", err)
+		g.log.Log(context.Background(), level, "message rejected", "topic", msg.Topic, "partition", msg.Partition, "offset", msg.Offset, "err", err)
 		b.rejects = append(b.rejects, Rejected{
 			Source: g.source, Topic: msg.Topic, Partition: msg.Partition, Offset: msg.Offset,
 			Key: string(msg.Key), Sealed: g.seal(msg.Value), Headers: msg.Headers, Reason: err.Error(),
