@@ -39,6 +39,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		return err
 	}
 	norm := normalize.New(protector)
+	dcfg, lex, err := detectors.LoadConfig(c.Detectors)
+	if err != nil {
+		return err
+	}
 	decoders := map[risk.Source]pipeline.Decoder{
 		risk.SourceHotline:  norm.Hotline,
 		risk.SourcePetition: norm.Petition,
@@ -82,10 +86,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	metrics := pipeline.NewMetrics(reg)
 	writer := pipeline.NewEventWriter(conn)
 
+	ln, err := net.Listen("tcp", c.HTTP)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", c.HTTP, err)
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errs := make(chan error, len(feeds)+1)
+	errs := make(chan error, len(feeds)+2) // every goroutine reports at most once
 	for _, f := range feeds {
 		rc := readerConfig(brokers, f)
 		rc.ErrorLogger = kafkaLogger(log, f.Topic)
@@ -100,12 +108,6 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		})
 	}
 
-	dcfg, lex, err := detectors.LoadConfig(c.Detectors)
-	if err != nil {
-		cancel()
-		wg.Wait()
-		return err
-	}
 	alerts := detectors.NewAlertStore(pool)
 	host, _ := os.Hostname()
 	sched := detectors.NewScheduler(pool, alerts, detectors.IngestWatermark(conn), fmt.Sprintf("%s/%d", host, os.Getpid()), reg, log)
@@ -121,12 +123,6 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 
 	stats := pipeline.NewStatsReader(conn, brokers, feeds, metrics)
 	srv := &http.Server{Addr: c.HTTP, Handler: console.NewServer(stats, alerts, reg, log), ReadHeaderTimeout: 10 * time.Second}
-	ln, err := net.Listen("tcp", c.HTTP)
-	if err != nil {
-		cancel()
-		wg.Wait()
-		return fmt.Errorf("listen on %s: %w", c.HTTP, err)
-	}
 	log.Info("serving", "http", ln.Addr().String(), "kafka", brokers, "group", c.KafkaGroup)
 	wg.Go(func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
