@@ -12,16 +12,11 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
-# kcat: command-line Kafka client used for manual pipeline checks.
-# Same rule as the service scripts: apt-get update only if apt doesn't know it.
-if ! dpkg-query -W -f='${Status}' kcat 2>/dev/null | grep -q 'install ok installed'; then
-  sudo=()
-  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
-  apt=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -y -q --no-install-recommends -o Dpkg::Use-Pty=0)
-  echo "up.sh: installing kcat" >&2
-  apt-cache show kcat >/dev/null 2>&1 || "${apt[@]}" update >&2
-  "${apt[@]}" install kcat >&2 </dev/null || { "${apt[@]}" update >&2 && "${apt[@]}" install kcat >&2 </dev/null; }
-fi
+# kcat: the command-line Kafka client of the end-to-end tests and the README.
+log() { echo "up.sh: $*" >&2; }
+# shellcheck source=deploy/local/lib.sh
+. "$HERE/lib.sh"
+ensure_pkgs kcat
 
 # Sequential on purpose: both may run apt-get, which takes a global lock.
 ch="$("$HERE/clickhouse.sh" start)"
