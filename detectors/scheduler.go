@@ -78,9 +78,14 @@ func (s *Scheduler) Run(ctx context.Context, defs []Definition) error {
 func (s *Scheduler) Tick(ctx context.Context, d Definition) int {
 	log := s.log.With("detector", d.Name)
 	mark, err := s.watermark(ctx)
-	if err != nil && !d.IngestTime {
-		log.Error("read ingest watermark; windows wait", "err", err)
-		return 0
+	if !d.IngestTime {
+		if err != nil {
+			log.Error("read ingest watermark; windows wait", "err", err)
+			return 0
+		}
+		if mark.IsZero() {
+			return 0 // nothing ingested yet: no window can be complete
+		}
 	}
 	bound := align(minTime(s.Now(), mark), d.Window)
 	if d.IngestTime {

@@ -55,6 +55,13 @@ func TestSchedulerLedger(t *testing.T) {
 	d := c.def()
 	s := sched("a")
 
+	// Before anything is ingested, nothing is due.
+	mark = time.Time{}
+	if n := s.Tick(ctx, d); n != 0 {
+		t.Fatalf("with no ingestion, ran %d windows", n)
+	}
+	mark = now
+
 	// First tick: the latest complete window only.
 	if n := s.Tick(ctx, d); n != 1 {
 		t.Fatalf("first tick ran %d windows, want 1", n)
