@@ -365,7 +365,11 @@ func TestTrend(t *testing.T) {
 	plant("330681104000", "征地拆迁纠纷", 2, 2, 2, 2, 2, 2, 2, 15) // one odd week: a surge's business, not a trend
 	seed(t, conn, rows...)
 	got := detect(t, detectors.Trend(conn, detectors.DefaultConfig().Trend), risk.Window{Start: end.Add(-24 * time.Hour), End: end})
-	if len(got) != 1 || got[0].Labels["region"] != "330681109" || got[0].Level != risk.LevelOrange {
-		t.Fatalf("got %+v, want one orange trend in 330681109 (12 against a mean of 2.7)", got)
+	if len(got) != 1 || got[0].Labels["region"] != "330681109" || got[0].Level != risk.LevelOrange || len(got[0].Evidence) != 12 {
+		t.Fatalf("got %+v, want one orange trend in 330681109 (12 against a mean of 2.7) with the last week's 12 matters as evidence", got)
+	}
+	// With less history than the weeks tested, nothing: the weeks before the data are unknown.
+	if early := detect(t, detectors.Trend(conn, detectors.DefaultConfig().Trend), risk.Window{Start: end.Add(-8 * 24 * time.Hour), End: end.Add(-7 * 24 * time.Hour)}); len(early) != 0 {
+		t.Errorf("with 7 of 8 weeks of history: %d trend alerts, want 0", len(early))
 	}
 }

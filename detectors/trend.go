@@ -29,6 +29,16 @@ type TrendConfig struct {
 func Trend(conn driver.Conn, cfg TrendConfig) Definition {
 	d := Definition{Name: "trend", Schedule: "30 6 * * *", Timeout: 5 * time.Minute, Window: 24 * time.Hour}
 	d.Detect = func(ctx context.Context, w risk.Window) ([]risk.Alert, error) {
+		// Weeks before the first matter stored are unknown, not quiet: with
+		// less history than Weeks every busy place would look like a rise.
+		var first time.Time
+		if err := conn.QueryRow(ctx, `SELECT min(occurred_at) FROM events`).Scan(&first); err != nil {
+			return nil, fmt.Errorf("query first event: %w", err)
+		}
+		span := time.Duration(cfg.Weeks) * 7 * 24 * time.Hour
+		if first.Unix() <= 0 || first.After(w.End.Add(-span+24*time.Hour)) { // a day's slack for the oldest week
+			return nil, nil
+		}
 		type key struct{ region, category string }
 		counts := map[key][]float64{}
 		err := eachRow(ctx, conn, trendQuery, func(rows driver.Rows) error {
@@ -46,7 +56,7 @@ func Trend(conn driver.Conn, cfg TrendConfig) Definition {
 			}
 			counts[k][cfg.Weeks-1-int(week)] = float64(n) // oldest first
 			return nil
-		}, w.End, w.End.Add(-time.Duration(cfg.Weeks)*7*24*time.Hour), w.End)
+		}, w.End, w.End.Add(-span), w.End)
 		if err != nil {
 			return nil, err
 		}
@@ -67,19 +77,43 @@ func Trend(conn driver.Conn, cfg TrendConfig) Definition {
 			for i, v := range c {
 				weekly[i] = fmt.Sprint(int(v))
 			}
+			ev, err := lastWeek(ctx, conn, k.region, k.category, w.End)
+			if err != nil {
+				return nil, err
+			}
 			out = append(out, risk.Alert{
-				Labels:  risk.Labels{"detector": d.Name, "region": k.region, "category": k.category},
-				Window:  w,
-				Level:   lv,
-				Summary: fmt.Sprintf("趋势上升：%s %s 近%d周每周%v件，持续上升", k.region, k.category, cfg.Weeks, weekly),
-				Numbers: map[string]float64{"last_week": last, "baseline": base, "z": z, "p": p},
-				Seen:    w.End,
+				Evidence: ev,
+				Labels:   risk.Labels{"detector": d.Name, "region": k.region, "category": k.category},
+				Window:   w,
+				Level:    lv,
+				Summary:  fmt.Sprintf("趋势上升：%s %s 近%d周每周%v件，持续上升", k.region, k.category, cfg.Weeks, weekly),
+				Numbers:  map[string]float64{"last_week": last, "baseline": base, "z": z, "p": p},
+				Seen:     w.End,
 			})
 		}
 		slices.SortFunc(out, func(a, b risk.Alert) int { return compareLabels(a.Labels, b.Labels) })
 		return out, nil
 	}
 	return d
+}
+
+// lastWeek is the evidence of a trend: the matters of its last week, the
+// first hundred.
+func lastWeek(ctx context.Context, conn driver.Conn, township, category string, end time.Time) ([]risk.Evidence, error) {
+	var ev []risk.Evidence
+	err := eachRow(ctx, conn, `SELECT source, id FROM events FINAL
+		WHERE status != 'deleted' AND township = ? AND category = ? AND occurred_at >= ? AND occurred_at < ?
+		ORDER BY occurred_at LIMIT 100`, func(rows driver.Rows) error {
+		var e risk.Evidence
+		var src string
+		if err := rows.Scan(&src, &e.ID); err != nil {
+			return err
+		}
+		e.Source = risk.Source(src)
+		ev = append(ev, e)
+		return nil
+	}, township, category, end.Add(-7*24*time.Hour), end)
+	return ev, err
 }
 
 func compareLabels(a, b risk.Labels) int {

@@ -7,6 +7,7 @@
 //	riskwatch quarantine list the messages that were rejected, with reasons
 //	riskwatch detect     run the detectors over a past event-time range
 //	riskwatch series     score one count series with the surge algorithm
+//	riskwatch demo       generate a scenario with planted incidents; measure detection quality
 package main
 
 import (
@@ -41,6 +42,7 @@ commands:
   quarantine  list rejected messages: riskwatch quarantine [-open]
   detect      run the detectors over past event time: riskwatch detect -from T1 -to T2 [-detector NAME] [-dry-run]
   series      score a count series from a CSV with the surge test: riskwatch series --input FILE.csv
+  demo        a county's weeks of traffic with planted incidents: riskwatch demo generate -out DIR | demo evaluate
 
 Run "riskwatch <command> -h" for the flags of a command.
 `
@@ -64,6 +66,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return detect(ctx, args, getenv, stdout, stderr)
 	case "series":
 		return series(ctx, args, os.Stdin, stdout, stderr)
+	case "demo":
+		return demo(ctx, args, getenv, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

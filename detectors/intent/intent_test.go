@@ -313,3 +313,17 @@ func BenchmarkFindNoMatch(b *testing.B) {
 		l.Find(text)
 	}
 }
+
+// Gambling and fighting rings are police matters, not gatherings of
+// petitioners (the demo scenario's grid reports showed it).
+func TestPoliceMattersAreNotGatherings(t *testing.T) {
+	lex, err := New(DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, text := range []string{"巡查发现某出租屋内有人聚众赌博，已报派出所。", "有人聚众打牌至深夜，噪音扰民。"} {
+		if m := lex.Find(text); len(m) != 0 {
+			t.Errorf("%s: got %+v, want no match", text, m)
+		}
+	}
+}

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+
+	risk "riskwatch"
+	"riskwatch/detectors"
+	"riskwatch/detectors/intent"
+	"riskwatch/detectors/scenario"
+	"riskwatch/schema/schematest"
+)
+
+// knownGaps are planted incidents the detectors cannot find yet, by
+// detector and kind: both need subject keys (the employer, the estate)
+// extracted from the text, which collective and convergence document as
+// not done. They are logged, not failed; one that starts being found is
+// logged too, to be struck from here.
+var knownGaps = map[string]string{
+	"collective same_employer_calls": "many different callers about one employer: collective reads petitions and grid reports only",
+	"convergence same_subject":       "one matter from different people in two feeds: convergence links persons only",
+}
+
+// TestDemoEvaluate runs `riskwatch demo evaluate` on a small scenario (2
+// townships, 5 weeks, a third of the background) against the local
+// ClickHouse: ingestion loses nothing, every detector has planted
+// incidents, every red and orange one is found at its level, and no trap
+// raises an alert.
+func TestDemoEvaluate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs ClickHouse; skipped in -short mode")
+	}
+	var stdout, stderr bytes.Buffer
+	args := []string{"evaluate", "-seed", "1", "-weeks", "5", "-townships", "2", "-scale", "0.3", "-json",
+		"-clickhouse", schematest.DSN(), "-postgres", schematest.PostgresDSN()}
+	if err := demo(t.Context(), args, func(string) string { return "" }, &stdout, &stderr); err != nil {
+		t.Fatalf("demo evaluate: %v\n%s\n(start the local servers with deploy/local/up.sh, or set RISKWATCH_CLICKHOUSE)", err, stderr.String())
+	}
+	var ev evaluation
+	if err := json.Unmarshal(stdout.Bytes(), &ev); err != nil {
+		t.Fatalf("demo evaluate -json: %v\n%s", err, stdout.String())
+	}
+	for _, src := range risk.Sources {
+		if ev.Stored[src] != ev.Records[src] || ev.Quarantined[src] != ev.Bad[src] || ev.Bad[src] == 0 {
+			t.Errorf("%s: %d of %d records stored, %d of %d bad messages quarantined; want all", src, ev.Stored[src], ev.Records[src], ev.Quarantined[src], ev.Bad[src])
+		}
+	}
+
+	lex, err := intent.New(intent.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	scored := map[string]result{}
+	for _, r := range ev.Detectors {
+		scored[r.Detector] = r
+	}
+	all := detectors.All(nil, detectors.DefaultConfig(), lex)
+	for _, name := range scenario.Detectors {
+		if !slices.ContainsFunc(all, func(d detectors.Definition) bool { return d.Name == name }) {
+			t.Errorf("the scenario plants incidents for %s, which detectors.All does not run", name)
+		}
+	}
+	for _, d := range all {
+		r, ok := scored[d.Name]
+		if !ok || r.Incidents < 2 {
+			t.Errorf("detector %s: %d planted incidents, want 2 or more", d.Name, r.Incidents)
+			continue
+		}
+		if r.TrapViolations > 0 {
+			t.Errorf("%s raised alerts on traps: %v", d.Name, r.ViolatedTraps)
+		}
+		gaps := map[string]bool{}
+		for _, m := range r.Missed {
+			why, known := knownGaps[d.Name+" "+m.Kind]
+			gaps[m.Kind] = known
+			switch {
+			case known:
+				t.Logf("known gap, %s: %s", m, why)
+			case m.Level.Rank() >= risk.LevelOrange.Rank():
+				t.Errorf("%s missed a red or orange incident: %s", d.Name, m)
+			default:
+				t.Logf("%s missed a yellow or blue incident: %s", d.Name, m)
+			}
+		}
+		for k := range knownGaps {
+			if name, kind, _ := strings.Cut(k, " "); name == d.Name && !gaps[kind] {
+				t.Logf("%s %s is found now: strike it from knownGaps", name, kind)
+			}
+		}
+		t.Logf("%-14s recall %.2f, precision %s, %.1f false alerts per 10,000 background records (%d false)", d.Name, r.Recall, optional(r.Precision), r.FalsePer10k, r.FalsePositives)
+	}
+}
