@@ -155,18 +155,17 @@ func waitMerges(ctx context.Context, conn driver.Conn) error {
 	return nil // a busy server is measured as it is
 }
 
-// benchDatabase creates and migrates a throw-away database once the server
-// has finished merging; the returned func drops it and may be called more
-// than once.
-func benchDatabase(ctx context.Context, dsn, name string) (driver.Conn, func(), error) {
+// throwawayDatabase creates and migrates the database PREFIX_<time> on the
+// server of dsn; the returned func drops it and may be called more than once.
+func throwawayDatabase(ctx context.Context, dsn, prefix string) (driver.Conn, string, func(), error) {
 	admin, err := schema.Open(ctx, dsn)
 	if err != nil {
-		return nil, nil, err
+		return nil, "", nil, err
 	}
-	db := fmt.Sprintf("riskwatch_bench_%s_%d", name, time.Now().UnixNano())
+	db := fmt.Sprintf("%s_%d", prefix, time.Now().UnixNano())
 	if err := admin.Exec(ctx, "CREATE DATABASE "+db); err != nil {
 		admin.Close()
-		return nil, nil, fmt.Errorf("create database %s: %w", db, err)
+		return nil, "", nil, fmt.Errorf("create database %s: %w", db, err)
 	}
 	var once sync.Once
 	drop := func() {
@@ -178,21 +177,35 @@ func benchDatabase(ctx context.Context, dsn, name string) (driver.Conn, func(), 
 	u, err := url.Parse(dsn)
 	if err != nil {
 		drop()
-		return nil, nil, err
+		return nil, "", nil, err
 	}
 	u.Path = "/" + db
 	conn, err := schema.Open(ctx, u.String())
 	if err == nil {
-		err = schema.Migrate(ctx, conn)
-	}
-	if err == nil {
-		err = waitMerges(ctx, conn)
+		if err = schema.Migrate(ctx, conn); err != nil {
+			conn.Close()
+		}
 	}
 	if err != nil {
 		drop()
+		return nil, "", nil, err
+	}
+	return conn, db, func() { conn.Close(); drop() }, nil
+}
+
+// benchDatabase is a throw-away database for a measurement, returned once
+// the server has finished merging, so that one phase does not pay for the
+// last one's inserts.
+func benchDatabase(ctx context.Context, dsn, name string) (driver.Conn, func(), error) {
+	conn, _, drop, err := throwawayDatabase(ctx, dsn, "riskwatch_bench_"+name)
+	if err != nil {
 		return nil, nil, err
 	}
-	return conn, func() { conn.Close(); drop() }, nil
+	if err := waitMerges(ctx, conn); err != nil {
+		drop()
+		return nil, nil, err
+	}
+	return conn, drop, nil
 }
 
 func benchRawInsert(ctx context.Context, w *pipeline.EventWriter, rows []pipeline.Stored) (float64, error) {

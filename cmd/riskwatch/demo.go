@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -29,7 +28,6 @@ import (
 	"riskwatch/detectors/scenario"
 	"riskwatch/pipeline"
 	"riskwatch/pipeline/normalize"
-	"riskwatch/schema"
 )
 
 const demoUsage = `usage:
@@ -141,7 +139,7 @@ func demoEvaluate(ctx context.Context, args []string, getenv func(string) string
 	s := scenario.Generate(cfg)
 	ev := evaluation{Config: s.Truth.Config, From: s.Truth.From, To: s.Truth.To, Records: s.Truth.Records, Messages: s.Truth.Messages,
 		Background: s.Truth.Background, Bad: s.Truth.Bad}
-	conn, db, drop, err := demoDatabase(ctx, c.ClickHouse)
+	conn, db, drop, err := throwawayDatabase(ctx, c.ClickHouse, "riskwatch_demo")
 	if err != nil {
 		return err
 	}
@@ -181,40 +179,6 @@ func demoEvaluate(ctx context.Context, args []string, getenv func(string) string
 		return enc.Encode(ev)
 	}
 	return ev.print(stdout)
-}
-
-// demoDatabase creates and migrates a throw-away database; the func drops it.
-func demoDatabase(ctx context.Context, dsn string) (driver.Conn, string, func(), error) {
-	admin, err := schema.Open(ctx, dsn)
-	if err != nil {
-		return nil, "", nil, err
-	}
-	db := fmt.Sprintf("riskwatch_demo_%d", time.Now().UnixNano())
-	if err := admin.Exec(ctx, "CREATE DATABASE "+db); err != nil {
-		admin.Close()
-		return nil, "", nil, fmt.Errorf("create database %s: %w", db, err)
-	}
-	drop := func() {
-		admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db)
-		admin.Close()
-	}
-	u, err := url.Parse(dsn)
-	if err != nil {
-		drop()
-		return nil, "", nil, err
-	}
-	u.Path = "/" + db
-	conn, err := schema.Open(ctx, u.String())
-	if err == nil {
-		if err = schema.Migrate(ctx, conn); err != nil {
-			conn.Close()
-		}
-	}
-	if err != nil {
-		drop()
-		return nil, "", nil, err
-	}
-	return conn, db, func() { conn.Close(); drop() }, nil
 }
 
 // demoIngest produces the scenario into an embedded broker and ingests it
