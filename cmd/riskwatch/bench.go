@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
 	risk "riskwatch"
@@ -58,7 +57,7 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	norm := normalize.New(p)
-	decoders := map[risk.Source]pipeline.Decoder{risk.SourceHotline: norm.Hotline, risk.SourcePetition: norm.Petition, risk.SourceGrid: norm.Grid}
+	decoders := feedDecoders(norm)
 
 	fmt.Fprintf(stderr, "generating %d messages…\n", n)
 	msgs := benchMessages(n, 1)
@@ -112,7 +111,7 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 		defer f.Close()
 		pprof.StartCPUProfile(f)
 	}
-	e2eRate, err := benchEndToEnd(ctx, e2eConn, msgs, decoders, p, c, log)
+	e2eRate, err := benchEndToEnd(ctx, e2eConn, msgs, norm, p, c, log)
 	if profile != "" {
 		pprof.StopCPUProfile()
 	}
@@ -122,7 +121,7 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 
 	// (d) memory while ClickHouse is down.
 	fmt.Fprintf(stderr, "(d) ingesting for %v with ClickHouse unreachable…\n", outage)
-	heapBefore, heapSettled, heapPeak, err := benchOutage(ctx, msgs, decoders, p, c, outage)
+	heapBefore, heapSettled, heapPeak, err := benchOutage(ctx, msgs, norm, p, c, outage)
 	if err != nil {
 		return err
 	}
@@ -236,63 +235,19 @@ func benchRawInsert(ctx context.Context, w *pipeline.EventWriter, rows []pipelin
 	return float64(len(rows)) / time.Since(start).Seconds(), nil
 }
 
-func benchEndToEnd(ctx context.Context, conn driver.Conn, msgs map[risk.Source][]kafka.Message, decoders map[risk.Source]pipeline.Decoder, p *normalize.Protector, c *config, log *slog.Logger) (float64, error) {
-	feeds := c.feeds()
-	topics := make([]string, len(feeds))
-	for i, f := range feeds {
-		topics[i] = f.Topic
-	}
-	b, err := pipeline.StartEmbeddedBroker(ctx, "127.0.0.1:0", "", topics, c.Partitions)
-	if err != nil {
-		return 0, err
-	}
-	defer b.Close()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	m := pipeline.NewMetrics(prometheus.NewRegistry())
-	w := pipeline.NewEventWriter(conn)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer cancel()
-	for _, f := range feeds {
-		r := kafka.NewReader(readerConfig([]string{b.Addr()}, f))
-		g := pipeline.NewIngester(f.Source, r, w, decoders[f.Source], p.SealBytes, m, c.Pipeline, log)
-		wg.Go(func() {
-			defer r.Close()
-			g.Run(ctx)
-		})
-	}
+func benchEndToEnd(ctx context.Context, conn driver.Conn, msgs map[risk.Source][]kafka.Message, norm *normalize.Normalizer, p *normalize.Protector, c *config, log *slog.Logger) (float64, error) {
 	total := 0
 	for _, ms := range msgs {
 		total += len(ms)
 	}
 	start := time.Now()
-	if err := benchProduce(ctx, b.Addr(), feeds, msgs); err != nil {
+	err := ingestAll(ctx, conn, msgs, norm, p, c, log, func() {
+		fmt.Fprintf(os.Stderr, "(b) all produced after %v\n", time.Since(start).Round(time.Millisecond))
+	})
+	if err != nil {
 		return 0, err
 	}
-	fmt.Fprintf(os.Stderr, "(b) all produced after %v\n", time.Since(start).Round(time.Millisecond))
-	// Done when every offset is committed: committed means stored.
-	cl := &kafka.Client{Addr: kafka.TCP(b.Addr())}
-	for {
-		committed := 0
-		for _, f := range feeds {
-			ps, err := pipeline.Lag(ctx, cl, f)
-			if err != nil {
-				return 0, err
-			}
-			for _, p := range ps {
-				committed += int(max(p.CommittedOffset, 0))
-			}
-		}
-		if committed == total {
-			return float64(total) / time.Since(start).Seconds(), nil
-		}
-		select {
-		case <-ctx.Done():
-			return 0, ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	return float64(total) / time.Since(start).Seconds(), nil
 }
 
 // benchProduce writes every feed's messages, the feeds in parallel, as an
@@ -324,7 +279,7 @@ func benchProduce(ctx context.Context, addr string, feeds []pipeline.Feed, msgs 
 
 // benchOutage ingests against a ClickHouse address that refuses connections
 // and samples the heap: it must stay flat however much waits on the broker.
-func benchOutage(ctx context.Context, msgs map[risk.Source][]kafka.Message, decoders map[risk.Source]pipeline.Decoder, p *normalize.Protector, c *config, d time.Duration) (before, settled, peak uint64, err error) {
+func benchOutage(ctx context.Context, msgs map[risk.Source][]kafka.Message, norm *normalize.Normalizer, p *normalize.Protector, c *config, d time.Duration) (before, settled, peak uint64, err error) {
 	dead, err := schema.Open(ctx, "clickhouse://127.0.0.1:1/default")
 	if err == nil {
 		dead.Close()
@@ -349,18 +304,8 @@ func benchOutage(ctx context.Context, msgs map[risk.Source][]kafka.Message, deco
 		return 0, 0, 0, err
 	}
 	before = heapInUse()
-	ctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
 	quiet := slog.New(slog.DiscardHandler) // one retry warning a second per feed is noise here
-	w := pipeline.NewEventWriter(conn)
-	for _, f := range feeds {
-		r := kafka.NewReader(readerConfig([]string{b.Addr()}, f))
-		g := pipeline.NewIngester(f.Source, r, w, decoders[f.Source], p.SealBytes, pipeline.NewMetrics(prometheus.NewRegistry()), c.Pipeline, quiet)
-		wg.Go(func() {
-			defer r.Close()
-			g.Run(ctx)
-		})
-	}
+	stop := startIngesters(ctx, []string{b.Addr()}, conn, norm, p, c, quiet)
 	// The buffers fill in the first quarter; after that the heap must not grow.
 	start := time.Now()
 	for time.Since(start) < d {
@@ -372,8 +317,7 @@ func benchOutage(ctx context.Context, msgs map[risk.Source][]kafka.Message, deco
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-	cancel()
-	wg.Wait()
+	stop()
 	return before, settled, peak, nil
 }
 

@@ -39,8 +39,7 @@ func benchDetect(ctx context.Context, args []string, getenv func(string) string,
 	if err != nil {
 		return err
 	}
-	norm := normalize.New(p)
-	decoders := map[risk.Source]pipeline.Decoder{risk.SourceHotline: norm.Hotline, risk.SourcePetition: norm.Petition, risk.SourceGrid: norm.Grid}
+	decoders := feedDecoders(normalize.New(p))
 
 	// History: the generator's records, moved so that they spread evenly
 	// over the months before now.

@@ -19,14 +19,12 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
 	risk "riskwatch"
 	"riskwatch/detectors"
 	"riskwatch/detectors/intent"
 	"riskwatch/detectors/scenario"
-	"riskwatch/pipeline"
 	"riskwatch/pipeline/normalize"
 )
 
@@ -182,8 +180,7 @@ func demoEvaluate(ctx context.Context, args []string, getenv func(string) string
 }
 
 // demoIngest produces the scenario into an embedded broker and ingests it
-// with the real ingesters until every offset is committed: committed means
-// stored or quarantined.
+// with the real ingesters until every message is stored or quarantined.
 func demoIngest(ctx context.Context, conn driver.Conn, s scenario.Scenario, c *config, log *slog.Logger) error {
 	key := make([]byte, 32) // a key of this run only: the demo's people are made up
 	rand.Read(key)
@@ -191,58 +188,7 @@ func demoIngest(ctx context.Context, conn driver.Conn, s scenario.Scenario, c *c
 	if err != nil {
 		return err
 	}
-	norm := normalize.New(p)
-	decoders := map[risk.Source]pipeline.Decoder{risk.SourceHotline: norm.Hotline, risk.SourcePetition: norm.Petition, risk.SourceGrid: norm.Grid}
-	feeds := c.feeds()
-	topics := make([]string, len(feeds))
-	for i, f := range feeds {
-		topics[i] = f.Topic
-	}
-	b, err := pipeline.StartEmbeddedBroker(ctx, "127.0.0.1:0", "", topics, c.Partitions)
-	if err != nil {
-		return err
-	}
-	defer b.Close()
-	ictx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer cancel()
-	m := pipeline.NewMetrics(prometheus.NewRegistry())
-	w := pipeline.NewEventWriter(conn)
-	for _, f := range feeds {
-		r := kafka.NewReader(readerConfig([]string{b.Addr()}, f))
-		g := pipeline.NewIngester(f.Source, r, w, decoders[f.Source], p.SealBytes, m, c.Pipeline, log)
-		wg.Go(func() {
-			defer r.Close()
-			g.Run(ictx)
-		})
-	}
-	if err := benchProduce(ctx, b.Addr(), feeds, s.Messages); err != nil {
-		return err
-	}
-	cl := &kafka.Client{Addr: kafka.TCP(b.Addr())}
-	for {
-		done := true
-		for _, f := range feeds {
-			ps, err := pipeline.Lag(ctx, cl, f)
-			if err != nil {
-				return err
-			}
-			committed := 0
-			for _, p := range ps {
-				committed += int(max(p.CommittedOffset, 0))
-			}
-			done = done && committed == len(s.Messages[f.Source])
-		}
-		if done {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	return ingestAll(ctx, conn, s.Messages, normalize.New(p), p, c, log, func() {})
 }
 
 // demoStored counts the records stored and the messages quarantined per feed.

@@ -16,7 +16,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/segmentio/kafka-go"
 
-	risk "riskwatch"
 	"riskwatch/console"
 	"riskwatch/detectors"
 	"riskwatch/pipeline"
@@ -38,16 +37,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if err != nil {
 		return err
 	}
-	norm := normalize.New(protector)
 	dcfg, lex, err := detectors.LoadConfig(c.Detectors)
 	if err != nil {
 		return err
 	}
-	decoders := map[risk.Source]pipeline.Decoder{
-		risk.SourceHotline:  norm.Hotline,
-		risk.SourcePetition: norm.Petition,
-		risk.SourceGrid:     norm.Grid,
-	}
+	decoders := feedDecoders(normalize.New(protector))
 
 	conn, err := schema.Connect(c.ClickHouse)
 	if err != nil {

@@ -100,40 +100,31 @@ func betaI(x, a, b float64) float64 {
 func betaCF(x, a, b float64) float64 {
 	qab, qap, qam := a+b, a+1, a-1
 	c, d := 1.0, 1-qab*x/qap
-	if math.Abs(d) < tiny {
-		d = tiny
-	}
-	d = 1 / d
+	d = 1 / awayFromZero(d)
 	h := d
+	// step applies one coefficient of the fraction and returns its factor.
+	step := func(aa float64) float64 {
+		d = 1 / awayFromZero(1+aa*d)
+		c = awayFromZero(1 + aa/c)
+		return d * c
+	}
 	for m := 1; m < tailIter; m++ {
 		fm := float64(m)
 		m2 := 2 * fm
-		aa := fm * (b - fm) * x / ((qam + m2) * (a + m2))
-		d = 1 + aa*d
-		if math.Abs(d) < tiny {
-			d = tiny
-		}
-		c = 1 + aa/c
-		if math.Abs(c) < tiny {
-			c = tiny
-		}
-		d = 1 / d
-		h *= d * c
-		aa = -(a + fm) * (qab + fm) * x / ((a + m2) * (qap + m2))
-		d = 1 + aa*d
-		if math.Abs(d) < tiny {
-			d = tiny
-		}
-		c = 1 + aa/c
-		if math.Abs(c) < tiny {
-			c = tiny
-		}
-		d = 1 / d
-		del := d * c
+		h *= step(fm * (b - fm) * x / ((qam + m2) * (a + m2)))
+		del := step(-(a + fm) * (qab + fm) * x / ((a + m2) * (qap + m2)))
 		h *= del
 		if math.Abs(del-1) < tailEps {
 			break
 		}
 	}
 	return h
+}
+
+// awayFromZero keeps Lentz's intermediate terms from vanishing.
+func awayFromZero(v float64) float64 {
+	if math.Abs(v) < tiny {
+		return tiny
+	}
+	return v
 }

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+
+	risk "riskwatch"
+	"riskwatch/pipeline"
+	"riskwatch/pipeline/normalize"
+)
+
+// feedDecoders maps each feed to its decoder.
+func feedDecoders(n *normalize.Normalizer) map[risk.Source]pipeline.Decoder {
+	return map[risk.Source]pipeline.Decoder{risk.SourceHotline: n.Hotline, risk.SourcePetition: n.Petition, risk.SourceGrid: n.Grid}
+}
+
+// startIngesters runs one ingester per feed against the brokers, writing to
+// conn, for the benchmarks and the demo. stop cancels them and waits.
+func startIngesters(ctx context.Context, brokers []string, conn driver.Conn, n *normalize.Normalizer, p *normalize.Protector, c *config, log *slog.Logger) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	m := pipeline.NewMetrics(prometheus.NewRegistry())
+	w := pipeline.NewEventWriter(conn)
+	decoders := feedDecoders(n)
+	for _, f := range c.feeds() {
+		r := kafka.NewReader(readerConfig(brokers, f))
+		g := pipeline.NewIngester(f.Source, r, w, decoders[f.Source], p.SealBytes, m, c.Pipeline, log)
+		wg.Go(func() {
+			defer r.Close()
+			g.Run(ctx)
+		})
+	}
+	return func() { cancel(); wg.Wait() }
+}
+
+// ingestAll produces msgs into an in-memory embedded broker and ingests them
+// into conn with the real ingesters until every offset is committed:
+// committed means stored or quarantined. produced is called once the last
+// message is on the broker.
+func ingestAll(ctx context.Context, conn driver.Conn, msgs map[risk.Source][]kafka.Message, n *normalize.Normalizer, p *normalize.Protector, c *config, log *slog.Logger, produced func()) error {
+	feeds := c.feeds()
+	topics := make([]string, len(feeds))
+	for i, f := range feeds {
+		topics[i] = f.Topic
+	}
+	b, err := pipeline.StartEmbeddedBroker(ctx, "127.0.0.1:0", "", topics, c.Partitions)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	stop := startIngesters(ctx, []string{b.Addr()}, conn, n, p, c, log)
+	defer stop()
+	if err := benchProduce(ctx, b.Addr(), feeds, msgs); err != nil {
+		return err
+	}
+	produced()
+	cl := &kafka.Client{Addr: kafka.TCP(b.Addr())}
+	for {
+		done := true
+		for _, f := range feeds {
+			ps, err := pipeline.Lag(ctx, cl, f)
+			if err != nil {
+				return err
+			}
+			committed := 0
+			for _, p := range ps {
+				committed += int(max(p.CommittedOffset, 0))
+			}
+			done = done && committed == len(msgs[f.Source])
+		}
+		if done {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
