@@ -91,6 +91,11 @@ type Event struct {
 
 	Persons []Person // callers, petitioners, parties; the first is the main one
 
+	// Subjects are what the matter is about, as normalised keys that meet
+	// across differently worded records: firm:兴达, estate:金色家园,
+	// project:330681109:安置房, land:330681109201.
+	Subjects []string
+
 	Warnings []string // what was dropped or guessed while normalising, for the operators
 }
 

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
@@ -14,18 +15,22 @@ import (
 
 // ConvergenceConfig tunes the convergence detector.
 type ConvergenceConfig struct {
-	Days int `yaml:"days"` // looking back this many days; default 14
+	Days       int     `yaml:"days"`       // looking back this many days; default 14
+	Similarity float64 `yaml:"similarity"` // share of the shorter text's character pairs found in the other for two texts about one subject to be one matter, 0–1; default 0.25
 }
 
-// Convergence (多渠道汇聚) finds a person — by the keyed hash of their ID or
-// phone number — who turned to two or three channels (hotline, petition,
-// grid) within Days, one of them in the window: a matter that one channel
-// did not settle. Yellow for two channels, orange for all three. The same
-// subject reported by different people in several feeds is not found yet:
-// it needs subject keys extracted from the text.
+// Convergence (多渠道汇聚) finds a matter that one channel did not settle
+// and that reached two or three channels (hotline, petition, grid) within
+// Days, one of them in the window: the same person, by the keyed hash of
+// their ID or phone number; or the same subject (employer, estate, project,
+// village land; package pipeline/subject) raised by different people in the
+// same category and brought to the petition office — the owners of one
+// estate calling the hotline, then petitioning. An estate or a factory is
+// named by the hotline and the grid workers every week: only a petition
+// says that those channels did not settle it. Yellow for two channels,
+// orange for all three.
 func Convergence(conn driver.Conn, cfg ConvergenceConfig) Definition {
 	d := Definition{Name: "convergence", Schedule: "*/5 * * * *", Timeout: 2 * time.Minute, Window: time.Hour}
-	names := map[string]string{"hotline": "12345热线", "petition": "信访", "grid": "网格"}
 	d.Detect = func(ctx context.Context, w risk.Window) ([]risk.Alert, error) {
 		alerts, err := queryAlerts(ctx, conn, convergenceQuery, func(rows driver.Rows) (risk.Alert, error) {
 			var key, township, county, category string
@@ -43,15 +48,11 @@ func Convergence(conn driver.Conn, cfg ConvergenceConfig) Definition {
 			if region == "" {
 				region = county
 			}
-			var channels []string
-			for _, f := range feeds {
-				channels = append(channels, names[f])
-			}
 			return risk.Alert{
 				Labels:   risk.Labels{"detector": d.Name, "person": key},
 				Window:   w,
 				Level:    lv,
-				Summary:  fmt.Sprintf("多渠道汇聚：同一人%d天内经%s反映（最近一次%s，%s）", cfg.Days, strings.Join(channels, "、"), category, region),
+				Summary:  fmt.Sprintf("多渠道汇聚：同一人%d天内经%s反映（最近一次%s，%s）", cfg.Days, channelNames(feeds), category, region),
 				Numbers:  map[string]float64{"channels": float64(len(feeds)), "matters": float64(len(ids))},
 				Evidence: evidence(sources, ids),
 				Seen:     last,
@@ -60,9 +61,150 @@ func Convergence(conn driver.Conn, cfg ConvergenceConfig) Definition {
 		if err != nil {
 			return nil, err
 		}
-		return samePerson(alerts), nil
+		var subjects []risk.Alert
+		err = eachRow(ctx, conn, convergenceSubjectQuery, func(rows driver.Rows) error {
+			var county, subj, township, category string
+			var sources, ids, persons, texts []string
+			var times []time.Time
+			if err := rows.Scan(&county, &subj, &category, &sources, &ids, &persons, &texts, &times, &township); err != nil {
+				return err
+			}
+			same := sameMatter(sources, persons, texts, subj, cfg.Similarity)
+			var ev []risk.Evidence
+			var feeds, people []string
+			var last time.Time
+			for i := range ids {
+				if !same[i] {
+					continue
+				}
+				ev = append(ev, risk.Evidence{Source: risk.Source(sources[i]), ID: ids[i]})
+				feeds = append(feeds, sources[i])
+				people = append(people, persons[i])
+				if times[i].After(last) {
+					last = times[i]
+				}
+			}
+			if last.Before(w.Start) {
+				return nil // converged before this window
+			}
+			slices.Sort(feeds)
+			feeds = slices.Compact(feeds)
+			slices.Sort(people)
+			people = slices.Compact(people)
+			lv := risk.LevelYellow
+			if len(feeds) >= 3 {
+				lv = risk.LevelOrange
+			}
+			region := township
+			if region == "" {
+				region = county
+			}
+			subjects = append(subjects, risk.Alert{
+				Labels:   risk.Labels{"detector": d.Name, "region": county, "subject": subj, "category": category},
+				Window:   w,
+				Level:    lv,
+				Summary:  fmt.Sprintf("多渠道汇聚：%d天内%d人就同一对象的同一问题（%s，%s %s）经%s反映", cfg.Days, len(people), subjectName(subj), region, category, channelNames(feeds)),
+				Numbers:  map[string]float64{"channels": float64(len(feeds)), "persons": float64(len(people)), "matters": float64(len(ev))},
+				Evidence: ev,
+				Seen:     last,
+			})
+			return nil
+		}, w.End.AddDate(0, 0, -cfg.Days), w.End, w.Start)
+		if err != nil {
+			return nil, err
+		}
+		return append(samePerson(alerts), subjects...), nil
 	}
 	return d
+}
+
+// channelNames lists feeds as centre workers name them: 12345热线、信访.
+func channelNames(feeds []string) string {
+	names := map[risk.Source]string{risk.SourceHotline: "12345热线", risk.SourcePetition: "信访", risk.SourceGrid: "网格"}
+	var out []string
+	for _, s := range risk.Sources {
+		if slices.Contains(feeds, string(s)) {
+			out = append(out, names[s])
+		}
+	}
+	return strings.Join(out, "、")
+}
+
+// convergenceSubjectQuery: subjects and categories in two or more feeds,
+// one of them petitions, by two or more persons (one person is the query
+// above); sameMatter then compares their texts.
+const convergenceSubjectQuery = `
+SELECT county, s, category, groupArray(source), groupArray(id), groupArray(p), groupArray(t), groupArray(occurred_at),
+       argMax(township, occurred_at)
+FROM (
+    SELECT source, id, occurred_at, county, township, category, subjects,
+           if(empty(person_keys), concat(source, '/', id), person_keys[1]) AS p,
+           substring(concat(title, ' ', text), 1, 600) AS t
+    FROM events FINAL
+    WHERE status != 'deleted' AND occurred_at >= ? AND occurred_at < ? AND notEmpty(subjects)
+)
+ARRAY JOIN subjects AS s
+GROUP BY county, s, category
+HAVING uniqExact(source) >= 2 AND has(groupArray(source), 'petition') AND uniqExact(p) >= 2 AND max(occurred_at) >= ?
+ORDER BY county, s, category`
+
+// sameMatter marks the records that are one matter brought to the petition
+// office after another channel: a petition and a record of another feed and
+// another person whose texts, the subject's name aside, share at least
+// similarity of the character pairs of the shorter one. An estate's parking
+// dispute and its broken lights are two matters.
+func sameMatter(sources, persons, texts []string, subj string, similarity float64) []bool {
+	_, name, _ := strings.Cut(subj, ":")
+	pairs := make([]map[string]bool, len(texts))
+	for i, t := range texts {
+		pairs[i] = bigrams(strings.ReplaceAll(t, name, " "))
+	}
+	same := make([]bool, len(texts))
+	for i := range texts {
+		if sources[i] != string(risk.SourcePetition) {
+			continue
+		}
+		for j := range texts {
+			if sources[j] != string(risk.SourcePetition) && persons[j] != persons[i] && overlap(pairs[i], pairs[j]) >= similarity {
+				same[i], same[j] = true, true
+			}
+		}
+	}
+	return same
+}
+
+// bigrams are the pairs of adjacent Han characters of s.
+func bigrams(s string) map[string]bool {
+	out := map[string]bool{}
+	var prev rune
+	for _, r := range s {
+		if unicode.Is(unicode.Han, r) && prev != 0 {
+			out[string([]rune{prev, r})] = true
+		}
+		prev = 0
+		if unicode.Is(unicode.Han, r) {
+			prev = r
+		}
+	}
+	return out
+}
+
+// overlap is the share of the smaller set found in the other: a petition's
+// long facts and requests do not dilute a short call.
+func overlap(a, b map[string]bool) float64 {
+	if len(a) > len(b) {
+		a, b = b, a
+	}
+	if len(a) == 0 {
+		return 0
+	}
+	common := 0
+	for k := range a {
+		if b[k] {
+			common++
+		}
+	}
+	return float64(common) / float64(len(a))
 }
 
 const convergenceQuery = `

@@ -2,6 +2,7 @@ package detectors
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -49,9 +50,9 @@ func DefaultConfig() Config {
 		Repeat:      RepeatConfig{Times: 3, Days: 30},
 		SkipLevel:   SkipLevelConfig{},
 		Overdue:     OverdueConfig{PetitionDays: 60, DueSoon: 24 * time.Hour},
-		Collective:  CollectiveConfig{Petitioners: 5, Gathering: 10},
+		Collective:  CollectiveConfig{Petitioners: 5, Gathering: 10, Persons: 5, Days: 3, Alpha: 1e-4},
 		Surge:       surge.DefaultConfig(),
-		Convergence: ConvergenceConfig{Days: 14},
+		Convergence: ConvergenceConfig{Days: 14, Similarity: 0.25},
 		Trend:       TrendConfig{Weeks: 8, Alpha: 0.01, MinLast: 5, MinRatio: 1.5},
 	}
 }
@@ -75,11 +76,17 @@ func queryAlerts(ctx context.Context, conn driver.Conn, query string, scan func(
 	var out []risk.Alert
 	err := eachRow(ctx, conn, query, func(rows driver.Rows) error {
 		a, err := scan(rows)
+		if errors.Is(err, errSkip) {
+			return nil
+		}
 		out = append(out, a)
 		return err
 	}, args...)
 	return out, err
 }
+
+// errSkip from a queryAlerts scan drops the row: it raises nothing.
+var errSkip = errors.New("no alert")
 
 // eachRow runs query and calls row for each result row.
 func eachRow(ctx context.Context, conn driver.Conn, query string, row func(driver.Rows) error, args ...any) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,7 +21,7 @@ type row struct {
 	source, id, region, county, category, status, level, org string
 	version                                                  uint32
 	at, updated, deadline, accepted                          time.Time
-	persons                                                  []string
+	persons, subjects                                        []string
 	skip, rejected, repeat                                   bool
 	petitioners, heads                                       int32
 	raw                                                      string // category as sent
@@ -32,7 +33,7 @@ func seed(t *testing.T, conn driver.Conn, rows ...row) {
 	ctx := context.Background()
 	b, err := conn.PrepareBatch(ctx, `INSERT INTO event_versions (source, id, version, ver, updated_at, occurred_at, ingested_at,
 		region, county, category, status, register_level, register_org, skip_level, answer_rejected, repeat,
-		person_keys, deadline, accepted_at, petitioner_count, head_count, amount, category_raw, text)`)
+		person_keys, subjects, deadline, accepted_at, petitioner_count, head_count, amount, category_raw, text)`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,10 +47,13 @@ func seed(t *testing.T, conn driver.Conn, rows ...row) {
 		if r.persons == nil {
 			r.persons = []string{}
 		}
+		if r.subjects == nil {
+			r.subjects = []string{}
+		}
 		ev := risk.Event{UpdatedAt: r.updated, Version: r.version}
 		if err := b.Append(r.source, r.id, r.version, ev.Order(), r.updated, r.at, r.updated,
 			r.region, r.county, r.category, r.status, r.level, r.org, u8(r.skip), u8(r.rejected), u8(r.repeat),
-			r.persons, epoch(r.deadline), epoch(r.accepted), r.petitioners, r.heads, float64(-1), r.raw, r.text); err != nil {
+			r.persons, r.subjects, epoch(r.deadline), epoch(r.accepted), r.petitioners, r.heads, float64(-1), r.raw, r.text); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -243,6 +247,41 @@ func TestCollective(t *testing.T) {
 	}
 }
 
+func TestCollectiveSubject(t *testing.T) {
+	conn, _ := schematest.Open(t)
+	var rows []row
+	add := func(id, subject string, h float64, person, status string) {
+		rows = append(rows, row{source: "hotline", id: id, region: "330681004201", county: "330681", category: "劳动和社会保障",
+			at: at(h), persons: []string{person}, subjects: []string{subject}, status: status})
+	}
+	for i := range 6 {
+		// Six workers of one factory within three days, the last in the window.
+		add(fmt.Sprint("firm", i), "firm:兴达", float64(2-9*i), fmt.Sprint("worker", i), "")
+		// One person calling six times about another.
+		add(fmt.Sprint("one", i), "firm:恒丰", float64(2-12*i), "same", "")
+		// Six about a project, all before the window.
+		add(fmt.Sprint("old", i), "project:330681004:安置房", float64(-1-10*i), fmt.Sprint("p", i), "")
+		// Six about a subject, one of them deleted upstream.
+		add(fmt.Sprint("del", i), "firm:鑫源", float64(2-10*i), fmt.Sprint("d", i), map[bool]string{true: "deleted"}[i == 0])
+	}
+	// A busy estate: six owners in three days, as usual for it.
+	for i := range 46 {
+		add(fmt.Sprint("estate", i), "estate:金色家园", float64(2-14*i), fmt.Sprint("owner", i), "")
+	}
+	seed(t, conn, rows...)
+	got := detect(t, detectors.Collective(conn, detectors.DefaultConfig().Collective), window(0, 24))
+	if len(got) != 1 {
+		t.Fatalf("got %d alerts, want 1 (firm:兴达): %+v", len(got), got)
+	}
+	a := got[0]
+	if a.Labels["subject"] != "firm:兴达" || a.Level != risk.LevelOrange || a.Numbers["persons"] != 6 || len(a.Evidence) != 6 {
+		t.Errorf("alert %v %s %v, %d evidence; want firm:兴达 orange, 6 persons and 6 records", a.Labels, a.Level, a.Numbers, len(a.Evidence))
+	}
+	if !strings.Contains(a.Summary, "企业 兴达") {
+		t.Errorf("summary %q does not name the firm", a.Summary)
+	}
+}
+
 func TestExtreme(t *testing.T) {
 	conn, _ := schematest.Open(t)
 	lex, err := intent.New(intent.DefaultConfig())
@@ -344,6 +383,37 @@ func TestConvergence(t *testing.T) {
 	got := detect(t, detectors.Convergence(conn, detectors.DefaultConfig().Convergence), window(0, 24))
 	if len(got) != 1 || !slices.Equal(ids(got[0]), []string{"G", "H", "P"}) || got[0].Level != risk.LevelOrange {
 		t.Fatalf("got %+v, want one orange alert on G, H, P", got)
+	}
+}
+
+func TestConvergenceSubject(t *testing.T) {
+	conn, _ := schematest.Open(t)
+	estate := func(source, id, person, category string, h float64, text string) row {
+		return row{source: source, id: id, region: "330681001000", county: "330681", category: category, at: at(h),
+			persons: []string{person}, subjects: []string{"estate:金色家园"}, text: text}
+	}
+	const parking = "金色家园开发商承诺的地下车位至今没有交付，物业也不给说法。"
+	seed(t, conn,
+		// Two owners, the hotline then a petition in the window, one matter.
+		estate("hotline", "H1", "owner1", "城乡建设", -100, parking),
+		estate("petition", "P1", "owner2", "城乡建设", 3, "金色家园业主反映开发商未按合同交付地下车位，多次协商无果。"),
+		// Its broken lights by the hotline: the same estate and category, another matter.
+		estate("hotline", "H3", "owner5", "城乡建设", -20, "反映金色家园楼道灯坏了三个月没人修，物业费却年年涨。"),
+		// The grid worker on its parking: another category, another matter.
+		estate("grid", "G1", "owner3", "生态环境", 4, parking),
+		// A call about its road: another category again.
+		estate("hotline", "H2", "owner4", "交通运输", 5, parking),
+		// A firm named by a caller and a grid worker: everyday business
+		// until someone petitions.
+		row{source: "hotline", id: "F1", region: "330681001000", county: "330681", category: "劳资纠纷", at: at(-30), persons: []string{"w1"}, subjects: []string{"firm:兴达"}, text: "兴达拖欠工资"},
+		row{source: "grid", id: "F2", region: "330681001000", county: "330681", category: "劳资纠纷", at: at(6), persons: []string{"w2"}, subjects: []string{"firm:兴达"}, text: "兴达拖欠工资"},
+	)
+	got := detect(t, detectors.Convergence(conn, detectors.DefaultConfig().Convergence), window(0, 24))
+	if len(got) != 1 || !slices.Equal(ids(got[0]), []string{"H1", "P1"}) || got[0].Level != risk.LevelYellow || got[0].Labels["subject"] != "estate:金色家园" {
+		t.Fatalf("got %+v, want one yellow alert on the estate's parking: H1, P1", got)
+	}
+	if !strings.Contains(got[0].Summary, "小区 金色家园") || !strings.Contains(got[0].Summary, "12345热线、信访") {
+		t.Errorf("summary %q: want the estate and the channels", got[0].Summary)
 	}
 }
 

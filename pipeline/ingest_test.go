@@ -171,4 +171,10 @@ func TestContractExamples(t *testing.T) {
 		WHERE k IN (SELECT person_keys[1] FROM events FINAL WHERE id = 'GE330681109-20200222-0031')`); n != 2 {
 		t.Errorf("phone 13805712345 links %d feeds, want 2 (hotline and grid)", n)
 	}
+	// The 安置房 site's wage dispute, worded differently by callers, the grid
+	// worker and petitioners, meets under one subject in all three feeds.
+	if n := count(t, conn, `SELECT uniqExact(source) FROM events FINAL
+		WHERE has(subjects, 'project:330681109:安置房')`); n != 3 {
+		t.Errorf("the 安置房 site's subject is in %d feeds, want 3", n)
+	}
 }

@@ -34,7 +34,7 @@ const insertEvents = `INSERT INTO event_versions (source, id, version, ver, upda
 	head_count, petitioner_count, amount,
 	collective, repeat, repeat_num, skip_level, self_resolved,
 	title, text, reply, address, lng, lat,
-	person_keys, persons,
+	person_keys, persons, subjects,
 	warnings, topic, partition, offset)`
 
 // WriteEvents inserts events into event_versions (and so into events).
@@ -60,7 +60,7 @@ func (w *EventWriter) WriteEvents(ctx context.Context, events []Stored) error {
 			e.HeadCount, e.PetitionerCount, e.Amount,
 			u8(e.Collective), u8(e.Repeat), e.RepeatNum, u8(e.SkipLevel), u8(e.SelfResolved),
 			e.Title, e.Text, e.Reply, e.Address, e.Lng, e.Lat,
-			keys, persons,
+			keys, persons, e.Subjects,
 			e.Warnings, e.Topic, int32(e.Partition), e.Offset,
 		); err != nil {
 			return fmt.Errorf("append %s/%s: %w", e.Source, e.ID, err)

@@ -372,7 +372,7 @@ func (g *gen) address(t *township, v *village) string {
 	case 1:
 		return countyName + t.name + pick(g.r, roads) + fmt.Sprintf("%d号", 1+g.r.IntN(300))
 	}
-	return t.name + pick(g.r, estates) + fmt.Sprintf("%d幢", 1+g.r.IntN(30))
+	return t.name + g.estate(t) + fmt.Sprintf("%d幢", 1+g.r.IntN(30))
 }
 
 // stage is one state of a record's life: a version.

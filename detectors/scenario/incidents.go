@@ -385,7 +385,7 @@ func (g *gen) plantCollective() {
 	// Many different callers about one employer within days: the subject,
 	// not the person, links them.
 	t = g.townOr("330681004")
-	firm := countyName + pick(g.r, firms) + "针织有限公司"
+	firm := countyName + g.firm(t) + "针织有限公司"
 	start := g.when(lo, hi.Add(-3*24*time.Hour), true)
 	var recs []*rec
 	for i := range 7 {
@@ -443,7 +443,7 @@ func (g *gen) plantConvergence() {
 	// The same estate's matter from two different people in two feeds:
 	// only the subject links them.
 	t = g.town()
-	estate := pick(g.r, estates)
+	estate := g.estate(t)
 	at = g.when(lo, hi, true)
 	first = g.hotline(call{at: at.Add(-between(g.r, 2*24*time.Hour, 8*24*time.Hour)), town: t, caller: g.newPerson(false), cat: catalogByPath("房产物业/物业管理/物业服务"), appeal: "投诉",
 		content: estate + "开发商承诺的地下车位至今没有交付，物业也不给说法。"})

@@ -45,6 +45,34 @@ var townships = []township{
 
 func (t *township) villageCode(v *village) string { return t.code + v.code }
 
+// Each township has its own estates and firms: 诸暨 has hundreds of
+// estates and thousands of firms, and a handful shared county-wide would
+// make every name a crowd. Names are made from two lists, so that no two
+// townships share one.
+const estatesPerTown, firmsPerTown = 20, 60
+
+func (t *township) index() int {
+	for i := range townships {
+		if townships[i].code == t.code {
+			return i
+		}
+	}
+	panic("scenario: unknown township " + t.code)
+}
+
+// estate is one of the township's estates, by name.
+func (g *gen) estate(t *township) string {
+	i := t.index()*estatesPerTown + g.r.IntN(estatesPerTown)
+	return estateNames[i%len(estateNames)] + estateKinds[(i/len(estateNames)+i)%len(estateKinds)]
+}
+
+// firm is the trade name of one of the township's firms.
+func (g *gen) firm(t *township) string {
+	i := t.index()*firmsPerTown + g.r.IntN(firmsPerTown)
+	a, b := []rune(firmNames[i%len(firmNames)]), []rune(firmNames[(i/len(firmNames)*7+i/3)%len(firmNames)])
+	return string(a[0]) + string(b[1])
+}
+
 // office is the township's own handling unit.
 func (t *township) office() string {
 	if t.street {
@@ -58,9 +86,21 @@ var (
 	surnames = []rune("王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯邵孟龙万段钱汤尹黎易常武乔贺赖龚文骆楼宣斯")
 	given    = []rune("建国军华平明强伟芳娟敏静丽英梅兰红霞秀云海涛波斌刚勇杰峰磊鹏飞燕萍玲琴洁婷雪慧淑珍宝根林水土金荣发福春夏秋冬宏志新民立德信忠")
 	roads    = []string{"望云路", "艮塔路", "浣东路", "暨东路", "苎萝路", "西施大街", "东二路", "江东路", "城东路", "滨江路", "大桥路", "永昌路"}
-	estates  = []string{"金色家园", "东方豪园", "浣纱小区", "江南名府", "翡翠城", "暨阳花园", "城东新苑", "阳光水岸", "耀江国际", "新城御园", "九里香堤", "锦绣苑"}
-	firms    = []string{"兴达", "华越", "恒丰", "鑫源", "海亮", "盾安", "永利", "天马", "利丰", "宏昌", "金诚", "博远"}
-	trades   = []string{"针织", "袜业", "五金", "铜业", "建材", "纺织", "汽配", "印染"}
+	// A county has hundreds of estates and firms, each in its township: a
+	// handful shared county-wide would make every name a crowd.
+	estateNames = []string{"金色", "东方", "浣纱", "江南", "翡翠", "暨阳", "城东", "阳光", "耀江", "新城", "九里", "锦绣",
+		"紫荆", "香樟", "绿城", "滨江", "望云", "天鹅", "凤凰", "御景", "枫林", "桃源", "清风", "明月", "龙湖", "世纪",
+		"春江", "碧水", "金桥", "白塔", "苎萝", "丹桂", "海棠", "玉兰", "翠湖", "银湖", "星河", "富春", "湖畔", "书香",
+		"嘉禾", "红枫", "青松", "瑞丰", "华府", "盛世", "永安", "康乐", "和美", "怡景", "天元", "宝石", "景湖", "锦江",
+		"东湖", "西湖", "南苑", "北辰", "朝阳", "晨曦"}
+	estateKinds = []string{"家园", "花园", "名府", "新苑", "水岸", "国际", "御园", "香堤", "小区", "华庭", "公寓", "城"}
+	firmNames   = []string{"兴达", "华越", "恒丰", "鑫源", "海亮", "盾安", "永利", "天马", "利丰", "宏昌", "金诚", "博远",
+		"振华", "东升", "万和", "新力", "裕隆", "德盛", "长虹", "金鹰", "龙腾", "凯达", "顺发", "荣昌", "宏达", "鸿运",
+		"中天", "精工", "力源", "群星", "美达", "春晖", "大洋", "环宇", "瑞达", "永兴", "汇丰", "明珠", "嘉利", "华鑫",
+		"伟业", "正泰", "盛达", "利民", "新亚", "开元", "泰安", "恒通", "金马", "长城", "红星", "银河", "百川", "福达",
+		"天成", "富源", "协和", "光明", "国泰", "大丰", "安达", "宝丰", "信达", "远大", "立新", "通达", "华丰", "昌盛",
+		"金鼎", "华美", "永盛", "祥和", "合力", "海天", "中兴", "天宇", "新星", "鼎盛", "金龙", "友谊"}
+	trades = []string{"针织", "袜业", "五金", "铜业", "建材", "纺织", "汽配", "印染"}
 )
 
 func pick[T any](r *rand.Rand, xs []T) T { return xs[r.IntN(len(xs))] }
@@ -199,8 +239,8 @@ func fullWidth(s string) string {
 
 // fill replaces the {slots} of a template with things of the place.
 func (g *gen) fill(tmpl string, t *township, v *village) string {
-	firm := countyName + pick(g.r, firms) + pick(g.r, trades) + "有限公司"
-	return g.filler(t, v, firm, pick(g.r, estates)).Replace(tmpl)
+	firm := countyName + g.firm(t) + pick(g.r, trades) + "有限公司"
+	return g.filler(t, v, firm, g.estate(t)).Replace(tmpl)
 }
 
 func (g *gen) filler(t *township, v *village, firm, estate string) *strings.Replacer {

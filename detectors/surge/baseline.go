@@ -283,7 +283,7 @@ func judge(p Point, mu, neff, a float64, cfg Config) Scored {
 	// against exactly 0, which would make any single count infinitely
 	// surprising.
 	m := max(mu, 0.5/neff)
-	pv := upperTail(p.V, m, (1+a*m)*(1+1/neff))
+	pv := UpperTail(p.V, m, (1+a*m)*(1+1/neff))
 	return Scored{
 		Point:    p,
 		Expected: mu,

@@ -15,10 +15,10 @@ const (
 	normalAbove = 1e5
 )
 
-// upperTail returns P(X ≥ x) for a count X with mean mu and variance mu·k
+// UpperTail returns P(X ≥ x) for a count X with mean mu and variance mu·k
 // (k ≥ 1): Poisson when k is 1, else the negative binomial with that
 // variance (size mu/(k-1)).
-func upperTail(x, mu, k float64) float64 {
+func UpperTail(x, mu, k float64) float64 {
 	switch {
 	case x <= 0:
 		return 1

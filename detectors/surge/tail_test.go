@@ -48,7 +48,7 @@ func TestUpperTail(t *testing.T) {
 		{1, 3, 1.5}, {15, 3, 1.2}, {15, 3, 3}, {40, 10, 1.05}, {40, 10, 4}, {400, 100, 2}, {5, 0.05, 1.2}, {3, 20, 2},
 	}
 	for _, tt := range tests {
-		got, want := upperTail(float64(tt.x), tt.mu, tt.k), tailBySum(tt.x, tt.mu, tt.k)
+		got, want := UpperTail(float64(tt.x), tt.mu, tt.k), tailBySum(tt.x, tt.mu, tt.k)
 		if math.Abs(got-want) > 1e-10*want {
 			t.Errorf("P(X ≥ %d | mean %v, var/mean %v) = %.12g, want %.12g", tt.x, tt.mu, tt.k, got, want)
 		}
@@ -63,11 +63,11 @@ func TestUpperTailEdges(t *testing.T) {
 	}{
 		{"observed 0", 0, 5, 1, 1, 1},
 		{"mean 0", 3, 0, 1, 0, 0},
-		{"fractional observed between its integers", 7.5, 3, 1, upperTail(8, 3, 1), upperTail(7, 3, 1)},
+		{"fractional observed between its integers", 7.5, 3, 1, UpperTail(8, 3, 1), UpperTail(7, 3, 1)},
 		{"normal approximation", 200_000 + 3*447, 200_000, 1, 0.0011, 0.0015}, // z = 3
 	}
 	for _, tt := range tests {
-		if got := upperTail(tt.x, tt.mu, tt.k); got < tt.lo || got > tt.hi {
+		if got := UpperTail(tt.x, tt.mu, tt.k); got < tt.lo || got > tt.hi {
 			t.Errorf("%s: P(X ≥ %v | %v, %v) = %v, want in [%v, %v]", tt.name, tt.x, tt.mu, tt.k, got, tt.lo, tt.hi)
 		}
 	}

@@ -29,6 +29,7 @@ import (
 	"golang.org/x/text/encoding/simplifiedchinese"
 
 	risk "riskwatch"
+	"riskwatch/pipeline/subject"
 )
 
 // Decoder turns one message of a feed into one event version. It is pure and
@@ -279,9 +280,12 @@ func (r *rec) finish() (risk.Event, error) {
 			return risk.Event{}, r.invalid("gridCode %s: no such province", quote([]byte(ev.GridCode)))
 		}
 		ev.Region = reg
-		return r.ev, nil
+	} else {
+		r.resolveRegion(region)
 	}
-	r.resolveRegion(region)
+	// Not the address: it is often where the caller lives, not what the
+	// matter is about.
+	ev.Subjects = subject.Extract(ev.Region.Township(), ev.Region.Village(), ev.Title, ev.Text)
 	return r.ev, nil
 }
 
