@@ -83,6 +83,19 @@ type Alert struct {
 	Words    []string           // matched words of extreme intent, if any
 	Evidence []Evidence
 	Seen     time.Time // event time of the newest evidence
+	// Region is where the matter is, for routing it to a desk: the most
+	// specific division code the evidence shares. It is not part of the
+	// scope; "" means the region label.
+	Region string
+}
+
+// Where is the division code of the alert's matter: Region, else the
+// region label.
+func (a Alert) Where() string {
+	if a.Region != "" {
+		return a.Region
+	}
+	return a.Labels["region"]
 }
 
 // Detector is the name of the detector that raised the alert.

@@ -57,7 +57,10 @@ func (r Region) City() string {
 	if !r.Known() || r.Code[2:4] == "00" {
 		return ""
 	}
-	return r.County()[:4] + "00"
+	if c := r.County(); c != "" {
+		return c[:4] + "00" // a successor may sit in another city
+	}
+	return r.Code[:4] + "00"
 }
 
 // County is the 6-digit code of the county-level unit, mapped to its

@@ -132,6 +132,7 @@ func sameSubject(ctx context.Context, conn driver.Conn, name string, cfg Collect
 			Numbers:  map[string]float64{"persons": float64(persons), "usual": usual, "reports": float64(len(ids))},
 			Evidence: evidence(sources, ids),
 			Seen:     last,
+			Region:   region,
 		}, nil
 	}, recent, since, w.End, cfg.Persons, w.Start)
 }
@@ -164,7 +165,8 @@ SELECT county, s,
        uniqExactIf(p, occurred_at >= recent) AS persons,
        uniqExactIf(p, occurred_at < recent) AS before,
        groupArrayIf(source, occurred_at >= recent), groupArrayIf(id, occurred_at >= recent),
-       argMaxIf(township, occurred_at, occurred_at >= recent), argMaxIf(category, occurred_at, occurred_at >= recent),
+       if(uniqExactIf(township, occurred_at >= recent) = 1, anyIf(township, occurred_at >= recent), '') AS shared_township,
+       argMaxIf(category, occurred_at, occurred_at >= recent),
        maxIf(occurred_at, occurred_at >= recent) AS last
 FROM (
     SELECT source, id, occurred_at, county, township, category, subjects,

@@ -56,6 +56,7 @@ func Convergence(conn driver.Conn, cfg ConvergenceConfig) Definition {
 				Numbers:  map[string]float64{"channels": float64(len(feeds)), "matters": float64(len(ids))},
 				Evidence: evidence(sources, ids),
 				Seen:     last,
+				Region:   region,
 			}, nil
 		}, w.End.AddDate(0, 0, -cfg.Days), w.End, w.Start)
 		if err != nil {
@@ -107,6 +108,7 @@ func Convergence(conn driver.Conn, cfg ConvergenceConfig) Definition {
 				Numbers:  map[string]float64{"channels": float64(len(feeds)), "persons": float64(len(people)), "matters": float64(len(ev))},
 				Evidence: ev,
 				Seen:     last,
+				Region:   region,
 			})
 			return nil
 		}, w.End.AddDate(0, 0, -cfg.Days), w.End, w.Start)
@@ -135,7 +137,7 @@ func channelNames(feeds []string) string {
 // above); sameMatter then compares their texts.
 const convergenceSubjectQuery = `
 SELECT county, s, category, groupArray(source), groupArray(id), groupArray(p), groupArray(t), groupArray(occurred_at),
-       argMax(township, occurred_at)
+       if(uniqExact(township) = 1, any(township), '') AS shared_township
 FROM (
     SELECT source, id, occurred_at, county, township, category, subjects,
            if(empty(person_keys), concat(source, '/', id), person_keys[1]) AS p,

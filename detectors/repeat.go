@@ -57,6 +57,7 @@ func Repeat(conn driver.Conn, cfg RepeatConfig) Definition {
 				Numbers:  map[string]float64{"matters": float64(n), "days": float64(cfg.Days), "rejected_answer": float64(rejected)},
 				Evidence: evidence(sources, ids),
 				Seen:     last,
+				Region:   region,
 			}, nil
 		}, w.End.AddDate(0, 0, -cfg.Days), w.End, cfg.Times, w.Start)
 		if err != nil {

@@ -128,7 +128,7 @@ func insert(ctx context.Context, tx pgx.Tx, a risk.Alert) (bool, error) {
 			window_start, window_end, first_seen, last_seen, summary, numbers, words, evidence, previous_key)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15, $16, $17)
 		ON CONFLICT (key) DO NOTHING`,
-		a.Key(), a.ScopeKey(), a.Detector(), a.Level, a.Labels["region"], a.Labels["category"], a.Labels["subject"], a.Labels["person"], labels,
+		a.Key(), a.ScopeKey(), a.Detector(), a.Level, a.Where(), a.Labels["category"], a.Labels["subject"], a.Labels["person"], labels,
 		a.Window.Start, a.Window.End, a.Seen, a.Summary, nums, words, ev, previous)
 	if err != nil {
 		return false, err

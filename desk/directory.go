@@ -1,0 +1,355 @@
+// Package desk turns alerts into work for the resolution desks of the
+// Fengqiao ladder — village mediation committees, township governance
+// centres, county dispute-resolution centres, the city — and keeps that work
+// moving: routing, review, cases, deadlines in working days, cards and
+// escalation, notifications, users and the audit log. Its state lives in
+// PostgreSQL; it meets the detectors at the alerts table.
+package desk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"gopkg.in/yaml.v3"
+
+	risk "riskwatch"
+)
+
+// Desk is a resolution desk: it owns the matters of its region at its tier.
+type Desk struct {
+	ID       string    `yaml:"id" json:"id"`         // stable slug: fengqiao-zzzx
+	Name     string    `yaml:"name" json:"name"`     // 枫桥镇综治中心
+	Tier     risk.Tier `yaml:"tier" json:"tier"`     // village, township, county, city
+	Region   string    `yaml:"region" json:"region"` // division code prefix of 6, 9 or 12 digits
+	Members  []string  `yaml:"members" json:"members"`
+	Heads    []string  `yaml:"heads" json:"heads"`
+	Hours    string    `yaml:"hours" json:"hours"` // working hours in UTC+8, "08:30-17:30"; "" always
+	Webhooks []Webhook `yaml:"webhooks" json:"webhooks"`
+	Source   string    `yaml:"-" json:"source"` // "file" or "api"
+}
+
+var (
+	deskID    = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,63}$`)
+	deskHours = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-4]):[0-5][0-9]$`)
+)
+
+// Validate reports what is wrong with d, wrapping risk.ErrInvalid.
+func (d Desk) Validate() error {
+	var errs []error
+	if !deskID.MatchString(d.ID) {
+		errs = append(errs, fmt.Errorf("id %q: want 2–64 lowercase letters, digits or dashes", d.ID))
+	}
+	if strings.TrimSpace(d.Name) == "" {
+		errs = append(errs, errors.New("name missing"))
+	}
+	if d.Tier.Rank() == 0 {
+		errs = append(errs, fmt.Errorf("tier %q: want village, township, county or city", d.Tier))
+	}
+	if r, err := risk.ParseRegion(d.Region); err != nil {
+		errs = append(errs, err)
+	} else if d.Tier.Rank() > 0 && d.Tier != risk.TierCity && risk.TierOf(r) != d.Tier {
+		errs = append(errs, fmt.Errorf("region %s is a %s code, the desk is %s", d.Region, risk.TierOf(r), d.Tier))
+	}
+	if d.Hours != "" && !deskHours.MatchString(d.Hours) {
+		errs = append(errs, fmt.Errorf("hours %q: want HH:MM-HH:MM", d.Hours))
+	}
+	for i, w := range d.Webhooks {
+		if err := w.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("webhook %d: %w", i+1, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("desk %s: %w: %w", d.ID, err, risk.ErrInvalid)
+	}
+	return nil
+}
+
+// Member reports whether the user works at the desk, as mediator or head.
+func (d Desk) Member(username string) bool {
+	return slices.Contains(d.Members, username) || slices.Contains(d.Heads, username)
+}
+
+// ReadDirectory parses a directory file: a YAML list of desks under
+// "desks". Unknown fields are errors, so that a typo is not a silent gap.
+func ReadDirectory(r io.Reader) ([]Desk, error) {
+	var f struct {
+		Desks []Desk `yaml:"desks"`
+	}
+	dec := yaml.NewDecoder(r)
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("read desk directory: %w: %w", err, risk.ErrInvalid)
+	}
+	seen := map[string]bool{}
+	for _, d := range f.Desks {
+		if err := d.Validate(); err != nil {
+			return nil, err
+		}
+		if seen[d.ID] {
+			return nil, fmt.Errorf("desk %s listed twice: %w", d.ID, risk.ErrInvalid)
+		}
+		seen[d.ID] = true
+	}
+	return f.Desks, nil
+}
+
+// LoadDirectoryFile reads the directory file at path into the store: the
+// file's desks replace those of the last load; desks added through the API
+// stay. It is what serve runs at start and on SIGHUP.
+func LoadDirectoryFile(ctx context.Context, s *Store, path string) (int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, fmt.Errorf("open desk directory: %w", err)
+	}
+	defer f.Close()
+	desks, err := ReadDirectory(f)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", path, err)
+	}
+	return len(desks), s.replaceFileDesks(ctx, desks)
+}
+
+// replaceFileDesks makes the file's desks the store's 'file' desks in one
+// transaction. A desk that left the file but still has cases is kept.
+func (s *Store) replaceFileDesks(ctx context.Context, desks []Desk) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		ids := make([]string, len(desks))
+		for i, d := range desks {
+			ids[i] = d.ID
+			if err := upsertDesk(ctx, tx, d, "file"); err != nil {
+				return err
+			}
+		}
+		_, err := tx.Exec(ctx, `DELETE FROM desks WHERE source = 'file' AND NOT id = ANY($1)
+			AND NOT EXISTS (SELECT 1 FROM cases WHERE desk_id = desks.id OR first_desk_id = desks.id)
+			AND NOT EXISTS (SELECT 1 FROM alerts WHERE desk_id = desks.id)`, ids)
+		if err != nil {
+			return fmt.Errorf("remove desks gone from the file: %w", err)
+		}
+		return nil
+	})
+}
+
+func upsertDesk(ctx context.Context, tx pgx.Tx, d Desk, source string) error {
+	if d.Members == nil {
+		d.Members = []string{}
+	}
+	if d.Heads == nil {
+		d.Heads = []string{}
+	}
+	if d.Webhooks == nil {
+		d.Webhooks = []Webhook{}
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO desks (id, name, tier, region, members, heads, hours, webhooks, source, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now())
+		ON CONFLICT (id) DO UPDATE SET name = $2, tier = $3, region = $4, members = $5, heads = $6, hours = $7,
+			webhooks = $8, source = $9, updated_at = now()`,
+		d.ID, d.Name, d.Tier, d.Region, d.Members, d.Heads, d.Hours, webhooksJSON(d.Webhooks), source)
+	if isUniqueViolation(err) {
+		return fmt.Errorf("desk %s: another desk already owns %s at tier %s: %w", d.ID, d.Region, d.Tier, risk.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("save desk %s: %w", d.ID, err)
+	}
+	return nil
+}
+
+// webhooksJSON keeps the secrets, which Webhook's JSON form drops.
+func webhooksJSON(ws []Webhook) []map[string]string {
+	out := make([]map[string]string, len(ws))
+	for i, w := range ws {
+		out[i] = map[string]string{"kind": string(w.Kind), "url": w.URL, "secret": w.Secret}
+	}
+	return out
+}
+
+func webhooksFromJSON(ms []map[string]string) []Webhook {
+	out := make([]Webhook, len(ms))
+	for i, m := range ms {
+		out[i] = Webhook{Kind: RobotKind(m["kind"]), URL: m["url"], Secret: m["secret"]}
+	}
+	return out
+}
+
+const deskColumns = `id, name, tier, region, members, heads, hours, webhooks, source`
+
+func scanDesk(row pgx.CollectableRow) (Desk, error) {
+	var d Desk
+	var hooks []map[string]string
+	err := row.Scan(&d.ID, &d.Name, &d.Tier, &d.Region, &d.Members, &d.Heads, &d.Hours, &hooks, &d.Source)
+	d.Webhooks = webhooksFromJSON(hooks)
+	return d, err
+}
+
+// Desks returns every desk, lowest tier first, then by region.
+func (s *Store) Desks(ctx context.Context) ([]Desk, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+deskColumns+` FROM desks
+		ORDER BY CASE tier WHEN 'village' THEN 1 WHEN 'township' THEN 2 WHEN 'county' THEN 3 ELSE 4 END, region`)
+	if err != nil {
+		return nil, fmt.Errorf("list desks: %w", err)
+	}
+	return pgx.CollectRows(rows, scanDesk)
+}
+
+// Desk returns one desk, or risk.ErrNotFound.
+func (s *Store) Desk(ctx context.Context, id string) (Desk, error) {
+	return getDesk(ctx, s.pool, id)
+}
+
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+func getDesk(ctx context.Context, q querier, id string) (Desk, error) {
+	rows, err := q.Query(ctx, `SELECT `+deskColumns+` FROM desks WHERE id = $1`, id)
+	if err != nil {
+		return Desk{}, fmt.Errorf("get desk %s: %w", id, err)
+	}
+	d, err := pgx.CollectExactlyOneRow(rows, scanDesk)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Desk{}, fmt.Errorf("desk %s: %w", id, risk.ErrNotFound)
+	}
+	return d, err
+}
+
+// Store is the desks' state in PostgreSQL: the directory, users, alerts'
+// review, cases, the audit log and the outbox.
+type Store struct {
+	pool  *pgxpool.Pool
+	cfg   Config
+	cal   calendar
+	now   func() time.Time
+	party partyFinder
+	seal  unsealer
+}
+
+// calendar counts deadlines in working days (package desk/calendar).
+type calendar interface {
+	AddWorkingDays(start time.Time, n int) time.Time
+	WorkingTimeBetween(from, to time.Time) time.Duration
+	ExtendBy(deadline time.Time, paused time.Duration) time.Time
+	DueWithin(now, deadline time.Time, days int) bool
+}
+
+// partyFinder finds the persons of an alert's evidence records (in
+// ClickHouse), masked and sealed as the pipeline stored them.
+type partyFinder interface {
+	Parties(ctx context.Context, evidence []risk.Evidence) ([]Party, error)
+}
+
+// unsealer opens a party's sealed contact for the mediator who owns the case.
+type unsealer interface {
+	Unseal(sealed string) (Contact, error)
+}
+
+// NewStore returns the desks' store on a migrated database. parties and
+// seal may be nil: cases then have no parties, and contacts cannot be
+// revealed.
+func NewStore(pool *pgxpool.Pool, cfg Config, cal calendar, parties partyFinder, seal unsealer) *Store {
+	return &Store{pool: pool, cfg: cfg, cal: cal, now: time.Now, party: parties, seal: seal}
+}
+
+// SetClock replaces the store's clock: tests and backtests run it on
+// injected time.
+func (s *Store) SetClock(now func() time.Time) { s.now = now }
+
+// DesksFor lists the desks for by: administrators see everything of the
+// desks in their jurisdiction; everyone else sees no robot addresses, which
+// carry access tokens.
+func (s *Store) DesksFor(ctx context.Context, by User) ([]Desk, error) {
+	if by.Role == RoleLeader || by.Disabled {
+		return nil, fmt.Errorf("%s may not list desks: %w", by.Role, risk.ErrForbidden)
+	}
+	all, err := s.Desks(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []Desk
+	for _, d := range all {
+		// A desk is in sight when its region and the user's jurisdiction
+		// overlap: a township reviewer sees the county desk it escalates to.
+		if !strings.HasPrefix(d.Region, by.Jurisdiction) && !strings.HasPrefix(by.Jurisdiction, d.prefix()) {
+			continue
+		}
+		if by.Role != RoleAdmin {
+			d.Webhooks = nil
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// SaveDesk creates or replaces a desk through the API. Administrators
+// manage the desks of their jurisdiction.
+func (s *Store) SaveDesk(ctx context.Context, by User, d Desk) (Desk, error) {
+	if err := d.Validate(); err != nil {
+		return Desk{}, err
+	}
+	if err := by.allow(permDesks, d.Region); err != nil {
+		return Desk{}, err
+	}
+	err := s.write(ctx, by.Username, func(c *change) error {
+		if old, err := getDesk(ctx, c.tx, d.ID); err == nil && !by.within(old.Region) {
+			return fmt.Errorf("desk %s is outside your jurisdiction: %w", d.ID, risk.ErrForbidden)
+		}
+		if err := upsertDesk(ctx, c.tx, d, "api"); err != nil {
+			return err
+		}
+		return c.audit(ctx, "desk.save", auditRef{deskID: d.ID}, map[string]any{"name": d.Name, "tier": d.Tier, "region": d.Region,
+			"members": d.Members, "heads": d.Heads, "webhooks": len(d.Webhooks)})
+	})
+	if err != nil {
+		return Desk{}, err
+	}
+	return s.Desk(ctx, d.ID)
+}
+
+// DeleteDesk removes a desk that never had an alert or a case.
+func (s *Store) DeleteDesk(ctx context.Context, by User, id string) error {
+	return s.write(ctx, by.Username, func(c *change) error {
+		d, err := getDesk(ctx, c.tx, id)
+		if err != nil {
+			return err
+		}
+		if err := by.allow(permDesks, d.Region); err != nil {
+			return err
+		}
+		var used bool
+		if err := c.tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM cases WHERE desk_id = $1 OR first_desk_id = $1)
+			OR EXISTS (SELECT 1 FROM alerts WHERE desk_id = $1) OR EXISTS (SELECT 1 FROM case_desks WHERE desk_id = $1)`, id).Scan(&used); err != nil {
+			return err
+		}
+		if used {
+			return fmt.Errorf("desk %s has alerts or cases: %w", id, risk.ErrConflict)
+		}
+		if _, err := c.tx.Exec(ctx, `DELETE FROM desks WHERE id = $1`, id); err != nil {
+			return err
+		}
+		return c.audit(ctx, "desk.delete", auditRef{deskID: id}, map[string]any{"name": d.Name})
+	})
+}
+
+// PreviewRoute answers "where would this go" without creating anything.
+func (s *Store) PreviewRoute(ctx context.Context, by User, sc Scope) (Route, error) {
+	if err := by.allow(permRouting, sc.Region); err != nil {
+		return Route{}, err
+	}
+	desks, err := s.Desks(ctx)
+	if err != nil {
+		return Route{}, err
+	}
+	r, err := s.cfg.Routing.Route(sc, desks)
+	if by.Role != RoleAdmin {
+		r.Desk.Webhooks = nil
+	}
+	return r, err
+}

@@ -1,0 +1,279 @@
+package desk
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	risk "riskwatch"
+)
+
+// change is one transaction of the desks' state: every change writes its
+// audit entry and its outgoing messages in the same transaction, so that
+// none is lost and none is sent for a change that rolled back.
+type change struct {
+	tx    pgx.Tx
+	at    time.Time
+	actor string // username, or "system"
+}
+
+// write runs fn in a transaction as actor.
+func (s *Store) write(ctx context.Context, actor string, fn func(*change) error) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		return fn(&change{tx: tx, at: s.now().UTC(), actor: actor})
+	})
+}
+
+func actorName(u *User) string {
+	if u == nil {
+		return "system"
+	}
+	return u.Username
+}
+
+// auditRef says what an audit entry is about.
+type auditRef struct {
+	caseID   int64
+	alertKey string
+	deskID   string
+}
+
+// audit appends an entry to the audit log.
+func (c *change) audit(ctx context.Context, action string, ref auditRef, detail any) error {
+	if detail == nil {
+		detail = map[string]any{}
+	}
+	_, err := c.tx.Exec(ctx, `INSERT INTO audit_log (at, actor, action, case_id, alert_key, desk_id, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		c.at, c.actor, action, nullInt(ref.caseID), nullString(ref.alertKey), nullString(ref.deskID), detail)
+	if err != nil {
+		return fmt.Errorf("audit %s: %w", action, err)
+	}
+	return nil
+}
+
+// notify queues a message to each of the desk's robots. dedup names the
+// fact told ("case/42/card/yellow"): a fact is told once, however many
+// replicas or retries try. Only red matters are told outside the desk's
+// working hours; the rest wait for the morning.
+func (c *change) notify(ctx context.Context, d Desk, dedup string, urgent bool, m Message) error {
+	next := c.at
+	if !urgent {
+		next = nextOpen(d.Hours, c.at)
+	}
+	for i, w := range d.Webhooks {
+		target, _ := json.Marshal(map[string]string{"kind": string(w.Kind), "url": w.URL, "secret": w.Secret})
+		payload, _ := json.Marshal(map[string]string{"title": m.Title, "markdown": m.Markdown, "desk": d.ID})
+		if _, err := c.tx.Exec(ctx, `INSERT INTO outbox (dedup_key, channel, target, payload, created_at, next_at)
+			VALUES ($1, 'webhook', $2, $3, $4, $5) ON CONFLICT (dedup_key) DO NOTHING`,
+			dedup+"#"+strconv.Itoa(i), target, payload, c.at, next); err != nil {
+			return fmt.Errorf("queue notification: %w", err)
+		}
+	}
+	return nil
+}
+
+// Event is a change published to other systems on the riskwatch.cases
+// topic: every alert review and every case change.
+type Event struct {
+	Type   string    `json:"type"` // alert.routed, alert.confirmed, case.created, case.escalated …
+	At     time.Time `json:"at"`
+	Actor  string    `json:"actor"`
+	Case   int64     `json:"case,omitempty"`
+	Alert  string    `json:"alert,omitempty"`
+	Desk   string    `json:"desk,omitempty"`
+	Status string    `json:"status,omitempty"`
+	Level  string    `json:"level,omitempty"`
+	Detail any       `json:"detail,omitempty"`
+}
+
+// publish queues an event for the topic, keyed by its case or alert so that
+// one matter's events stay in order.
+func (c *change) publish(ctx context.Context, e Event) error {
+	e.At, e.Actor = c.at, c.actor
+	key := e.Alert
+	if e.Case != 0 {
+		key = "case/" + strconv.FormatInt(e.Case, 10)
+	}
+	target, _ := json.Marshal(map[string]string{"key": key})
+	payload, _ := json.Marshal(e)
+	// Every event is its own fact: the audit id would do, the time and type
+	// and key are as good and need no round trip.
+	dedup := fmt.Sprintf("event/%s/%s/%d", key, e.Type, c.at.UnixNano())
+	_, err := c.tx.Exec(ctx, `INSERT INTO outbox (dedup_key, channel, target, payload, created_at, next_at)
+		VALUES ($1, 'kafka', $2, $3, $4, $4) ON CONFLICT (dedup_key) DO NOTHING`, dedup, target, payload, c.at)
+	if err != nil {
+		return fmt.Errorf("queue event: %w", err)
+	}
+	return nil
+}
+
+// nextOpen is the first instant at or after t inside the working hours
+// "HH:MM-HH:MM" (UTC+8); t itself when hours is empty.
+func nextOpen(hours string, t time.Time) time.Time {
+	var h1, m1, h2, m2 int
+	if _, err := fmt.Sscanf(hours, "%d:%d-%d:%d", &h1, &m1, &h2, &m2); err != nil {
+		return t
+	}
+	local := t.In(cst)
+	day := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, cst)
+	open := day.Add(time.Duration(h1)*time.Hour + time.Duration(m1)*time.Minute)
+	closes := day.Add(time.Duration(h2)*time.Hour + time.Duration(m2)*time.Minute)
+	switch {
+	case local.Before(open):
+		return open.UTC()
+	case local.Before(closes):
+		return t
+	}
+	return open.AddDate(0, 0, 1).UTC()
+}
+
+var cst = time.FixedZone("CST", 8*3600)
+
+// publisher sends an event to the riskwatch.cases topic.
+type publisher interface {
+	Publish(ctx context.Context, key string, value []byte) error
+}
+
+// Sender delivers the outbox: robots' webhooks and the topic. Any number
+// of replicas may run one: each claims rows for a minute (SKIP LOCKED), so
+// a message goes out once unless a replica dies between sending and
+// marking it sent — then it goes out again after the claim lapses.
+type Sender struct {
+	pool   *pgxpool.Pool
+	client *http.Client
+	pub    publisher
+	cfg    NotifyConfig
+	log    *slog.Logger
+	now    func() time.Time
+}
+
+// NewSender returns a sender; pub may be nil when no broker is configured
+// (events then wait in the outbox).
+func NewSender(pool *pgxpool.Pool, client *http.Client, pub publisher, cfg NotifyConfig, log *slog.Logger) *Sender {
+	return &Sender{pool: pool, client: client, pub: pub, cfg: cfg, log: log, now: time.Now}
+}
+
+// Run sends due messages every interval until ctx ends.
+func (s *Sender) Run(ctx context.Context, interval time.Duration) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if _, err := s.SendDue(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("outbox send", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+type outboxRow struct {
+	id       int64
+	channel  string
+	target   map[string]string
+	payload  []byte
+	attempts int
+}
+
+// SendDue claims and sends the messages that are due; it returns how many
+// went out.
+func (s *Sender) SendDue(ctx context.Context) (int, error) {
+	now := s.now().UTC()
+	channels := []string{"webhook"}
+	if s.pub != nil {
+		channels = append(channels, "kafka")
+	}
+	rows, err := s.pool.Query(ctx, `UPDATE outbox SET claimed_until = $1::timestamptz + interval '1 minute'
+		WHERE id IN (SELECT id FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL AND next_at <= $1
+			AND channel = ANY($2) AND (claimed_until IS NULL OR claimed_until < $1)
+			ORDER BY id LIMIT 50 FOR UPDATE SKIP LOCKED)
+		RETURNING id, channel, target, payload, attempts`, now, channels)
+	if err != nil {
+		return 0, fmt.Errorf("claim outbox: %w", err)
+	}
+	claimed, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (outboxRow, error) {
+		var o outboxRow
+		err := r.Scan(&o.id, &o.channel, &o.target, &o.payload, &o.attempts)
+		return o, err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("claim outbox: %w", err)
+	}
+	sent := 0
+	for _, o := range claimed {
+		err := s.send(ctx, o)
+		if err == nil {
+			sent++
+			_, err = s.pool.Exec(ctx, `UPDATE outbox SET sent_at = $2, attempts = attempts + 1, claimed_until = NULL WHERE id = $1`, o.id, s.now().UTC())
+			if err != nil {
+				return sent, fmt.Errorf("mark sent: %w", err)
+			}
+			continue
+		}
+		attempts := o.attempts + 1
+		giveUp := attempts >= s.cfg.MaxAttempts || o.channel == "webhook" && !Retryable(err)
+		s.log.Warn("notification not sent", "outbox", o.id, "channel", o.channel, "attempt", attempts, "give_up", giveUp, "err", err)
+		next := now.Add(s.cfg.Backoff << min(attempts-1, 16))
+		var failed *time.Time
+		if giveUp {
+			failed = &now
+		}
+		if _, err := s.pool.Exec(ctx, `UPDATE outbox SET attempts = $2, next_at = $3, failed_at = $4, last_error = $5, claimed_until = NULL WHERE id = $1`,
+			o.id, attempts, next, failed, err.Error()); err != nil {
+			return sent, fmt.Errorf("mark retry: %w", err)
+		}
+	}
+	return sent, nil
+}
+
+func (s *Sender) send(ctx context.Context, o outboxRow) error {
+	switch o.channel {
+	case "webhook":
+		var p struct{ Title, Markdown string }
+		if err := json.Unmarshal(o.payload, &p); err != nil {
+			return fmt.Errorf("outbox %d: %w", o.id, err)
+		}
+		w := Webhook{Kind: RobotKind(o.target["kind"]), URL: o.target["url"], Secret: o.target["secret"]}
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		return w.Post(ctx, s.client, Message{Title: p.Title, Markdown: p.Markdown}, s.now())
+	case "kafka":
+		return s.pub.Publish(ctx, o.target["key"], o.payload)
+	}
+	return fmt.Errorf("outbox %d: unknown channel %q", o.id, o.channel)
+}
+
+func nullInt(v int64) *int64 {
+	if v == 0 {
+		return nil
+	}
+	return &v
+}
+
+func nullString(v string) *string {
+	if v == "" {
+		return nil
+	}
+	return &v
+}
+
+func isUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505"
+}
+
+// notFound wraps risk.ErrNotFound for a thing outside the caller's sight.
+func notFound(what string, id any) error {
+	return fmt.Errorf("%s %v: %w", what, id, risk.ErrNotFound)
+}

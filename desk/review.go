@@ -1,0 +1,307 @@
+package desk
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	risk "riskwatch"
+)
+
+// Alert is an alert as a desk sees it: the detector's fields, its review
+// and where it was routed.
+type Alert struct {
+	Key           string             `json:"key"`
+	Detector      string             `json:"detector"`
+	Level         risk.Level         `json:"level"`
+	Status        string             `json:"status"` // open, confirmed, dismissed, merged, closed
+	Region        string             `json:"region"`
+	Category      string             `json:"category"`
+	Subject       string             `json:"subject,omitempty"`
+	Person        string             `json:"person,omitempty"`
+	Summary       string             `json:"summary"`
+	Numbers       map[string]float64 `json:"numbers"`
+	Evidence      []risk.Evidence    `json:"evidence"`
+	FirstSeen     time.Time          `json:"first_seen"`
+	LastSeen      time.Time          `json:"last_seen"`
+	PreviousKey   string             `json:"previous_key,omitempty"`
+	Desk          string             `json:"desk,omitempty"`
+	RouteReason   string             `json:"route_reason,omitempty"`
+	Case          int64              `json:"case,omitempty"`
+	DismissReason string             `json:"dismiss_reason,omitempty"`
+	ReviewedBy    string             `json:"reviewed_by,omitempty"`
+}
+
+const alertColumns = `key, detector, level, status, region, category, subject, person, summary, numbers, evidence,
+	first_seen, last_seen, coalesce(previous_key, ''), coalesce(desk_id, ''), route_reason, coalesce(case_id, 0),
+	coalesce(dismiss_reason, ''), coalesce(reviewed_by, '')`
+
+func scanAlert(row pgx.CollectableRow) (Alert, error) {
+	var a Alert
+	var evidence []byte
+	err := row.Scan(&a.Key, &a.Detector, &a.Level, &a.Status, &a.Region, &a.Category, &a.Subject, &a.Person, &a.Summary,
+		&a.Numbers, &evidence, &a.FirstSeen, &a.LastSeen, &a.PreviousKey, &a.Desk, &a.RouteReason, &a.Case,
+		&a.DismissReason, &a.ReviewedBy)
+	if err == nil {
+		err = json.Unmarshal(evidence, &a.Evidence)
+	}
+	return a, err
+}
+
+// alertForUpdate locks an alert in the caller's jurisdiction; one outside
+// it does not exist for the caller.
+func alertForUpdate(ctx context.Context, tx pgx.Tx, by User, key string) (Alert, error) {
+	rows, err := tx.Query(ctx, `SELECT `+alertColumns+` FROM alerts WHERE key = $1 FOR UPDATE`, key)
+	if err != nil {
+		return Alert{}, err
+	}
+	a, err := pgx.CollectExactlyOneRow(rows, scanAlert)
+	if errors.Is(err, pgx.ErrNoRows) || err == nil && !by.within(a.Region) {
+		return Alert{}, notFound("alert", key)
+	}
+	return a, err
+}
+
+// GetAlert returns an alert in by's jurisdiction.
+func (s *Store) GetAlert(ctx context.Context, by User, key string) (Alert, error) {
+	if err := by.allow(permAlerts, by.Jurisdiction); err != nil {
+		return Alert{}, err
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+alertColumns+` FROM alerts WHERE key = $1`, key)
+	if err != nil {
+		return Alert{}, fmt.Errorf("get alert: %w", err)
+	}
+	a, err := pgx.CollectExactlyOneRow(rows, scanAlert)
+	if errors.Is(err, pgx.ErrNoRows) || err == nil && !by.within(a.Region) {
+		return Alert{}, notFound("alert", key)
+	}
+	return a, err
+}
+
+// Confirm makes a reviewed alert a case at the desk it was routed to (or
+// routes it now), with the parties of its evidence, and tells the desk.
+func (s *Store) Confirm(ctx context.Context, by User, key, note string) (Case, error) {
+	desks, err := s.Desks(ctx)
+	if err != nil {
+		return Case{}, err
+	}
+	var id int64
+	err = s.write(ctx, by.Username, func(c *change) error {
+		a, err := alertForUpdate(ctx, c.tx, by, key)
+		if err != nil {
+			return err
+		}
+		if err := by.allow(permReview, a.Region); err != nil {
+			return err
+		}
+		if a.Status != "open" {
+			return fmt.Errorf("alert %s is %s: %w", key, a.Status, risk.ErrConflict)
+		}
+		route, err := s.cfg.Routing.Route(Scope{a.Detector, a.Level, a.Region}, desks)
+		if err != nil {
+			return err
+		}
+		var parties []Party
+		if s.party != nil {
+			if parties, err = s.party.Parties(ctx, a.Evidence); err != nil {
+				return fmt.Errorf("parties of alert %s: %w", key, err)
+			}
+		}
+		if id, err = s.openCase(ctx, c, a, route, parties); err != nil {
+			return err
+		}
+		if _, err := c.tx.Exec(ctx, `UPDATE alerts SET status = 'confirmed', case_id = $2, reviewed_by = $3, reviewed_at = $4,
+			desk_id = $5, route_reason = $6, routed_at = coalesce(routed_at, $4), routed_level = level, updated_at = $4 WHERE key = $1`,
+			key, id, by.Username, c.at, route.Desk.ID, route.Reason); err != nil {
+			return err
+		}
+		if note != "" {
+			if err := addNote(ctx, c, id, "note", note); err != nil {
+				return err
+			}
+		}
+		if err := c.audit(ctx, "alert.confirm", auditRef{caseID: id, alertKey: key, deskID: route.Desk.ID}, map[string]any{"route": route.Reason}); err != nil {
+			return err
+		}
+		return c.publish(ctx, Event{Type: "alert.confirmed", Alert: key, Case: id, Desk: route.Desk.ID, Level: string(a.Level)})
+	})
+	if err != nil {
+		return Case{}, err
+	}
+	return s.Case(ctx, by, id)
+}
+
+// openCase creates the case of an alert at the route's desk.
+func (s *Store) openCase(ctx context.Context, c *change, a Alert, route Route, parties []Party) (int64, error) {
+	persons := []string{}
+	if a.Person != "" {
+		persons = append(persons, a.Person)
+	}
+	for _, p := range parties {
+		if !strings.Contains(strings.Join(persons, "\x00"), p.Key) {
+			persons = append(persons, p.Key)
+		}
+	}
+	due := s.cal.AddWorkingDays(c.at, s.cfg.Deadlines.days(route.Desk.Tier, a.Detector))
+	var id int64
+	err := c.tx.QueryRow(ctx, `INSERT INTO cases (desk_id, first_desk_id, status, level, kind, title, region, subject, persons,
+			received_at, due_at, created_at, updated_at)
+		VALUES ($1, $1, 'pending', $2, $3, $4, $5, $6, $7, $8, $9, $8, $8) RETURNING id`,
+		route.Desk.ID, a.Level, a.Detector, a.Summary, a.Region, a.Subject, persons, c.at, due).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("create case: %w", err)
+	}
+	if _, err := c.tx.Exec(ctx, `INSERT INTO case_desks (case_id, desk_id) VALUES ($1, $2)`, id, route.Desk.ID); err != nil {
+		return 0, err
+	}
+	for _, p := range parties {
+		if _, err := c.tx.Exec(ctx, `INSERT INTO case_parties (case_id, person_key, role, name, phone, sealed) VALUES ($1, $2, $3, $4, $5, $6)
+			ON CONFLICT DO NOTHING`, id, p.Key, p.Role, p.Name, p.Phone, p.Sealed); err != nil {
+			return 0, fmt.Errorf("add party: %w", err)
+		}
+	}
+	if err := c.audit(ctx, "case.create", auditRef{caseID: id, alertKey: a.Key, deskID: route.Desk.ID},
+		map[string]any{"due": due, "level": a.Level, "kind": a.Detector, "parties": len(parties)}); err != nil {
+		return 0, err
+	}
+	msg := Message{
+		Title: "新案件：" + detectorName(a.Detector),
+		Markdown: fmt.Sprintf("#### 新案件 #%d（%s预警）\n%s\n\n- 接收：%s\n- 期限：%s\n- %s",
+			id, levelNames[a.Level], a.Summary, route.Desk.Name, due.In(cst).Format("2006-01-02 15:04"), route.Reason),
+	}
+	if err := c.notify(ctx, route.Desk, fmt.Sprintf("case/%d/new/%s", id, route.Desk.ID), a.Level == risk.LevelRed, msg); err != nil {
+		return 0, err
+	}
+	return id, c.publish(ctx, Event{Type: "case.created", Case: id, Alert: a.Key, Desk: route.Desk.ID, Status: string(risk.CasePending), Level: string(a.Level)})
+}
+
+// Dismiss closes a reviewed alert without a case. The reason is required:
+// dismissals by reason are the detectors' measured false alarms.
+func (s *Store) Dismiss(ctx context.Context, by User, key string, reason risk.DismissReason, note string) (Alert, error) {
+	if !reason.Valid() {
+		return Alert{}, fmt.Errorf("dismiss reason %q: want false_positive, handled or duplicate: %w", reason, risk.ErrInvalid)
+	}
+	err := s.write(ctx, by.Username, func(c *change) error {
+		a, err := alertForUpdate(ctx, c.tx, by, key)
+		if err != nil {
+			return err
+		}
+		if err := by.allow(permReview, a.Region); err != nil {
+			return err
+		}
+		if a.Status != "open" {
+			return fmt.Errorf("alert %s is %s: %w", key, a.Status, risk.ErrConflict)
+		}
+		if _, err := c.tx.Exec(ctx, `UPDATE alerts SET status = 'dismissed', dismiss_reason = $2, reviewed_by = $3, reviewed_at = $4, updated_at = $4
+			WHERE key = $1`, key, reason, by.Username, c.at); err != nil {
+			return err
+		}
+		if err := c.audit(ctx, "alert.dismiss", auditRef{alertKey: key}, map[string]any{"reason": reason, "note": note}); err != nil {
+			return err
+		}
+		return c.publish(ctx, Event{Type: "alert.dismissed", Alert: key, Level: string(a.Level), Detail: map[string]any{"reason": reason}})
+	})
+	if err != nil {
+		return Alert{}, err
+	}
+	return s.GetAlert(ctx, by, key)
+}
+
+// Merge joins a reviewed alert to an existing case: its evidence becomes
+// the case's, and the case's mediator is told.
+func (s *Store) Merge(ctx context.Context, by User, key string, caseID int64) (Case, error) {
+	err := s.write(ctx, by.Username, func(c *change) error {
+		a, err := alertForUpdate(ctx, c.tx, by, key)
+		if err != nil {
+			return err
+		}
+		if err := by.allow(permReview, a.Region); err != nil {
+			return err
+		}
+		if a.Status != "open" {
+			return fmt.Errorf("alert %s is %s: %w", key, a.Status, risk.ErrConflict)
+		}
+		k, err := caseForUpdate(ctx, c.tx, by, caseID)
+		if err != nil {
+			return err
+		}
+		if _, err := c.tx.Exec(ctx, `UPDATE alerts SET status = 'merged', case_id = $2, reviewed_by = $3, reviewed_at = $4, updated_at = $4
+			WHERE key = $1`, key, caseID, by.Username, c.at); err != nil {
+			return err
+		}
+		return s.joinCase(ctx, c, k, a, "alert.merge")
+	})
+	if err != nil {
+		return Case{}, err
+	}
+	return s.Case(ctx, by, caseID)
+}
+
+// joinCase adds an alert's evidence to a case and tells its mediator.
+func (s *Store) joinCase(ctx context.Context, c *change, k Case, a Alert, action string) error {
+	if err := addNote(ctx, c, k.ID, "evidence", fmt.Sprintf("新增预警（%s，%s）：%s", detectorName(a.Detector), levelNames[a.Level], a.Summary)); err != nil {
+		return err
+	}
+	if _, err := c.tx.Exec(ctx, `UPDATE cases SET level = $2, updated_at = $3 WHERE id = $1`, k.ID, k.Level.Max(a.Level), c.at); err != nil {
+		return err
+	}
+	if err := c.audit(ctx, action, auditRef{caseID: k.ID, alertKey: a.Key, deskID: k.Desk}, map[string]any{"level": a.Level}); err != nil {
+		return err
+	}
+	d, err := getDesk(ctx, c.tx, k.Desk)
+	if err != nil {
+		return err
+	}
+	msg := Message{Title: "案件新情况", Markdown: fmt.Sprintf("#### 案件 #%d 有新情况\n%s\n\n- 承办：%s", k.ID, a.Summary, orNone(k.Mediator))}
+	if err := c.notify(ctx, d, fmt.Sprintf("case/%d/evidence/%s", k.ID, a.Key), a.Level == risk.LevelRed, msg); err != nil {
+		return err
+	}
+	return c.publish(ctx, Event{Type: "case.evidence", Case: k.ID, Alert: a.Key, Desk: k.Desk, Level: string(a.Level)})
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "未指派"
+	}
+	return s
+}
+
+// Related lists the open alerts and the cases about the same person or
+// subject as an alert, in by's jurisdiction: what a reviewer merges into.
+func (s *Store) Related(ctx context.Context, by User, key string) ([]Alert, []Case, error) {
+	a, err := s.GetAlert(ctx, by, key)
+	if err != nil {
+		return nil, nil, err
+	}
+	persons, subject := []string{}, a.Subject
+	if a.Person != "" {
+		persons = append(persons, a.Person)
+	}
+	if s.party != nil {
+		parties, err := s.party.Parties(ctx, a.Evidence)
+		if err != nil {
+			return nil, nil, fmt.Errorf("parties of alert %s: %w", key, err)
+		}
+		for _, p := range parties {
+			persons = append(persons, p.Key)
+		}
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+alertColumns+` FROM alerts
+		WHERE key <> $1 AND status = 'open' AND starts_with(region, $2)
+		  AND ((person <> '' AND person = ANY($3)) OR ($4 <> '' AND subject = $4))
+		ORDER BY last_seen DESC LIMIT 50`, key, by.Jurisdiction, persons, subject)
+	if err != nil {
+		return nil, nil, fmt.Errorf("related alerts: %w", err)
+	}
+	alerts, err := pgx.CollectRows(rows, scanAlert)
+	if err != nil {
+		return nil, nil, err
+	}
+	cases, err := s.listCases(ctx, by, `starts_with(region, $1) AND (persons && $2 OR ($3 <> '' AND subject = $3))`, by.Jurisdiction, persons, subject)
+	return alerts, cases, err
+}

@@ -1,0 +1,68 @@
+package desk
+
+import (
+	"context"
+	"fmt"
+)
+
+// Figures are the aggregates leaders read: no person, no text.
+type Figures struct {
+	Jurisdiction string         `json:"jurisdiction"`
+	OpenAlerts   map[string]int `json:"open_alerts"` // by level
+	Cases        map[string]int `json:"cases"`       // by status
+	Overdue      int            `json:"overdue"`     // open cases past due
+	Cards        map[string]int `json:"cards"`       // open cases by card
+	Settled      int            `json:"settled"`     // cases settled (调解成功)
+	// SettledFirst is how many of Settled were settled at the desk that
+	// first received them: with Settled, the 矛盾不上交 figure.
+	SettledFirst int     `json:"settled_first"`
+	SettledShare float64 `json:"settled_first_share"`
+	Escalated    int     `json:"escalated"` // cases that went up the ladder at least once
+}
+
+// Figures returns the jurisdiction's aggregates.
+func (s *Store) Figures(ctx context.Context, by User) (Figures, error) {
+	if err := by.allow(permStats, by.Jurisdiction); err != nil {
+		return Figures{}, err
+	}
+	f := Figures{Jurisdiction: by.Jurisdiction, OpenAlerts: map[string]int{}, Cases: map[string]int{}, Cards: map[string]int{}}
+	count := func(dst map[string]int, q string) error {
+		rows, err := s.pool.Query(ctx, q, by.Jurisdiction, s.now())
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var k string
+			var n int
+			if err := rows.Scan(&k, &n); err != nil {
+				return err
+			}
+			dst[k] = n
+		}
+		return rows.Err()
+	}
+	err := count(f.OpenAlerts, `SELECT level, count(*) FROM alerts WHERE status = 'open' AND starts_with(region, $1) AND $2::timestamptz IS NOT NULL GROUP BY level`)
+	if err == nil {
+		err = count(f.Cases, `SELECT status, count(*) FROM cases WHERE starts_with(region, $1) AND $2::timestamptz IS NOT NULL GROUP BY status`)
+	}
+	if err == nil {
+		err = count(f.Cards, `SELECT card, count(*) FROM cases WHERE card <> '' AND status IN ('pending', 'accepted', 'mediating')
+			AND starts_with(region, $1) AND $2::timestamptz IS NOT NULL GROUP BY card`)
+	}
+	if err == nil {
+		err = s.pool.QueryRow(ctx, `SELECT
+				count(*) FILTER (WHERE status IN ('pending', 'accepted', 'mediating') AND due_at < $2),
+				count(*) FILTER (WHERE status = 'settled'),
+				count(*) FILTER (WHERE status = 'settled' AND desk_id = first_desk_id),
+				count(*) FILTER (WHERE escalations > 0)
+			FROM cases WHERE starts_with(region, $1)`, by.Jurisdiction, s.now()).Scan(&f.Overdue, &f.Settled, &f.SettledFirst, &f.Escalated)
+	}
+	if err != nil {
+		return Figures{}, fmt.Errorf("figures: %w", err)
+	}
+	if f.Settled > 0 {
+		f.SettledShare = float64(f.SettledFirst) / float64(f.Settled)
+	}
+	return f, nil
+}

@@ -1,0 +1,407 @@
+package desk
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"golang.org/x/crypto/argon2"
+
+	risk "riskwatch"
+)
+
+// Role is what a user does. The values are stored: never rename them.
+type Role string
+
+// Roles.
+const (
+	RoleAdmin    Role = "admin"    // county IT: desks, people, settings
+	RoleReviewer Role = "reviewer" // 综治中心/矛调中心 staff: review alerts, hand cases to desks
+	RoleMediator Role = "mediator" // 调解员: works the cases of their desks
+	RoleLeader   Role = "leader"   // reads aggregates, never a person
+)
+
+// Valid reports whether r is one of the roles.
+func (r Role) Valid() bool {
+	return r == RoleAdmin || r == RoleReviewer || r == RoleMediator || r == RoleLeader
+}
+
+// User is a person who signs in. Jurisdiction is a division code prefix:
+// the user sees nothing outside it.
+type User struct {
+	ID           int64  `json:"id"`
+	Username     string `json:"username"`
+	DisplayName  string `json:"display_name"`
+	Role         Role   `json:"role"`
+	Jurisdiction string `json:"jurisdiction"`
+	Disabled     bool   `json:"disabled"`
+}
+
+// within reports whether a division code lies in the user's jurisdiction.
+func (u User) within(region string) bool {
+	return region != "" && strings.HasPrefix(region, u.Jurisdiction)
+}
+
+var (
+	username     = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{1,63}$`)
+	jurisdiction = regexp.MustCompile(`^[0-9]{2,12}$`)
+)
+
+// Authentication errors. Both are failures of the caller's credentials, not
+// of the request: the console answers 401 and 429.
+var (
+	ErrUnauthenticated = errors.New("not signed in or wrong credentials")
+	ErrLocked          = errors.New("too many failed sign-ins: try again later")
+)
+
+func (u User) validate() error {
+	var errs []error
+	if !username.MatchString(u.Username) {
+		errs = append(errs, fmt.Errorf("username %q: want 2–64 lowercase letters, digits, dots, dashes or underscores", u.Username))
+	}
+	if !u.Role.Valid() {
+		errs = append(errs, fmt.Errorf("role %q: want admin, reviewer, mediator or leader", u.Role))
+	}
+	if !jurisdiction.MatchString(u.Jurisdiction) {
+		errs = append(errs, fmt.Errorf("jurisdiction %q: want a division code prefix of 2–12 digits", u.Jurisdiction))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("user: %w: %w", err, risk.ErrInvalid)
+	}
+	return nil
+}
+
+// MinPassword is the shortest password accepted.
+const MinPassword = 10
+
+// argon2id parameters: OWASP's minimum (19 MiB, two passes), which costs a
+// few tens of milliseconds on the county's small machines.
+const (
+	argonMemory  = 19 * 1024
+	argonTime    = 2
+	argonThreads = 1
+	argonKeyLen  = 32
+)
+
+// HashPassword returns the argon2id hash of password in the PHC string
+// format ($argon2id$v=19$m=…,t=…,p=…$salt$hash), with a random salt.
+func HashPassword(password string) (string, error) {
+	if len([]rune(password)) < MinPassword {
+		return "", fmt.Errorf("password: want at least %d characters: %w", MinPassword, risk.ErrInvalid)
+	}
+	salt := make([]byte, 16)
+	rand.Read(salt)
+	key := argon2.IDKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	b64 := base64.RawStdEncoding
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
+		b64.EncodeToString(salt), b64.EncodeToString(key)), nil
+}
+
+// checkPassword reports whether password matches a HashPassword hash, with
+// the parameters the hash was made with.
+func checkPassword(hash, password string) bool {
+	parts := strings.Split(hash, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" {
+		return false
+	}
+	var version int
+	var m, t uint32
+	var p uint8
+	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
+		return false
+	}
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil {
+		return false
+	}
+	b64 := base64.RawStdEncoding
+	salt, err1 := b64.DecodeString(parts[4])
+	want, err2 := b64.DecodeString(parts[5])
+	if err1 != nil || err2 != nil || len(want) == 0 {
+		return false
+	}
+	got := argon2.IDKey([]byte(password), salt, t, m, p, uint32(len(want)))
+	return subtle.ConstantTimeCompare(got, want) == 1
+}
+
+// dummyHash is checked against when the username is unknown, so that a
+// wrong name takes as long as a wrong password.
+var dummyHash, _ = HashPassword("riskwatch-no-such-user")
+
+const userColumns = `id, username, display_name, role, jurisdiction, disabled`
+
+func scanUser(row pgx.CollectableRow) (User, error) {
+	var u User
+	err := row.Scan(&u.ID, &u.Username, &u.DisplayName, &u.Role, &u.Jurisdiction, &u.Disabled)
+	return u, err
+}
+
+// AddUser creates a user with a password. It is the command line's
+// bootstrap of the first administrator and the API's way to add people;
+// by is the administrator asking, nil for the command line (whoever runs it
+// already holds the server).
+func (s *Store) AddUser(ctx context.Context, by *User, u User, password string) (User, error) {
+	if err := u.validate(); err != nil {
+		return User{}, err
+	}
+	if by != nil {
+		if err := by.allow(permUsers, u.Jurisdiction); err != nil {
+			return User{}, err
+		}
+	}
+	hash, err := HashPassword(password)
+	if err != nil {
+		return User{}, err
+	}
+	err = s.write(ctx, actorName(by), func(c *change) error {
+		rows, err := c.tx.Query(ctx, `INSERT INTO users (username, display_name, role, jurisdiction, password_hash)
+			VALUES ($1, $2, $3, $4, $5) RETURNING `+userColumns, u.Username, u.DisplayName, u.Role, u.Jurisdiction, hash)
+		if err != nil {
+			return err
+		}
+		if u, err = pgx.CollectExactlyOneRow(rows, scanUser); err != nil {
+			if isUniqueViolation(err) {
+				return fmt.Errorf("user %s exists: %w", u.Username, risk.ErrConflict)
+			}
+			return err
+		}
+		return c.audit(ctx, "user.add", auditRef{}, map[string]any{"username": u.Username, "role": u.Role, "jurisdiction": u.Jurisdiction})
+	})
+	return u, err
+}
+
+// UserChange is an administrator's change to a user; nil fields stay.
+type UserChange struct {
+	DisplayName  *string `json:"display_name"`
+	Role         *Role   `json:"role"`
+	Jurisdiction *string `json:"jurisdiction"`
+	Disabled     *bool   `json:"disabled"`
+	Password     *string `json:"password"`
+}
+
+// UpdateUser applies an administrator's change. Disabling a user or
+// resetting their password ends their sessions.
+func (s *Store) UpdateUser(ctx context.Context, by User, id int64, ch UserChange) (User, error) {
+	var u User
+	err := s.write(ctx, by.Username, func(c *change) error {
+		rows, err := c.tx.Query(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1 FOR UPDATE`, id)
+		if err != nil {
+			return err
+		}
+		if u, err = pgx.CollectExactlyOneRow(rows, scanUser); errors.Is(err, pgx.ErrNoRows) || err == nil && !by.within(u.Jurisdiction) {
+			return fmt.Errorf("user %d: %w", id, risk.ErrNotFound)
+		} else if err != nil {
+			return err
+		}
+		if err := by.allow(permUsers, u.Jurisdiction); err != nil {
+			return err
+		}
+		if ch.DisplayName != nil {
+			u.DisplayName = *ch.DisplayName
+		}
+		if ch.Role != nil {
+			u.Role = *ch.Role
+		}
+		if ch.Jurisdiction != nil {
+			u.Jurisdiction = *ch.Jurisdiction
+		}
+		if ch.Disabled != nil {
+			u.Disabled = *ch.Disabled
+		}
+		if err := u.validate(); err != nil {
+			return err
+		}
+		if !by.within(u.Jurisdiction) {
+			return fmt.Errorf("jurisdiction %s is outside yours: %w", u.Jurisdiction, risk.ErrForbidden)
+		}
+		if _, err := c.tx.Exec(ctx, `UPDATE users SET display_name = $2, role = $3, jurisdiction = $4, disabled = $5 WHERE id = $1`,
+			id, u.DisplayName, u.Role, u.Jurisdiction, u.Disabled); err != nil {
+			return err
+		}
+		detail := map[string]any{"username": u.Username, "role": u.Role, "jurisdiction": u.Jurisdiction, "disabled": u.Disabled}
+		if ch.Password != nil {
+			hash, err := HashPassword(*ch.Password)
+			if err != nil {
+				return err
+			}
+			if _, err := c.tx.Exec(ctx, `UPDATE users SET password_hash = $2, failed_logins = 0, locked_until = NULL WHERE id = $1`, id, hash); err != nil {
+				return err
+			}
+			detail["password"] = "reset"
+		}
+		if u.Disabled || ch.Password != nil {
+			if _, err := c.tx.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1`, id); err != nil {
+				return err
+			}
+		}
+		return c.audit(ctx, "user.update", auditRef{}, detail)
+	})
+	return u, err
+}
+
+// Users lists the users in by's jurisdiction.
+func (s *Store) Users(ctx context.Context, by User) ([]User, error) {
+	if err := by.allow(permUsers, by.Jurisdiction); err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+userColumns+` FROM users WHERE starts_with(jurisdiction, $1) ORDER BY username`, by.Jurisdiction)
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	return pgx.CollectRows(rows, scanUser)
+}
+
+// Session is a signed-in browser: Token goes in a cookie, CSRF in every
+// form and every unsafe request's header.
+type Session struct {
+	Token   string    `json:"-"`
+	CSRF    string    `json:"csrf"`
+	Expires time.Time `json:"expires"`
+}
+
+// Login checks a password and opens a session. After MaxFailures wrong
+// passwords in a row the account is locked for Lock, doubling with each
+// further failure (across replicas: the count is in the database).
+func (s *Store) Login(ctx context.Context, name, password string) (User, Session, error) {
+	now := s.now()
+	var u User
+	var hash string
+	var failures int
+	var lockedUntil *time.Time
+	err := s.pool.QueryRow(ctx, `SELECT `+userColumns+`, password_hash, failed_logins, locked_until FROM users WHERE username = $1`, name).
+		Scan(&u.ID, &u.Username, &u.DisplayName, &u.Role, &u.Jurisdiction, &u.Disabled, &hash, &failures, &lockedUntil)
+	if errors.Is(err, pgx.ErrNoRows) {
+		checkPassword(dummyHash, password)
+		return User{}, Session{}, ErrUnauthenticated
+	}
+	if err != nil {
+		return User{}, Session{}, fmt.Errorf("sign in: %w", err)
+	}
+	if lockedUntil != nil && now.Before(*lockedUntil) {
+		return User{}, Session{}, ErrLocked
+	}
+	if u.Disabled || !checkPassword(hash, password) {
+		failures++
+		var until *time.Time
+		if over := failures - s.cfg.Sessions.MaxFailures; over >= 0 {
+			t := now.Add(s.cfg.Sessions.Lock << min(over, 10))
+			until = &t
+		}
+		err := s.write(ctx, u.Username, func(c *change) error {
+			if _, err := c.tx.Exec(ctx, `UPDATE users SET failed_logins = failed_logins + 1, locked_until = $2 WHERE id = $1`, u.ID, until); err != nil {
+				return err
+			}
+			return c.audit(ctx, "user.login_failed", auditRef{}, map[string]any{"failures": failures, "locked": until != nil})
+		})
+		if err != nil {
+			return User{}, Session{}, fmt.Errorf("sign in: %w", err)
+		}
+		return User{}, Session{}, ErrUnauthenticated
+	}
+	sess := Session{Token: randomToken(), CSRF: randomToken(), Expires: now.Add(s.cfg.Sessions.TTL)}
+	err = s.write(ctx, u.Username, func(c *change) error {
+		if _, err := c.tx.Exec(ctx, `UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1`, u.ID); err != nil {
+			return err
+		}
+		if _, err := c.tx.Exec(ctx, `INSERT INTO sessions (token_hash, user_id, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)`,
+			tokenHash(sess.Token), u.ID, sess.CSRF, now, sess.Expires); err != nil {
+			return err
+		}
+		return c.audit(ctx, "user.login", auditRef{}, nil)
+	})
+	if err != nil {
+		return User{}, Session{}, fmt.Errorf("sign in: %w", err)
+	}
+	return u, sess, nil
+}
+
+// SessionUser returns the user of a live session and its CSRF token.
+func (s *Store) SessionUser(ctx context.Context, token string) (User, string, error) {
+	var u User
+	var csrf string
+	err := s.pool.QueryRow(ctx, `SELECT u.id, u.username, u.display_name, u.role, u.jurisdiction, u.disabled, s.csrf
+		FROM sessions s JOIN users u ON u.id = s.user_id
+		WHERE s.token_hash = $1 AND s.expires_at > $2 AND NOT u.disabled`, tokenHash(token), s.now()).
+		Scan(&u.ID, &u.Username, &u.DisplayName, &u.Role, &u.Jurisdiction, &u.Disabled, &csrf)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return User{}, "", ErrUnauthenticated
+	}
+	if err != nil {
+		return User{}, "", fmt.Errorf("read session: %w", err)
+	}
+	return u, csrf, nil
+}
+
+// Logout ends a session.
+func (s *Store) Logout(ctx context.Context, token string) error {
+	_, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE token_hash = $1`, tokenHash(token))
+	return err
+}
+
+// tokenPrefix marks API tokens, so that a leaked one is recognisable.
+const tokenPrefix = "rwt_"
+
+// CreateToken gives a user an API token for machines and returns it: it is
+// shown once and stored only as a hash. Administrators make tokens for the
+// users of their jurisdiction.
+func (s *Store) CreateToken(ctx context.Context, by User, userID int64, name string) (string, error) {
+	if strings.TrimSpace(name) == "" {
+		return "", fmt.Errorf("token name missing: %w", risk.ErrInvalid)
+	}
+	token := tokenPrefix + randomToken()
+	err := s.write(ctx, by.Username, func(c *change) error {
+		var owner User
+		rows, err := c.tx.Query(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, userID)
+		if err != nil {
+			return err
+		}
+		if owner, err = pgx.CollectExactlyOneRow(rows, scanUser); errors.Is(err, pgx.ErrNoRows) || err == nil && !by.within(owner.Jurisdiction) {
+			return fmt.Errorf("user %d: %w", userID, risk.ErrNotFound)
+		} else if err != nil {
+			return err
+		}
+		if err := by.allow(permUsers, owner.Jurisdiction); err != nil {
+			return err
+		}
+		if _, err := c.tx.Exec(ctx, `INSERT INTO api_tokens (token_hash, user_id, name, created_at) VALUES ($1, $2, $3, $4)`,
+			tokenHash(token), userID, name, c.at); err != nil {
+			return err
+		}
+		return c.audit(ctx, "token.create", auditRef{}, map[string]any{"username": owner.Username, "name": name})
+	})
+	return token, err
+}
+
+// TokenUser returns the user of a live API token.
+func (s *Store) TokenUser(ctx context.Context, token string) (User, error) {
+	var u User
+	err := s.pool.QueryRow(ctx, `SELECT u.id, u.username, u.display_name, u.role, u.jurisdiction, u.disabled
+		FROM api_tokens t JOIN users u ON u.id = t.user_id
+		WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND NOT u.disabled`, tokenHash(token)).
+		Scan(&u.ID, &u.Username, &u.DisplayName, &u.Role, &u.Jurisdiction, &u.Disabled)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return User{}, ErrUnauthenticated
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("read token: %w", err)
+	}
+	return u, nil
+}
+
+func randomToken() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func tokenHash(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
+}
