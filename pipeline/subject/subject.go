@@ -293,7 +293,7 @@ var boundaries = []string{
 	"一处", "一家", "一个", "这个", "那个", "这家", "那家", "整个", "这", "那", "该", "此", "某", "各",
 	"省", "市", "县", "区", "镇", "乡", "村", "街道", "社区", "园区", "公司", "内",
 	"反映", "投诉", "举报", "来电", "信访人", "关于", "位于", "住在", "称", "说", "发现", "单位", "总包", "分包",
-	"在", "的", "到", "于", "向", "与", "和", "及", "对", "被", "给", "其", "是", "为", "了", "去", "从", "找", "由", "把", "将",
+	"在", "的", "到", "于", "向", "对", "被", "给", "其", "是", "为", "了", "去", "从", "找", "由", "把", "将",
 	"我", "你", "他", "她", "们", "老公", "老婆", "期间", "进", "出",
 	"不", "没", "也", "还", "有", "就", "又", "再", "要", "想", "会", "让",
 }
@@ -312,6 +312,13 @@ func init() {
 func boundary(s string) bool {
 	if strings.HasSuffix(s, "小区") {
 		return false // a site's name: 安置小区工地
+	}
+	// A conjunction ends a name only where it joins two: 兴达厂和恒丰公司
+	// names 恒丰, but 万和公司 names 万和.
+	for _, c := range []string{"和", "与", "及"} {
+		if rest, ok := strings.CutSuffix(s, c); ok {
+			return endsWithSuffix(rest)
+		}
 	}
 	r, _ := utf8.DecodeLastRuneInString(s)
 	for _, b := range boundaryEnds[r] {
@@ -381,6 +388,18 @@ func boundaryBefore(before string, words ...string) bool {
 	for _, w := range words {
 		if strings.HasSuffix(before[:start], w) {
 			return true
+		}
+	}
+	return false
+}
+
+// endsWithSuffix reports whether s ends with the suffix of a name.
+func endsWithSuffix(s string) bool {
+	for _, k := range []*kind{firm, estateSure, estate, project} {
+		for _, sf := range k.suffixes {
+			if strings.HasSuffix(s, sf) {
+				return true
+			}
 		}
 	}
 	return false
