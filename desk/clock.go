@@ -77,7 +77,9 @@ func (s *Store) tickCase(ctx context.Context, k Case, desks []Desk, now time.Tim
 		return write(func(c *change, k Case) error {
 			return s.card(ctx, c, k, d, "yellow")
 		})
-	case k.Card == "yellow" && !now.Before(s.cal.AddWorkingDays(k.DueAt, cfg.RedCard)):
+	// Due times are the end of a working day (24:00): the days past due
+	// count from that day, not from the next.
+	case k.Card == "yellow" && !now.Before(s.cal.AddWorkingDays(k.DueAt.Add(-time.Nanosecond), cfg.RedCard)):
 		return write(func(c *change, k Case) error {
 			if err := s.card(ctx, c, k, d, "red"); err != nil {
 				return err

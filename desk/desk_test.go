@@ -1,0 +1,527 @@
+package desk_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	risk "riskwatch"
+	"riskwatch/desk"
+	"riskwatch/desk/calendar"
+	"riskwatch/schema/schematest"
+)
+
+// clock is the injected time of a test.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.t = t }
+func at(s string) time.Time {
+	t, _ := time.ParseInLocation("2006-01-02 15:04", s, calendar.CST)
+	return t.UTC()
+}
+func (c *clock) advance(d time.Duration) { c.set(c.now().Add(d)) }
+
+// robot is a group robot that records what it is told.
+type robot struct {
+	mu    sync.Mutex
+	texts []string
+	fail  int // answer 503 to this many posts first
+}
+
+func (r *robot) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	body, _ := io.ReadAll(req.Body)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fail > 0 {
+		r.fail--
+		http.Error(w, "busy", http.StatusServiceUnavailable)
+		return
+	}
+	var m struct {
+		Markdown struct{ Title, Text string } `json:"markdown"`
+	}
+	json.Unmarshal(body, &m)
+	r.texts = append(r.texts, m.Markdown.Title)
+	w.Write([]byte(`{"errcode":0,"errmsg":"ok"}`))
+}
+
+func (r *robot) told() []string { r.mu.Lock(); defer r.mu.Unlock(); return slices.Clone(r.texts) }
+
+// parties is the evidence's persons, as the pipeline stored them.
+type parties []desk.Party
+
+func (p parties) Parties(context.Context, []risk.Evidence) ([]desk.Party, error) { return p, nil }
+
+// sealer opens the test's sealed contacts: "sealed:NAME:PHONE".
+type sealer struct{}
+
+func (sealer) Unseal(s string) (desk.Contact, error) {
+	f := strings.Split(s, ":")
+	if len(f) != 3 || f[0] != "sealed" {
+		return desk.Contact{}, errors.New("not sealed by the test")
+	}
+	return desk.Contact{Name: f[1], Phone: f[2]}, nil
+}
+
+type fixture struct {
+	store *desk.Store
+	pool  *pgxpool.Pool
+	clock *clock
+	robot *robot
+	users map[string]desk.User
+}
+
+const directory = `
+desks:
+  - {id: city, name: 绍兴市矛调中心, tier: city, region: "330600"}
+  - {id: county, name: 诸暨市矛调中心, tier: county, region: "330681", members: [sun], heads: [sun]}
+  - id: fengqiao
+    name: 枫桥镇综治中心
+    tier: township
+    region: "330681109"
+    members: [li, zhou]
+    heads: [zhao]
+    hours: "08:30-17:30"
+    webhooks: [{kind: dingtalk, url: "ROBOT"}]
+  - {id: fengyuan, name: 枫源村调委会, tier: village, region: "330681109201", members: [wang]}
+`
+
+func setup(t *testing.T) *fixture {
+	t.Helper()
+	pool, _ := schematest.OpenPostgres(t)
+	f := &fixture{pool: pool, clock: &clock{t: at("2020-03-02 09:00")}, robot: &robot{}, users: map[string]desk.User{}}
+	srv := httptest.NewServer(f.robot)
+	t.Cleanup(srv.Close)
+	cfg := desk.DefaultConfig()
+	cfg.Deadlines.PauseClock = true
+	f.store = desk.NewStore(pool, cfg, calendar.Default(), parties{
+		{Key: "pk-wang", Role: "caller", Name: "王*国", Phone: "138****2345", Sealed: "sealed:王建国:13805712345"},
+	}, sealer{})
+	f.store.SetClock(f.clock.now)
+	desks, err := desk.ReadDirectory(strings.NewReader(strings.ReplaceAll(directory, "ROBOT", srv.URL+"/robot/send?access_token=secret")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	admin, err := f.store.AddUser(ctx, nil, desk.User{Username: "admin", Role: desk.RoleAdmin, Jurisdiction: "330681"}, "correct horse battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.users["admin"] = admin
+	for _, d := range desks {
+		if _, err := f.store.SaveDesk(ctx, admin, d); err != nil && d.ID != "city" {
+			t.Fatal(err)
+		}
+	}
+	// The city desk is outside the county administrator's jurisdiction.
+	city := desks[0]
+	cityAdmin, err := f.store.AddUser(ctx, nil, desk.User{Username: "cityadmin", Role: desk.RoleAdmin, Jurisdiction: "3306"}, "correct horse battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.store.SaveDesk(ctx, cityAdmin, city); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []desk.User{
+		{Username: "zhang", Role: desk.RoleReviewer, Jurisdiction: "330681"},
+		{Username: "qian", Role: desk.RoleReviewer, Jurisdiction: "330682"},
+		{Username: "li", Role: desk.RoleMediator, Jurisdiction: "330681109"},
+		{Username: "zhou", Role: desk.RoleMediator, Jurisdiction: "330681109"},
+		{Username: "zhao", Role: desk.RoleMediator, Jurisdiction: "330681109"},
+		{Username: "wang", Role: desk.RoleMediator, Jurisdiction: "330681109201"},
+		{Username: "sun", Role: desk.RoleMediator, Jurisdiction: "330681"},
+		{Username: "chen", Role: desk.RoleLeader, Jurisdiction: "330681"},
+	} {
+		made, err := f.store.AddUser(ctx, &admin, u, "correct horse battery")
+		if err != nil && u.Username != "qian" {
+			t.Fatal(err)
+		}
+		if u.Username == "qian" { // another county's reviewer: the county administrator cannot make them
+			if !errors.Is(err, risk.ErrForbidden) {
+				t.Fatalf("adding a user outside the jurisdiction: got %v, want ErrForbidden", err)
+			}
+			made, err = f.store.AddUser(ctx, &cityAdmin, u, "correct horse battery")
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		f.users[u.Username] = made
+	}
+	return f
+}
+
+// alert inserts an alert as the detectors' store does.
+func (f *fixture) alert(t *testing.T, key, detector string, level risk.Level, region, person, subject string) {
+	t.Helper()
+	_, err := f.pool.Exec(context.Background(), `INSERT INTO alerts (key, scope_key, detector, level, region, category, subject, person, labels,
+		window_start, window_end, first_seen, last_seen, summary, evidence)
+		VALUES ($1, $1, $2, $3, $4, '劳资纠纷', $5, $6, '{}', $7, $7, $7, $7, $8, '[{"source":"hotline","id":"H-1"}]')`,
+		key, detector, level, region, subject, person, f.clock.now(), "测试预警："+key)
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (f *fixture) auditActions(t *testing.T, caseID int64) []string {
+	t.Helper()
+	entries, err := f.store.Audit(context.Background(), f.users["zhang"], desk.AuditFilter{Case: caseID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for i := len(entries) - 1; i >= 0; i-- {
+		out = append(out, entries[i].Actor+" "+entries[i].Action)
+	}
+	return out
+}
+
+// TestAlertToSettledCase is the whole story: an orange alert in a village
+// lands at the township, a reviewer confirms it, a mediator accepts,
+// records a contact, mediates and settles it; the audit log tells it all.
+func TestAlertToSettledCase(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	f.alert(t, "A1", "collective", risk.LevelOrange, "330681109201", "", "firm:兴达")
+	if err := f.store.Intake(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a, err := f.store.GetAlert(ctx, f.users["zhang"], "A1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Desk != "fengqiao" || !strings.Contains(a.RouteReason, "分派至枫桥镇综治中心：橙色预警由乡镇级处置") {
+		t.Fatalf("routed to %q because %q; want fengqiao because orange", a.Desk, a.RouteReason)
+	}
+	k, err := f.store.Confirm(ctx, f.users["zhang"], "A1", "已电话核实")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// collective cases have five working days: 2020-03-02 (Mon) + 5 → end of Mon 03-09.
+	if k.Status != risk.CasePending || k.Desk != "fengqiao" || !k.DueAt.Equal(at("2020-03-10 00:00")) {
+		t.Fatalf("case %+v; want pending at fengqiao, due at the end of 2020-03-09", k)
+	}
+	if len(k.Parties) != 1 || k.Parties[0].Phone != "138****2345" {
+		t.Errorf("parties %+v: want the caller, masked", k.Parties)
+	}
+	if _, err := f.store.Confirm(ctx, f.users["zhang"], "A1", ""); !errors.Is(err, risk.ErrConflict) {
+		t.Errorf("confirming twice: got %v, want a conflict", err)
+	}
+	li := f.users["li"]
+	if k, err = f.store.Act(ctx, li, k.ID, k.Version, risk.ActAccept, ""); err != nil || k.Mediator != "li" {
+		t.Fatalf("accept: %+v, %v", k, err)
+	}
+	if _, err := f.store.AddNote(ctx, li, k.ID, "contact", "电话联系来电人，约定周三到镇综治中心面谈"); err != nil {
+		t.Fatal(err)
+	}
+	if k, err = f.store.Act(ctx, li, k.ID, k.Version, risk.ActStart, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.store.Act(ctx, li, k.ID, k.Version, risk.ActSettle, ""); err != nil {
+		t.Fatal(err)
+	}
+	k, err = f.store.Case(ctx, li, k.ID)
+	if err != nil || k.Status != risk.CaseSettled || k.ClosedAt == nil {
+		t.Fatalf("settled case %+v, %v", k, err)
+	}
+	want := []string{"zhang case.create", "zhang alert.confirm", "li case.accept", "li case.note", "li case.start", "li case.settle"}
+	if got := f.auditActions(t, k.ID); !slices.Equal(got, want) {
+		t.Errorf("audit log of the case:\n got %q\nwant %q", got, want)
+	}
+	fig, err := f.store.Figures(ctx, f.users["chen"])
+	if err != nil || fig.Settled != 1 || fig.SettledFirst != 1 || fig.SettledShare != 1 {
+		t.Errorf("figures %+v, %v; want one case settled where it was first received", fig, err)
+	}
+}
+
+func TestReviewerDismissAndMerge(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	zhang := f.users["zhang"]
+	f.alert(t, "D1", "surge", risk.LevelBlue, "330681109201", "", "")
+	if _, err := f.store.Dismiss(ctx, zhang, "D1", "bored", ""); !errors.Is(err, risk.ErrInvalid) {
+		t.Errorf("dismiss without a valid reason: got %v, want ErrInvalid", err)
+	}
+	if a, err := f.store.Dismiss(ctx, zhang, "D1", risk.DismissFalsePositive, "停电引起"); err != nil || a.Status != "dismissed" || a.DismissReason != "false_positive" {
+		t.Errorf("dismiss: %+v, %v", a, err)
+	}
+	f.alert(t, "M1", "repeat", risk.LevelYellow, "330681109201", "pk-wang", "")
+	f.alert(t, "M2", "convergence", risk.LevelOrange, "330681109201", "pk-wang", "")
+	k, err := f.store.Confirm(ctx, zhang, "M1", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	related, cases, err := f.store.Related(ctx, zhang, "M2")
+	if err != nil || len(related) != 0 || len(cases) != 1 || cases[0].ID != k.ID {
+		t.Fatalf("related to M2: alerts %v, cases %v, %v; want case %d", related, cases, err, k.ID)
+	}
+	if k, err = f.store.Merge(ctx, zhang, "M2", k.ID); err != nil || k.Level != risk.LevelOrange || !slices.Contains(k.Alerts, "M2") {
+		t.Fatalf("merge: %+v, %v; want M2 in the case and its level orange", k, err)
+	}
+	// Another county's reviewer sees none of it.
+	if _, err := f.store.GetAlert(ctx, f.users["qian"], "M1"); !errors.Is(err, risk.ErrNotFound) {
+		t.Errorf("reviewer of another county reading an alert: got %v, want not found", err)
+	}
+}
+
+// TestIntakeJoinsOpenCase: new evidence about an open case's party joins
+// the case and tells its desk instead of waiting for review.
+func TestIntakeJoinsOpenCase(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	f.alert(t, "J1", "repeat", risk.LevelYellow, "330681109201", "pk-wang", "")
+	k, err := f.store.Confirm(ctx, f.users["zhang"], "J1", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.alert(t, "J2", "extreme_intent", risk.LevelRed, "330681109201", "pk-wang", "")
+	if err := f.store.Intake(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := f.store.GetAlert(ctx, f.users["zhang"], "J2")
+	if a.Status != "merged" || a.Case != k.ID {
+		t.Fatalf("J2 %s case %d; want merged into %d", a.Status, a.Case, k.ID)
+	}
+	k, _ = f.store.Case(ctx, f.users["zhang"], k.ID)
+	if k.Level != risk.LevelRed || k.Notes[len(k.Notes)-1].Kind != "evidence" {
+		t.Errorf("case level %s, last note %+v; want red with the evidence noted", k.Level, k.Notes[len(k.Notes)-1])
+	}
+}
+
+// TestDeadlineClock: 将到期, a yellow card, then a red card and escalation
+// to the county, each once, whatever number of replicas tick.
+func TestDeadlineClock(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	f.alert(t, "C1", "collective", risk.LevelOrange, "330681109201", "", "")
+	k, err := f.store.Confirm(ctx, f.users["zhang"], "C1", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	li := f.users["li"]
+	if k, err = f.store.Act(ctx, li, k.ID, k.Version, risk.ActAccept, ""); err != nil {
+		t.Fatal(err)
+	}
+	tick := func(when string) {
+		t.Helper()
+		var wg sync.WaitGroup
+		for range 3 { // three replicas at once
+			wg.Go(func() {
+				if err := f.store.Tick(ctx, at(when)); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	tick("2020-03-06 10:00") // Friday: due the end of Monday 03-09, not within a working day yet
+	tick("2020-03-09 08:00") // Monday morning: due tonight
+	tick("2020-03-09 09:00")
+	tick("2020-03-10 09:00") // overdue: yellow card
+	tick("2020-03-11 12:00")
+	k, _ = f.store.Case(ctx, li, k.ID)
+	if k.Card != "yellow" || k.Desk != "fengqiao" {
+		t.Fatalf("after one day overdue: card %q at %s; want yellow at fengqiao", k.Card, k.Desk)
+	}
+	tick("2020-03-12 00:00") // two working days past due: red card, up to the county
+	tick("2020-03-12 00:05")
+	k, _ = f.store.Case(ctx, f.users["zhang"], k.ID)
+	if k.Desk != "county" || k.Status != risk.CasePending || k.Card != "" || k.Escalations != 1 {
+		t.Fatalf("after red card: %+v; want pending at the county, no card, one escalation", k)
+	}
+	if len(k.Ladder) != 1 || k.Ladder[0].By != "" || !strings.Contains(k.Ladder[0].Reason, "红牌督办") {
+		t.Errorf("ladder %+v: want one move by the clock with its reason", k.Ladder)
+	}
+	want := []string{"zhang case.create", "zhang alert.confirm", "li case.accept", "system case.due_soon", "system case.card", "system case.card", "system case.escalate"}
+	if got := f.auditActions(t, k.ID); !slices.Equal(got, want) {
+		t.Errorf("audit:\n got %q\nwant %q", got, want)
+	}
+	// The township keeps read access, not write.
+	if _, err := f.store.Case(ctx, li, k.ID); err != nil {
+		t.Errorf("the lower desk's mediator reading the escalated case: %v", err)
+	}
+	if _, err := f.store.Act(ctx, li, k.ID, k.Version, risk.ActAccept, ""); !errors.Is(err, risk.ErrForbidden) {
+		t.Errorf("the lower desk's mediator accepting at the county: got %v, want forbidden", err)
+	}
+	if _, err := f.store.Act(ctx, f.users["sun"], k.ID, k.Version, risk.ActAccept, ""); err != nil {
+		t.Errorf("the county mediator accepting: %v", err)
+	}
+	fig, _ := f.store.Figures(ctx, f.users["chen"])
+	if fig.Escalated != 1 {
+		t.Errorf("figures: %d escalated, want 1", fig.Escalated)
+	}
+}
+
+// TestConcurrentChangesOneWins: two people act on the same version; one
+// wins, the other gets a conflict; notes written at once are both kept.
+func TestConcurrentChangesOneWins(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	f.alert(t, "X1", "collective", risk.LevelOrange, "330681109201", "", "")
+	k, err := f.store.Confirm(ctx, f.users["zhang"], "X1", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, who := range []string{"li", "zhou"} {
+		wg.Go(func() {
+			_, errs[i] = f.store.Act(ctx, f.users[who], k.ID, k.Version, risk.ActAccept, "")
+			f.store.AddNote(ctx, f.users[who], k.ID, "note", who+"的记录")
+		})
+	}
+	wg.Wait()
+	won, lost := 0, 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case errors.Is(err, risk.ErrConflict):
+			lost++
+		default:
+			t.Errorf("unexpected error %v", err)
+		}
+	}
+	if won != 1 || lost != 1 {
+		t.Errorf("%d won, %d conflicts; want one each", won, lost)
+	}
+	k, _ = f.store.Case(ctx, f.users["zhang"], k.ID)
+	if len(k.Notes) != 2 {
+		t.Errorf("%d notes kept, want both", len(k.Notes))
+	}
+}
+
+func TestRevealIsTheMediatorsAndAudited(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	f.alert(t, "R1", "repeat", risk.LevelYellow, "330681109", "pk-wang", "")
+	k, err := f.store.Confirm(ctx, f.users["zhang"], "R1", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k, err = f.store.Act(ctx, f.users["li"], k.ID, k.Version, risk.ActAccept, ""); err != nil {
+		t.Fatal(err)
+	}
+	for _, who := range []string{"zhang", "zhou", "wang", "chen", "admin"} {
+		if _, err := f.store.Reveal(ctx, f.users[who], k.ID, "pk-wang"); !errors.Is(err, risk.ErrForbidden) && !errors.Is(err, risk.ErrNotFound) {
+			t.Errorf("%s revealing a contact: got %v, want refused", who, err)
+		}
+	}
+	c, err := f.store.Reveal(ctx, f.users["li"], k.ID, "pk-wang")
+	if err != nil || c.Phone != "13805712345" {
+		t.Fatalf("the mediator's reveal: %+v, %v", c, err)
+	}
+	entries, _ := f.store.Audit(ctx, f.users["zhang"], desk.AuditFilter{Case: k.ID})
+	if entries[0].Action != "party.reveal" || entries[0].Actor != "li" || !strings.Contains(string(entries[0].Detail), "pk-wang") {
+		t.Errorf("last audit entry %+v: want li's reveal of pk-wang", entries[0])
+	}
+}
+
+// TestNotificationsOnceAcrossReplicas: two senders drain one outbox; the
+// robot hears each message once, after retrying a busy robot.
+func TestNotificationsOnceAcrossReplicas(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	f.robot.fail = 1
+	for i := range 5 {
+		key := fmt.Sprint("N", i)
+		f.alert(t, key, "collective", risk.LevelRed, "330681109201", "", "")
+		if _, err := f.store.Confirm(ctx, f.users["zhang"], key, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Red cases go to the county, which has no robot; an orange one to fengqiao.
+	f.alert(t, "N9", "collective", risk.LevelOrange, "330681109201", "", "")
+	if _, err := f.store.Confirm(ctx, f.users["zhang"], "N9", ""); err != nil {
+		t.Fatal(err)
+	}
+	cfg := desk.DefaultConfig().Notify
+	cfg.Backoff = time.Millisecond
+	senders := []*desk.Sender{
+		desk.NewSender(f.pool, http.DefaultClient, nil, cfg, slog.New(slog.DiscardHandler)),
+		desk.NewSender(f.pool, http.DefaultClient, nil, cfg, slog.New(slog.DiscardHandler)),
+	}
+	for round := 0; round < 20 && len(f.robot.told()) < 1; round++ {
+		var wg sync.WaitGroup
+		for _, s := range senders {
+			wg.Go(func() {
+				if _, err := s.SendDue(ctx); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := f.robot.told(); len(got) != 1 || !strings.HasPrefix(got[0], "新案件") {
+		t.Errorf("robot told %q; want the new case once", got)
+	}
+}
+
+func TestLoginThrottle(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	for range 5 {
+		if _, _, err := f.store.Login(ctx, "li", "wrong password!"); !errors.Is(err, desk.ErrUnauthenticated) {
+			t.Fatalf("wrong password: got %v", err)
+		}
+	}
+	if _, _, err := f.store.Login(ctx, "li", "correct horse battery"); !errors.Is(err, desk.ErrLocked) {
+		t.Fatalf("right password while locked: got %v, want locked", err)
+	}
+	f.clock.advance(2 * time.Minute)
+	u, sess, err := f.store.Login(ctx, "li", "correct horse battery")
+	if err != nil || u.Username != "li" || sess.Token == "" || sess.CSRF == "" {
+		t.Fatalf("after the lock: %+v %+v %v", u, sess, err)
+	}
+	if got, csrf, err := f.store.SessionUser(ctx, sess.Token); err != nil || got.Username != "li" || csrf != sess.CSRF {
+		t.Errorf("session: %+v %q %v", got, csrf, err)
+	}
+	if _, _, err := f.store.Login(ctx, "nobody", "whatever it is"); !errors.Is(err, desk.ErrUnauthenticated) {
+		t.Errorf("unknown user: got %v", err)
+	}
+	token, err := f.store.CreateToken(ctx, f.users["admin"], f.users["zhang"].ID, "对接系统")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u, err := f.store.TokenUser(ctx, token); err != nil || u.Username != "zhang" {
+		t.Errorf("token user: %+v %v", u, err)
+	}
+}
+
+func TestPausedClockMovesTheDeadline(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	f.alert(t, "P1", "collective", risk.LevelOrange, "330681109201", "", "")
+	k, _ := f.store.Confirm(ctx, f.users["zhang"], "P1", "")
+	li := f.users["li"]
+	k, _ = f.store.Act(ctx, li, k.ID, k.Version, risk.ActAccept, "")
+	due := k.DueAt
+	f.clock.set(at("2020-03-04 00:00")) // Wednesday
+	k, err := f.store.Pause(ctx, li, k.ID, k.Version, "等待司法鉴定结论")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.clock.set(at("2020-03-09 00:00")) // the next Monday: three working days later
+	if k, err = f.store.Resume(ctx, li, k.ID, k.Version); err != nil {
+		t.Fatal(err)
+	}
+	if want := calendar.Default().ExtendBy(due, 3*24*time.Hour); !k.DueAt.Equal(want) {
+		t.Errorf("due %s after three working days paused, want %s", k.DueAt, want)
+	}
+}
