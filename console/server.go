@@ -1,91 +1,233 @@
 // Package console serves riskwatch's HTTP API: health, metrics and the JSON
-// endpoints under /api/v1/.
+// endpoints under /api/v1/ that the centres, mediators, leaders and
+// administrators use, documented in openapi.yaml (served at
+// /api/v1/openapi.yaml).
 package console
 
 import (
 	"context"
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	risk "riskwatch"
-	"riskwatch/detectors"
+	"riskwatch/desk"
 	"riskwatch/pipeline"
 )
+
+//go:embed openapi.yaml
+var openAPI []byte
 
 // ingestStats reads the state of ingestion.
 type ingestStats interface {
 	Stats(ctx context.Context) ([]pipeline.FeedStats, error)
 }
 
-// alertReader reads stored alerts.
-type alertReader interface {
-	List(ctx context.Context, f detectors.Filter) ([]detectors.Stored, string, error)
-	Get(ctx context.Context, key string) (detectors.Stored, error)
-}
-
 // Server routes the API.
 type Server struct {
-	mux *http.ServeMux
-	log *slog.Logger
+	mux      *http.ServeMux
+	patterns []string // every route, for the test that keeps openapi.yaml true
+	desks    *desk.Store
+	log      *slog.Logger
+	reload   func(ctx context.Context, by *desk.User) (int, error) // re-reads the desk directory file; nil without one
 }
 
-// NewServer returns the API over stats and alerts, exposing gatherer on
-// /metrics.
-func NewServer(stats ingestStats, alerts alertReader, gatherer prometheus.Gatherer, log *slog.Logger) *Server {
-	s := &Server{mux: http.NewServeMux(), log: log.With("component", "console")}
+// NewServer returns the API over ingestion stats and the desks' store,
+// exposing gatherer on /metrics. reload re-reads the desk directory file
+// (nil when serve has none).
+func NewServer(stats ingestStats, desks *desk.Store, reload func(context.Context, *desk.User) (int, error), gatherer prometheus.Gatherer, log *slog.Logger) *Server {
+	s := &Server{mux: http.NewServeMux(), desks: desks, log: log.With("component", "console"), reload: reload}
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Write([]byte("ok\n"))
 	})
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
-	s.mux.HandleFunc("GET /api/v1/ingest/stats", func(w http.ResponseWriter, r *http.Request) {
+	s.public("GET /api/v1/openapi.yaml", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml; charset=utf-8")
+		w.Write(openAPI)
+	})
+	s.public("POST /api/v1/login", s.login)
+	s.public("POST /api/v1/logout", s.logout)
+	s.handle("GET /api/v1/me", s.me)
+	s.handle("GET /api/v1/ingest/stats", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
+		if u.Role != desk.RoleAdmin && u.Role != desk.RoleReviewer {
+			return fmt.Errorf("%s may not read the pipeline's health: %w", u.Role, risk.ErrForbidden)
+		}
 		feeds, err := stats.Stats(r.Context())
 		if err != nil {
-			s.fail(w, r, err)
-			return
+			return err
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"feeds": feeds})
+		return nil
 	})
-	s.mux.HandleFunc("GET /api/v1/alerts", func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		f := detectors.Filter{Status: q.Get("status"), Level: q.Get("level"), Detector: q.Get("detector"), RegionPrefix: q.Get("region"), After: q.Get("cursor")}
-		var err error
-		if f.From, err = queryTime(q.Get("from")); err == nil {
-			f.To, err = queryTime(q.Get("to"))
-		}
-		if err == nil && q.Get("limit") != "" {
-			f.Limit, err = strconv.Atoi(q.Get("limit"))
-		}
-		if err != nil {
-			s.fail(w, r, fmt.Errorf("%w: %w", risk.ErrInvalid, err))
-			return
-		}
-		list, next, err := alerts.List(r.Context(), f)
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		if list == nil {
-			list = []detectors.Stored{}
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"alerts": list, "next_cursor": next})
-	})
-	s.mux.HandleFunc("GET /api/v1/alerts/{key}", func(w http.ResponseWriter, r *http.Request) {
-		a, err := alerts.Get(r.Context(), r.PathValue("key"))
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, a)
-	})
+	s.routes()
 	return s
+}
+
+// ServeHTTP implements http.Handler. A path under /api/v1/ that no route
+// matches gets a JSON error like every other.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if _, pattern := s.mux.Handler(r); pattern == "" && strings.HasPrefix(r.URL.Path, "/api/v1/") {
+		s.fail(w, r, fmt.Errorf("no %s %s in the API (see /api/v1/openapi.yaml): %w", r.Method, r.URL.Path, risk.ErrNotFound))
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// sessionCookie holds a browser's session token: HttpOnly, Secure (browsers
+// accept Secure cookies from http://localhost too) and SameSite=Strict.
+const sessionCookie = "rw_session"
+
+// csrfHeader carries a session's CSRF token on every unsafe request.
+const csrfHeader = "X-CSRF-Token"
+
+// handle registers a handler for signed-in users. A machine signs in with
+// "Authorization: Bearer TOKEN"; a browser with its session cookie, and then
+// sends the session's CSRF token with every unsafe request.
+func (s *Server) handle(pattern string, h func(http.ResponseWriter, *http.Request, desk.User) error) {
+	s.patterns = append(s.patterns, pattern)
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		u, err := s.user(r)
+		if err == nil {
+			err = h(w, r, u)
+		}
+		if err != nil {
+			s.fail(w, r, err)
+		}
+	})
+}
+
+// public registers an API handler that needs no sign-in.
+func (s *Server) public(pattern string, h http.HandlerFunc) {
+	s.patterns = append(s.patterns, pattern)
+	s.mux.HandleFunc(pattern, h)
+}
+
+// Patterns lists the API's routes ("GET /api/v1/alerts"), as registered.
+func (s *Server) Patterns() []string { return slices.Clone(s.patterns) }
+
+func (s *Server) user(r *http.Request) (desk.User, error) {
+	if scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
+		return s.desks.TokenUser(r.Context(), strings.TrimSpace(token))
+	}
+	c, err := r.Cookie(sessionCookie)
+	if err != nil {
+		return desk.User{}, desk.ErrUnauthenticated
+	}
+	u, csrf, err := s.desks.SessionUser(r.Context(), c.Value)
+	if err != nil {
+		return desk.User{}, err
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead && r.Header.Get(csrfHeader) != csrf {
+		return desk.User{}, errCSRF
+	}
+	return u, nil
+}
+
+var errCSRF = fmt.Errorf("missing or wrong %s header: %w", csrfHeader, risk.ErrForbidden)
+
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	var in struct{ Username, Password string }
+	if err := decode(r, &in); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	u, sess, err := s.desks.Login(r.Context(), in.Username, in.Password)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: sess.Token, Path: "/", Expires: sess.Expires,
+		HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
+	writeJSON(w, http.StatusOK, map[string]any{"user": u, "csrf": sess.CSRF, "expires": sess.Expires})
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		if err := s.desks.Logout(r.Context(), c.Value); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) me(w http.ResponseWriter, r *http.Request, u desk.User) error {
+	out := map[string]any{"user": u}
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		if _, csrf, err := s.desks.SessionUser(r.Context(), c.Value); err == nil {
+			out["csrf"] = csrf
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// apiError is the body of every error: a stable code, a message in Chinese
+// for the people at the desks and one in English for the people wiring
+// systems together.
+type apiError struct {
+	Code      string `json:"code"`
+	Message   string `json:"message"`
+	MessageEn string `json:"message_en"`
+}
+
+var errorKinds = []struct {
+	err    error
+	status int
+	code   string
+	zh     string
+}{
+	{desk.ErrUnauthenticated, http.StatusUnauthorized, "unauthenticated", "未登录，或用户名、密码错误"},
+	{desk.ErrLocked, http.StatusTooManyRequests, "locked", "登录失败次数过多，请稍后再试"},
+	{risk.ErrInvalid, http.StatusBadRequest, "invalid", "请求内容有误"},
+	{risk.ErrForbidden, http.StatusForbidden, "forbidden", "无权进行此操作"},
+	{risk.ErrNotFound, http.StatusNotFound, "not_found", "未找到，或不在您的管辖范围内"},
+	{risk.ErrConflict, http.StatusConflict, "conflict", "该记录已被他人修改或当前状态不允许此操作，请刷新后重试"},
+}
+
+// fail answers with a JSON error. The error kinds say what was wrong, in
+// both languages; anything else is logged and answered 503 without its
+// text, so driver messages stay in the log.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	for _, k := range errorKinds {
+		if errors.Is(err, k.err) {
+			writeJSON(w, k.status, map[string]any{"error": apiError{k.code, k.zh, err.Error()}})
+			return
+		}
+	}
+	s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": apiError{"unavailable", "服务暂时不可用，请稍后重试",
+		"a store or the broker did not answer; try again"}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+// decode reads a JSON body of at most 1 MiB; unknown fields are errors, so
+// that a misspelt field is not silently ignored.
+func decode(r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("request body: %v: %w", err, risk.ErrInvalid)
+	}
+	return nil
 }
 
 // queryTime reads a time filter: RFC 3339, or empty for none.
@@ -95,34 +237,26 @@ func queryTime(v string) (time.Time, error) {
 	}
 	t, err := time.Parse(time.RFC3339, v)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("time %q: want RFC 3339", v)
+		return time.Time{}, fmt.Errorf("time %q: want RFC 3339: %w", v, risk.ErrInvalid)
 	}
 	return t, nil
 }
 
-// ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
-
-// fail answers with a JSON error. Bad requests and missing things say what
-// was wrong; anything else is logged and answered 503 without its text, so
-// driver messages stay in the log.
-func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
-	status, code, message := http.StatusServiceUnavailable, "unavailable", "a store or the broker did not answer; try again"
-	switch {
-	case errors.Is(err, risk.ErrInvalid):
-		status, code, message = http.StatusBadRequest, "invalid", err.Error()
-	case errors.Is(err, risk.ErrNotFound):
-		status, code, message = http.StatusNotFound, "not_found", err.Error()
-	default:
-		s.log.Error("request failed", "path", r.URL.Path, "err", err)
+func queryInt(v string) (int, error) {
+	if v == "" {
+		return 0, nil
 	}
-	writeJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": message}})
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, fmt.Errorf("number %q: %w", v, risk.ErrInvalid)
+	}
+	return n, nil
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.Encode(v)
+func pathID(r *http.Request) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("id %q: %w", r.PathValue("id"), risk.ErrInvalid)
+	}
+	return id, nil
 }

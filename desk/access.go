@@ -47,7 +47,8 @@ func (u User) allow(p perm, region string) error {
 		return fmt.Errorf("%s may not %s: %w", u.Role, p, risk.ErrForbidden)
 	}
 	if !u.within(region) {
-		return fmt.Errorf("%s is outside %s's jurisdiction: %w", region, u.Username, risk.ErrForbidden)
+		// Not naming the region: the caller may not know it exists.
+		return fmt.Errorf("outside %s's jurisdiction %s: %w", u.Username, u.Jurisdiction, risk.ErrForbidden)
 	}
 	return nil
 }

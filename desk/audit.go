@@ -61,9 +61,10 @@ func (s *Store) Audit(ctx context.Context, by User, f AuditFilter) ([]AuditEntry
 		where = append(where, "a.id < "+arg(f.After))
 	}
 	limit := f.Limit
-	if limit <= 0 || limit > 500 {
+	if limit <= 0 {
 		limit = 200
 	}
+	limit = min(limit, 500)
 	rows, err := s.pool.Query(ctx, `SELECT a.id, a.at, a.actor, a.action, coalesce(a.case_id, 0), coalesce(a.alert_key, ''), coalesce(a.desk_id, ''), a.detail
 		FROM audit_log a WHERE `+strings.Join(where, " AND ")+fmt.Sprintf(` ORDER BY a.id DESC LIMIT %d`, limit), args...)
 	if err != nil {

@@ -123,6 +123,9 @@ func canRead(by User, k Case, desks []Desk) error {
 // caseForUpdate locks a case that by may read; one by may not read does
 // not exist for them.
 func caseForUpdate(ctx context.Context, tx pgx.Tx, by User, id int64) (Case, error) {
+	if err := by.allow(permCases, by.Jurisdiction); err != nil {
+		return Case{}, err
+	}
 	rows, err := tx.Query(ctx, `SELECT `+caseColumns+` FROM cases WHERE id = $1 FOR UPDATE`, id)
 	if err != nil {
 		return Case{}, err
@@ -161,11 +164,13 @@ func (s *Store) Case(ctx context.Context, by User, id int64) (Case, error) {
 	if err != nil {
 		return Case{}, err
 	}
-	if err := canRead(by, k, desks); err != nil {
-		if errors.Is(err, risk.ErrForbidden) && by.Role != RoleLeader && by.within(k.Region) {
-			return Case{}, notFound("case", id)
-		}
+	// A role that reads no case is refused as such; a case outside the
+	// caller's jurisdiction or desks does not exist for them.
+	if err := by.allow(permCases, by.Jurisdiction); err != nil {
 		return Case{}, err
+	}
+	if err := canRead(by, k, desks); err != nil {
+		return Case{}, notFound("case", id)
 	}
 	for _, d := range desks {
 		k.Desks = append(k.Desks, d.ID)
@@ -230,9 +235,10 @@ func (s *Store) Cases(ctx context.Context, by User, f CaseFilter) ([]Case, error
 			WHERE `+arg(by.Username)+` = ANY(d.members) OR `+arg(by.Username)+` = ANY(d.heads))`)
 	}
 	limit := f.Limit
-	if limit <= 0 || limit > 500 {
+	if limit <= 0 {
 		limit = 100
 	}
+	limit = min(limit, 500)
 	return s.listCases(ctx, by, strings.Join(where, " AND ")+" ORDER BY created_at DESC, id DESC LIMIT "+fmt.Sprint(limit), args...)
 }
 

@@ -260,6 +260,10 @@ func TestReviewerDismissAndMerge(t *testing.T) {
 	if a, err := f.store.Dismiss(ctx, zhang, "D1", risk.DismissFalsePositive, "停电引起"); err != nil || a.Status != "dismissed" || a.DismissReason != "false_positive" {
 		t.Errorf("dismiss: %+v, %v", a, err)
 	}
+	// The reasons feed the detectors' figures.
+	if fig, err := f.store.Figures(ctx, f.users["chen"]); err != nil || fig.Reviewed["surge"]["false_positive"] != 1 {
+		t.Errorf("figures after a dismissal: %+v, %v; want surge's false positive counted", fig.Reviewed, err)
+	}
 	f.alert(t, "M1", "repeat", risk.LevelYellow, "330681109201", "pk-wang", "")
 	f.alert(t, "M2", "convergence", risk.LevelOrange, "330681109201", "pk-wang", "")
 	k, err := f.store.Confirm(ctx, zhang, "M1", "")
@@ -495,7 +499,11 @@ func TestLoginThrottle(t *testing.T) {
 	if _, _, err := f.store.Login(ctx, "nobody", "whatever it is"); !errors.Is(err, desk.ErrUnauthenticated) {
 		t.Errorf("unknown user: got %v", err)
 	}
-	token, err := f.store.CreateToken(ctx, f.users["admin"], f.users["zhang"].ID, "对接系统")
+	admin := f.users["admin"]
+	if _, err := f.store.CreateToken(ctx, &admin, f.users["li"].ID, "李的令牌"); !errors.Is(err, risk.ErrForbidden) {
+		t.Errorf("an administrator making a mediator's token: got %v, want forbidden", err)
+	}
+	token, err := f.store.CreateToken(ctx, &admin, f.users["zhang"].ID, "对接系统")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -523,5 +531,53 @@ func TestPausedClockMovesTheDeadline(t *testing.T) {
 	}
 	if want := calendar.Default().ExtendBy(due, 3*24*time.Hour); !k.DueAt.Equal(want) {
 		t.Errorf("due %s after three working days paused, want %s", k.DueAt, want)
+	}
+}
+
+func TestAlertsListedInTheJurisdiction(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	for i := range 7 {
+		level := risk.LevelYellow
+		if i%2 == 0 {
+			level = risk.LevelRed
+		}
+		f.alert(t, fmt.Sprint("L", i), "repeat", level, fmt.Sprintf("3306811%02d", i), fmt.Sprint("p", i), "")
+		f.clock.advance(time.Second)
+	}
+	f.alert(t, "ELSEWHERE", "repeat", risk.LevelRed, "330682101", "q", "")
+	zhang := f.users["zhang"]
+	var keys []string
+	after := ""
+	for pages := 0; ; pages++ {
+		page, next, err := f.store.Alerts(ctx, zhang, desk.AlertFilter{Detector: "repeat", Limit: 3, After: after})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range page {
+			keys = append(keys, a.Key)
+		}
+		if next == "" {
+			break
+		}
+		if after = next; pages > 5 {
+			t.Fatal("paging does not end")
+		}
+	}
+	if len(keys) != 7 || slices.Contains(keys, "ELSEWHERE") {
+		t.Errorf("paged through %q; want the county's 7, not another county's", keys)
+	}
+	red, _, err := f.store.Alerts(ctx, zhang, desk.AlertFilter{Level: "red", Region: "33068110"})
+	if err != nil || len(red) != 4 {
+		t.Errorf("red alerts under 33068110: %d, %v; want 4", len(red), err)
+	}
+	if got, _, _ := f.store.Alerts(ctx, zhang, desk.AlertFilter{Region: "330682"}); len(got) != 0 {
+		t.Errorf("asking for another county: %d alerts, want none", len(got))
+	}
+	if _, _, err := f.store.Alerts(ctx, zhang, desk.AlertFilter{After: "no-such-key"}); !errors.Is(err, risk.ErrInvalid) {
+		t.Errorf("bad cursor: %v, want ErrInvalid", err)
+	}
+	if _, _, err := f.store.Alerts(ctx, f.users["chen"], desk.AlertFilter{}); !errors.Is(err, risk.ErrForbidden) {
+		t.Errorf("a leader listing alerts: %v, want forbidden", err)
 	}
 }

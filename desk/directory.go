@@ -104,8 +104,9 @@ func ReadDirectory(r io.Reader) ([]Desk, error) {
 
 // LoadDirectoryFile reads the directory file at path into the store: the
 // file's desks replace those of the last load; desks added through the API
-// stay. It is what serve runs at start and on SIGHUP.
-func LoadDirectoryFile(ctx context.Context, s *Store, path string) (int, error) {
+// stay. It is what serve runs at start and on SIGHUP (by nil), and what an
+// administrator whose jurisdiction holds every desk of the file may ask for.
+func LoadDirectoryFile(ctx context.Context, s *Store, by *User, path string) (int, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, fmt.Errorf("open desk directory: %w", err)
@@ -114,6 +115,13 @@ func LoadDirectoryFile(ctx context.Context, s *Store, path string) (int, error) 
 	desks, err := ReadDirectory(f)
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", path, err)
+	}
+	if by != nil {
+		for _, d := range desks {
+			if err := by.allow(permDesks, d.Region); err != nil {
+				return 0, err
+			}
+		}
 	}
 	return len(desks), s.replaceFileDesks(ctx, desks)
 }
@@ -298,8 +306,18 @@ func (s *Store) SaveDesk(ctx context.Context, by User, d Desk) (Desk, error) {
 		return Desk{}, err
 	}
 	err := s.write(ctx, by.Username, func(c *change) error {
-		if old, err := getDesk(ctx, c.tx, d.ID); err == nil && !by.within(old.Region) {
+		old, err := getDesk(ctx, c.tx, d.ID)
+		if err == nil && !by.within(old.Region) {
 			return fmt.Errorf("desk %s is outside your jurisdiction: %w", d.ID, risk.ErrForbidden)
+		}
+		// Secrets never leave the store, so an edit that resends a robot
+		// without its secret keeps the one it had.
+		for i, w := range d.Webhooks {
+			for _, o := range old.Webhooks {
+				if w.Secret == "" && o.URL == w.URL && o.Kind == w.Kind {
+					d.Webhooks[i].Secret = o.Secret
+				}
+			}
 		}
 		if err := upsertDesk(ctx, c.tx, d, "api"); err != nil {
 			return err

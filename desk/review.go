@@ -26,9 +26,13 @@ type Alert struct {
 	Person        string             `json:"person,omitempty"`
 	Summary       string             `json:"summary"`
 	Numbers       map[string]float64 `json:"numbers"`
+	Words         []string           `json:"words"`
 	Evidence      []risk.Evidence    `json:"evidence"`
+	WindowStart   time.Time          `json:"window_start"`
+	WindowEnd     time.Time          `json:"window_end"`
 	FirstSeen     time.Time          `json:"first_seen"`
 	LastSeen      time.Time          `json:"last_seen"`
+	CreatedAt     time.Time          `json:"created_at"`
 	PreviousKey   string             `json:"previous_key,omitempty"`
 	Desk          string             `json:"desk,omitempty"`
 	RouteReason   string             `json:"route_reason,omitempty"`
@@ -37,20 +41,91 @@ type Alert struct {
 	ReviewedBy    string             `json:"reviewed_by,omitempty"`
 }
 
-const alertColumns = `key, detector, level, status, region, category, subject, person, summary, numbers, evidence,
-	first_seen, last_seen, coalesce(previous_key, ''), coalesce(desk_id, ''), route_reason, coalesce(case_id, 0),
-	coalesce(dismiss_reason, ''), coalesce(reviewed_by, '')`
+const alertColumns = `key, detector, level, status, region, category, subject, person, summary, numbers, words, evidence,
+	window_start, window_end, first_seen, last_seen, created_at, coalesce(previous_key, ''), coalesce(desk_id, ''), route_reason,
+	coalesce(case_id, 0), coalesce(dismiss_reason, ''), coalesce(reviewed_by, '')`
 
 func scanAlert(row pgx.CollectableRow) (Alert, error) {
 	var a Alert
 	var evidence []byte
 	err := row.Scan(&a.Key, &a.Detector, &a.Level, &a.Status, &a.Region, &a.Category, &a.Subject, &a.Person, &a.Summary,
-		&a.Numbers, &evidence, &a.FirstSeen, &a.LastSeen, &a.PreviousKey, &a.Desk, &a.RouteReason, &a.Case,
-		&a.DismissReason, &a.ReviewedBy)
+		&a.Numbers, &a.Words, &evidence, &a.WindowStart, &a.WindowEnd, &a.FirstSeen, &a.LastSeen, &a.CreatedAt,
+		&a.PreviousKey, &a.Desk, &a.RouteReason, &a.Case, &a.DismissReason, &a.ReviewedBy)
 	if err == nil {
 		err = json.Unmarshal(evidence, &a.Evidence)
 	}
 	return a, err
+}
+
+// AlertFilter selects alerts for a listing. Empty fields select
+// everything in the caller's jurisdiction.
+type AlertFilter struct {
+	Status, Level, Detector, Desk string
+	Region                        string    // division code prefix, inside the jurisdiction
+	From, To                      time.Time // created_at
+	After                         string    // cursor: the last key of the previous page
+	Limit                         int
+}
+
+// Alerts lists the alerts in by's jurisdiction newest first, and the
+// cursor of the next page ("" at the end).
+func (s *Store) Alerts(ctx context.Context, by User, f AlertFilter) ([]Alert, string, error) {
+	if err := by.allow(permAlerts, by.Jurisdiction); err != nil {
+		return nil, "", err
+	}
+	// The narrower of the filter and the jurisdiction; disjoint ones
+	// select nothing.
+	region := by.Jurisdiction
+	switch {
+	case f.Region == "" || strings.HasPrefix(f.Region, by.Jurisdiction):
+		if f.Region != "" {
+			region = f.Region
+		}
+	case !strings.HasPrefix(by.Jurisdiction, f.Region):
+		return []Alert{}, "", nil
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	limit = min(limit, 500)
+	var afterAt *time.Time
+	if f.After != "" {
+		var t time.Time
+		if err := s.pool.QueryRow(ctx, `SELECT created_at FROM alerts WHERE key = $1`, f.After).Scan(&t); err != nil {
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil, "", fmt.Errorf("cursor %q: %w", f.After, risk.ErrInvalid)
+			}
+			return nil, "", fmt.Errorf("read cursor: %w", err)
+		}
+		afterAt = &t
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+alertColumns+` FROM alerts
+		WHERE starts_with(region, $1) AND ($2 = '' OR status = $2) AND ($3 = '' OR level = $3) AND ($4 = '' OR detector = $4)
+		AND ($5 = '' OR desk_id = $5) AND ($6::timestamptz IS NULL OR created_at >= $6) AND ($7::timestamptz IS NULL OR created_at < $7)
+		AND ($8::timestamptz IS NULL OR (created_at, key) < ($8, $9))
+		ORDER BY created_at DESC, key DESC LIMIT $10`,
+		region, f.Status, f.Level, f.Detector, f.Desk, nullTime(f.From), nullTime(f.To), afterAt, f.After, limit+1)
+	if err != nil {
+		return nil, "", fmt.Errorf("list alerts: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, scanAlert)
+	if err != nil {
+		return nil, "", fmt.Errorf("list alerts: %w", err)
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		next = out[limit-1].Key
+	}
+	return out, next, nil
+}
+
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }
 
 // alertForUpdate locks an alert in the caller's jurisdiction; one outside
@@ -83,8 +158,9 @@ func (s *Store) GetAlert(ctx context.Context, by User, key string) (Alert, error
 	return a, err
 }
 
-// Confirm makes a reviewed alert a case at the desk it was routed to (or
-// routes it now), with the parties of its evidence, and tells the desk.
+// Confirm makes a reviewed alert a case at the desk the routing rule picks
+// now (the directory may have changed since intake), with the parties of its
+// evidence, and tells the desk.
 func (s *Store) Confirm(ctx context.Context, by User, key, note string) (Case, error) {
 	desks, err := s.Desks(ctx)
 	if err != nil {
@@ -230,6 +306,9 @@ func (s *Store) Merge(ctx context.Context, by User, key string, caseID int64) (C
 		if err != nil {
 			return err
 		}
+		if !k.Status.Open() {
+			return fmt.Errorf("case %d is %s: reopen it first: %w", caseID, k.Status.Name(), risk.ErrConflict)
+		}
 		if _, err := c.tx.Exec(ctx, `UPDATE alerts SET status = 'merged', case_id = $2, reviewed_by = $3, reviewed_at = $4, updated_at = $4
 			WHERE key = $1`, key, caseID, by.Username, c.at); err != nil {
 			return err
@@ -247,7 +326,7 @@ func (s *Store) joinCase(ctx context.Context, c *change, k Case, a Alert, action
 	if err := addNote(ctx, c, k.ID, "evidence", fmt.Sprintf("新增预警（%s，%s）：%s", detectorName(a.Detector), levelNames[a.Level], a.Summary)); err != nil {
 		return err
 	}
-	if _, err := c.tx.Exec(ctx, `UPDATE cases SET level = $2, updated_at = $3 WHERE id = $1`, k.ID, k.Level.Max(a.Level), c.at); err != nil {
+	if _, err := c.tx.Exec(ctx, `UPDATE cases SET level = $2, version = version + 1, updated_at = $3 WHERE id = $1`, k.ID, k.Level.Max(a.Level), c.at); err != nil {
 		return err
 	}
 	if err := c.audit(ctx, action, auditRef{caseID: k.ID, alertKey: a.Key, deskID: k.Desk}, map[string]any{"level": a.Level}); err != nil {

@@ -18,6 +18,10 @@ type Figures struct {
 	SettledFirst int     `json:"settled_first"`
 	SettledShare float64 `json:"settled_first_share"`
 	Escalated    int     `json:"escalated"` // cases that went up the ladder at least once
+	// Reviewed counts reviewed alerts by detector and outcome (confirmed,
+	// merged, or the dismiss reason): the detectors' precision as the
+	// centres judge it.
+	Reviewed map[string]map[string]int `json:"reviewed"`
 }
 
 // Figures returns the jurisdiction's aggregates.
@@ -61,8 +65,34 @@ func (s *Store) Figures(ctx context.Context, by User) (Figures, error) {
 	if err != nil {
 		return Figures{}, fmt.Errorf("figures: %w", err)
 	}
+	if err := s.reviewed(ctx, by, &f); err != nil {
+		return Figures{}, err
+	}
 	if f.Settled > 0 {
 		f.SettledShare = float64(f.SettledFirst) / float64(f.Settled)
 	}
 	return f, nil
+}
+
+func (s *Store) reviewed(ctx context.Context, by User, f *Figures) error {
+	f.Reviewed = map[string]map[string]int{}
+	rows, err := s.pool.Query(ctx, `SELECT detector, CASE WHEN status = 'dismissed' THEN dismiss_reason ELSE status END, count(*)
+		FROM alerts WHERE status IN ('confirmed', 'merged', 'dismissed') AND reviewed_by IS NOT NULL AND starts_with(region, $1)
+		GROUP BY 1, 2`, by.Jurisdiction)
+	if err != nil {
+		return fmt.Errorf("figures: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var detector, outcome string
+		var n int
+		if err := rows.Scan(&detector, &outcome, &n); err != nil {
+			return fmt.Errorf("figures: %w", err)
+		}
+		if f.Reviewed[detector] == nil {
+			f.Reviewed[detector] = map[string]int{}
+		}
+		f.Reviewed[detector][outcome] = n
+	}
+	return rows.Err()
 }

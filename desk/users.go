@@ -189,6 +189,9 @@ type UserChange struct {
 // UpdateUser applies an administrator's change. Disabling a user or
 // resetting their password ends their sessions.
 func (s *Store) UpdateUser(ctx context.Context, by User, id int64, ch UserChange) (User, error) {
+	if err := by.allow(permUsers, by.Jurisdiction); err != nil {
+		return User{}, err
+	}
 	var u User
 	err := s.write(ctx, by.Username, func(c *change) error {
 		rows, err := c.tx.Query(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1 FOR UPDATE`, id)
@@ -350,25 +353,36 @@ const tokenPrefix = "rwt_"
 
 // CreateToken gives a user an API token for machines and returns it: it is
 // shown once and stored only as a hash. Administrators make tokens for the
-// users of their jurisdiction.
-func (s *Store) CreateToken(ctx context.Context, by User, userID int64, name string) (string, error) {
+// staff and machine accounts of their jurisdiction, not for mediators (who
+// read contacts); by is nil for the command line, which may make any.
+func (s *Store) CreateToken(ctx context.Context, by *User, userID int64, name string) (string, error) {
 	if strings.TrimSpace(name) == "" {
 		return "", fmt.Errorf("token name missing: %w", risk.ErrInvalid)
 	}
+	if by != nil {
+		if err := by.allow(permUsers, by.Jurisdiction); err != nil {
+			return "", err // a role without the right learns nothing of users
+		}
+	}
 	token := tokenPrefix + randomToken()
-	err := s.write(ctx, by.Username, func(c *change) error {
-		var owner User
+	err := s.write(ctx, actorName(by), func(c *change) error {
 		rows, err := c.tx.Query(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, userID)
 		if err != nil {
 			return err
 		}
-		if owner, err = pgx.CollectExactlyOneRow(rows, scanUser); errors.Is(err, pgx.ErrNoRows) || err == nil && !by.within(owner.Jurisdiction) {
+		owner, err := pgx.CollectExactlyOneRow(rows, scanUser)
+		if errors.Is(err, pgx.ErrNoRows) || err == nil && by != nil && !by.within(owner.Jurisdiction) {
 			return fmt.Errorf("user %d: %w", userID, risk.ErrNotFound)
 		} else if err != nil {
 			return err
 		}
-		if err := by.allow(permUsers, owner.Jurisdiction); err != nil {
-			return err
+		if by != nil {
+			if err := by.allow(permUsers, owner.Jurisdiction); err != nil {
+				return err
+			}
+			if owner.Role == RoleMediator {
+				return fmt.Errorf("tokens are for machines and staff, not mediators, who sign in themselves: %w", risk.ErrForbidden)
+			}
 		}
 		if _, err := c.tx.Exec(ctx, `INSERT INTO api_tokens (token_hash, user_id, name, created_at) VALUES ($1, $2, $3, $4)`,
 			tokenHash(token), userID, name, c.at); err != nil {
@@ -404,4 +418,18 @@ func randomToken() string {
 func tokenHash(token string) []byte {
 	h := sha256.Sum256([]byte(token))
 	return h[:]
+}
+
+// UserByName returns a user by sign-in name: for the command line, which
+// already holds the server.
+func (s *Store) UserByName(ctx context.Context, name string) (User, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+userColumns+` FROM users WHERE username = $1`, name)
+	if err != nil {
+		return User{}, fmt.Errorf("get user: %w", err)
+	}
+	u, err := pgx.CollectExactlyOneRow(rows, scanUser)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return User{}, notFound("user", name)
+	}
+	return u, err
 }

@@ -149,54 +149,6 @@ func union[T comparable](a, b []T) []T {
 	return out
 }
 
-// Filter selects alerts for a listing. Empty fields select everything.
-type Filter struct {
-	Status, Level, Detector string
-	RegionPrefix            string
-	From, To                time.Time // created_at
-	After                   string    // cursor: the last key of the previous page
-	Limit                   int
-}
-
-// List returns alerts newest first and the cursor of the next page ("" at
-// the end).
-func (s *AlertStore) List(ctx context.Context, f Filter) ([]Stored, string, error) {
-	limit := f.Limit
-	if limit <= 0 || limit > 500 {
-		limit = 100
-	}
-	var afterAt *time.Time
-	if f.After != "" {
-		var t time.Time
-		if err := s.pool.QueryRow(ctx, `SELECT created_at FROM alerts WHERE key = $1`, f.After).Scan(&t); err != nil {
-			if errors.Is(err, pgx.ErrNoRows) {
-				return nil, "", fmt.Errorf("cursor %q: %w", f.After, risk.ErrInvalid)
-			}
-			return nil, "", fmt.Errorf("read cursor: %w", err)
-		}
-		afterAt = &t
-	}
-	rows, err := s.pool.Query(ctx, `SELECT `+storedColumns+` FROM alerts
-		WHERE ($1 = '' OR status = $1) AND ($2 = '' OR level = $2) AND ($3 = '' OR detector = $3)
-		AND ($4 = '' OR region LIKE $4 || '%') AND ($5::timestamptz IS NULL OR created_at >= $5) AND ($6::timestamptz IS NULL OR created_at < $6)
-		AND ($7::timestamptz IS NULL OR (created_at, key) < ($7, $8))
-		ORDER BY created_at DESC, key DESC LIMIT $9`,
-		f.Status, f.Level, f.Detector, f.RegionPrefix, nullTime(f.From), nullTime(f.To), afterAt, f.After, limit+1)
-	if err != nil {
-		return nil, "", fmt.Errorf("list alerts: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, scanStored)
-	if err != nil {
-		return nil, "", fmt.Errorf("list alerts: %w", err)
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		next = out[limit-1].Key
-	}
-	return out, next, nil
-}
-
 // Get returns one alert; the error wraps risk.ErrNotFound when there is none.
 func (s *AlertStore) Get(ctx context.Context, key string) (Stored, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+storedColumns+` FROM alerts WHERE key = $1`, key)
@@ -225,11 +177,4 @@ func scanStored(row pgx.CollectableRow) (Stored, error) {
 		return a, err
 	}
 	return a, json.Unmarshal(ev, &a.Evidence)
-}
-
-func nullTime(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	return &t
 }

@@ -3,6 +3,7 @@ package pipeline_test
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -176,5 +177,19 @@ func TestContractExamples(t *testing.T) {
 	if n := count(t, conn, `SELECT uniqExact(source) FROM events FINAL
 		WHERE has(subjects, 'project:330681109:安置房')`); n != 3 {
 		t.Errorf("the 安置房 site's subject is in %d feeds, want 3", n)
+	}
+	// A case reads the persons of its evidence: masked, sealed, each once.
+	persons, err := pipeline.NewPersonReader(conn).Persons(context.Background(), []risk.Evidence{
+		{Source: risk.SourceGrid, ID: "GE330681109-20200222-0031"}, {Source: risk.SourceHotline, ID: "ZJSX12345-20200221-00123"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(persons) < 2 {
+		t.Fatalf("persons %+v: want the grid report's parties and the caller", persons)
+	}
+	for _, p := range persons {
+		if p.Key() != "" && (p.Sealed == "" || strings.ContainsAny(p.Phone, "0123456789") && !strings.Contains(p.Phone, "*")) {
+			t.Errorf("person %+v: want a sealed contact and a masked phone", p)
+		}
 	}
 }

@@ -28,6 +28,10 @@ type config struct {
 	Topics       map[risk.Source]*string
 	AlertTopic   string
 	Detectors    string // YAML settings file
+	DeskConfig   string // YAML file of the desks' rules
+	Directory    string // YAML desk directory
+	Calendar     string // YAML working-day calendar, over the built-in one
+	CaseTopic    string
 	LogLevel     slog.Level
 	LogFormat    string
 	Pipeline     pipeline.Config
@@ -59,6 +63,10 @@ func (c *config) register(fs *flag.FlagSet, getenv func(string) string) {
 	}
 	fs.StringVar(&c.Detectors, "detectors.config", "", "YAML file of detector settings (deploy/detectors.yaml documents them); empty for the defaults.")
 	fs.StringVar(&c.AlertTopic, "topic.alerts", "riskwatch.alerts", "Topic the alerts are published to.")
+	fs.StringVar(&c.CaseTopic, "topic.cases", "riskwatch.cases", "Topic every alert review and case change is published to.")
+	fs.StringVar(&c.DeskConfig, "desk.config", "", "YAML file of the desks' rules: routing, deadlines, sessions, notifications (deploy/desk.yaml documents them); empty for the defaults.")
+	fs.StringVar(&c.Directory, "desks", env("RISKWATCH_DESKS", ""), "YAML desk directory (deploy/desks.yaml is 诸暨市's), loaded at start and on SIGHUP. Env RISKWATCH_DESKS.")
+	fs.StringVar(&c.Calendar, "calendar", "", "YAML working-day calendar for years after the built-in 2020–2026, or to override them.")
 	fs.TextVar(&c.LogLevel, "log.level", slog.LevelInfo, "Log level: debug, info, warn, error.")
 	fs.StringVar(&c.LogFormat, "log.format", "text", "Log format: text or json.")
 	c.Pipeline.RegisterFlags(fs)

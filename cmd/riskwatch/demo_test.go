@@ -15,16 +15,12 @@ import (
 )
 
 // knownGaps are planted incidents the detectors cannot find yet, by
-// detector and kind: the first two need subject keys (the employer, the
-// estate) extracted from the text, which collective and convergence
-// document as not done; trend tests eight weeks and waits until it has
-// them, longer than the scenarios here. They are logged, not failed; one
-// that starts being found is logged too, to be struck from here.
+// detector and kind: trend tests eight weeks and waits until it has them,
+// longer than the scenarios here. They are logged, not failed; one that
+// starts being found is logged too, to be struck from here.
 var knownGaps = map[string]string{
-	"collective same_employer_calls": "many different callers about one employer: collective reads petitions and grid reports only",
-	"convergence same_subject":       "one matter from different people in two feeds: convergence links persons only",
-	"trend express_points":           "trend needs eight weeks of history; the scenario has fewer",
-	"trend elderly_meals":            "trend needs eight weeks of history; the scenario has fewer",
+	"trend express_points": "trend needs eight weeks of history; the scenario has fewer",
+	"trend elderly_meals":  "trend needs eight weeks of history; the scenario has fewer",
 }
 
 // TestDemoEvaluate runs `riskwatch demo evaluate` on a small scenario (2

@@ -43,6 +43,7 @@ commands:
   detect      run the detectors over past event time: riskwatch detect -from T1 -to T2 [-detector NAME] [-dry-run]
   series      score a count series from a CSV with the surge test: riskwatch series --input FILE.csv
   demo        a county's weeks of traffic with planted incidents: riskwatch demo generate -out DIR | demo evaluate
+  user        add a user (the first administrator too) or an API token: riskwatch user add -username NAME -role admin -jurisdiction 330681
 
 Run "riskwatch <command> -h" for the flags of a command.
 `
@@ -68,6 +69,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return series(ctx, args, os.Stdin, stdout, stderr)
 	case "demo":
 		return demo(ctx, args, getenv, stdout, stderr)
+	case "user":
+		return userCmd(ctx, args, getenv, os.Stdin, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -9,7 +9,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,6 +19,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"riskwatch/console"
+	"riskwatch/desk"
 	"riskwatch/detectors"
 	"riskwatch/pipeline"
 	"riskwatch/pipeline/normalize"
@@ -62,7 +65,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	feeds := c.feeds()
 	brokers := c.brokers()
 	if addr, ok := c.embedded(); ok {
-		topics := []string{c.AlertTopic}
+		topics := []string{c.AlertTopic, c.CaseTopic}
 		for _, f := range feeds {
 			topics = append(topics, f.Topic)
 		}
@@ -115,8 +118,41 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		}
 	})
 
+	desks, dcfgDesk, err := newDeskStore(c, pool, conn, protector)
+	if err != nil {
+		return err
+	}
+	reload := deskReloader(desks, c.Directory, log)
+	if reload != nil {
+		if _, err := reload(ctx, nil); err != nil {
+			return err
+		}
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		wg.Go(func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-hup:
+					reload(ctx, nil) // a bad file keeps the last good directory; reload logged why
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		// Every 5 seconds: a red alert reaches its desk seconds after the
+		// detector raised it.
+		desks.RunClock(ctx, 5*time.Second, func(err error) { log.Warn("desk clock", "err", err) })
+	})
+	cases := newTopicWriter(brokers, c.CaseTopic)
+	defer cases.Close()
+	sender := desk.NewSender(pool, &http.Client{Timeout: 15 * time.Second}, cases, dcfgDesk.Notify, log.With("component", "notify"))
+	wg.Go(func() { sender.Run(ctx, 2*time.Second) })
+
 	stats := pipeline.NewStatsReader(conn, brokers, feeds, metrics)
-	srv := &http.Server{Addr: c.HTTP, Handler: console.NewServer(stats, alerts, reg, log), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Addr: c.HTTP, Handler: console.NewServer(stats, desks, reload, reg, log), ReadHeaderTimeout: 10 * time.Second}
 	log.Info("serving", "http", ln.Addr().String(), "kafka", brokers, "group", c.KafkaGroup)
 	wg.Go(func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -187,4 +223,21 @@ func migrateCmd(ctx context.Context, args []string, getenv func(string) string, 
 	}
 	log.Info("postgres migrated")
 	return nil
+}
+
+// deskReloader loads the desk directory file into the store; nil without
+// a file. A bad file is an error and changes nothing.
+func deskReloader(store *desk.Store, path string, log *slog.Logger) func(context.Context, *desk.User) (int, error) {
+	if path == "" {
+		return nil
+	}
+	return func(ctx context.Context, by *desk.User) (int, error) {
+		n, err := desk.LoadDirectoryFile(ctx, store, by, path)
+		if err != nil {
+			log.Error("desk directory not loaded", "file", path, "err", err)
+			return 0, err
+		}
+		log.Info("desk directory loaded", "file", path, "desks", n)
+		return n, nil
+	}
 }

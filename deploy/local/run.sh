@@ -23,4 +23,5 @@ fi
 mkdir -p var/bin
 go build -o var/bin/riskwatch ./cmd/riskwatch
 var/bin/riskwatch migrate
-exec var/bin/riskwatch serve -pii.key-file "$KEY_FILE" -kafka.data-dir var/kafka "$@"
+echo "run.sh: the first administrator: var/bin/riskwatch user add -username admin -role admin -jurisdiction 330681" >&2
+exec var/bin/riskwatch serve -pii.key-file "$KEY_FILE" -kafka.data-dir var/kafka -desks deploy/desks.yaml "$@"

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/segmentio/kafka-go"
+
+	risk "riskwatch"
+	"riskwatch/desk"
+	"riskwatch/desk/calendar"
+	"riskwatch/pipeline"
+	"riskwatch/pipeline/normalize"
+	"riskwatch/schema"
+)
+
+// newDeskStore wires the desks' store: its rules, the working-day
+// calendar, the parties of evidence from ClickHouse and the personal-data
+// key that opens their contacts.
+func newDeskStore(c *config, pool *pgxpool.Pool, conn driver.Conn, p *normalize.Protector) (*desk.Store, desk.Config, error) {
+	cfg, err := desk.LoadConfig(c.DeskConfig)
+	if err != nil {
+		return nil, cfg, err
+	}
+	cal := calendar.Default()
+	if c.Calendar != "" {
+		f, err := os.Open(c.Calendar)
+		if err != nil {
+			return nil, cfg, fmt.Errorf("open calendar: %w", err)
+		}
+		defer f.Close()
+		if cal, err = calendar.Load(f); err != nil {
+			return nil, cfg, fmt.Errorf("%s: %w", c.Calendar, err)
+		}
+	}
+	if y := time.Now().In(calendar.CST).Year(); !cal.Known(y) || !cal.Known(y+1) {
+		fmt.Fprintf(os.Stderr, "riskwatch: the working-day calendar lacks %d or %d: deadlines count weekends only; add the year with -calendar\n", y, y+1)
+	}
+	parties := partiesOf{}
+	if conn != nil {
+		parties.r = pipeline.NewPersonReader(conn)
+	}
+	if p == nil {
+		return desk.NewStore(pool, cfg, cal, parties, nil), cfg, nil
+	}
+	return desk.NewStore(pool, cfg, cal, parties, &contactOpener{p}), cfg, nil
+}
+
+// partiesOf reads the parties of an alert's evidence from the events.
+type partiesOf struct{ r *pipeline.PersonReader }
+
+func (p partiesOf) Parties(ctx context.Context, evidence []risk.Evidence) ([]desk.Party, error) {
+	if p.r == nil {
+		return nil, nil
+	}
+	persons, err := p.r.Persons(ctx, evidence)
+	if err != nil {
+		return nil, err
+	}
+	var out []desk.Party
+	for _, ps := range persons {
+		if ps.Key() == "" {
+			continue // anonymous: nobody to contact or to link
+		}
+		out = append(out, desk.Party{Key: ps.Key(), Role: ps.Role, Name: ps.Name, Phone: ps.Phone, Sealed: ps.Sealed})
+	}
+	return out, nil
+}
+
+// contactOpener opens sealed contacts with the personal-data key.
+type contactOpener struct{ p *normalize.Protector }
+
+func (o *contactOpener) Unseal(sealed string) (desk.Contact, error) {
+	name, phone, id, err := o.p.Open(sealed)
+	return desk.Contact{Name: name, Phone: phone, IDNo: id}, err
+}
+
+// topicWriter publishes the desks' events to one topic.
+type topicWriter struct{ w *kafka.Writer }
+
+func newTopicWriter(brokers []string, topic string) *topicWriter {
+	return &topicWriter{w: &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, Balancer: &kafka.Hash{},
+		RequiredAcks: kafka.RequireAll, BatchTimeout: 10 * time.Millisecond, AllowAutoTopicCreation: true}}
+}
+
+func (t *topicWriter) Publish(ctx context.Context, key string, value []byte) error {
+	return t.w.WriteMessages(ctx, kafka.Message{Key: []byte(key), Value: value})
+}
+
+func (t *topicWriter) Close() error { return t.w.Close() }
+
+// userCmd manages users from the server's shell: the bootstrap of the
+// first administrator, and tokens for machines.
+//
+//	riskwatch user add -username admin -role admin -jurisdiction 330681
+//	riskwatch user token -username hotline-bridge -name 热线对接
+//
+// The password comes from RISKWATCH_PASSWORD or the first line of stdin,
+// never from a flag (flags show in the process list).
+func userCmd(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 || (args[0] != "add" && args[0] != "token") {
+		return errors.New("usage: riskwatch user add -username NAME -role ROLE -jurisdiction CODE [-display NAME] | user token -username NAME -name WHAT")
+	}
+	sub := args[0]
+	var name, role, juris, display, tokenName string
+	c, err := parse("user "+sub, args[1:], getenv, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&name, "username", "", "The user's sign-in name: lowercase letters, digits, dots, dashes.")
+		fs.StringVar(&role, "role", "", "add: admin, reviewer, mediator or leader.")
+		fs.StringVar(&juris, "jurisdiction", "", "add: division code prefix the user sees, e.g. 330681 for 诸暨市.")
+		fs.StringVar(&display, "display", "", "add: the name shown, e.g. 张三.")
+		fs.StringVar(&tokenName, "name", "", "token: what the token is for.")
+	})
+	if err != nil {
+		return err
+	}
+	pool, err := schema.OpenPostgres(ctx, c.Postgres)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	store, _, err := newDeskStore(c, pool, nil, nil)
+	if err != nil {
+		return err
+	}
+	if sub == "token" {
+		u, err := store.UserByName(ctx, name)
+		if err != nil {
+			return err
+		}
+		token, err := store.CreateToken(ctx, nil, u.ID, tokenName)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, token)
+		return nil
+	}
+	password := getenv("RISKWATCH_PASSWORD")
+	if password == "" {
+		fmt.Fprint(stderr, "password: ")
+		line, err := bufio.NewReader(stdin).ReadString('\n')
+		if err != nil && line == "" {
+			return fmt.Errorf("read password: %w", err)
+		}
+		password = strings.TrimRight(line, "\r\n")
+	}
+	u, err := store.AddUser(ctx, nil, desk.User{Username: name, DisplayName: display, Role: desk.Role(role), Jurisdiction: juris}, password)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "user %s (%s, %s) added\n", u.Username, u.Role, u.Jurisdiction)
+	return nil
+}

@@ -1,0 +1,368 @@
+package console
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+
+	risk "riskwatch"
+	"riskwatch/desk"
+)
+
+// routes registers the JSON API of the desks. Every endpoint is in
+// openapi.yaml; a test keeps the two in step.
+func (s *Server) routes() {
+	// Alerts and their review.
+	s.handle("GET /api/v1/alerts", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
+		q := r.URL.Query()
+		f := desk.AlertFilter{Status: q.Get("status"), Level: q.Get("level"), Detector: q.Get("detector"), Desk: q.Get("desk"),
+			Region: q.Get("region"), After: q.Get("cursor")}
+		var err error
+		if f.From, err = queryTime(q.Get("from")); err != nil {
+			return err
+		}
+		if f.To, err = queryTime(q.Get("to")); err != nil {
+			return err
+		}
+		if f.Limit, err = queryInt(q.Get("limit")); err != nil {
+			return err
+		}
+		list, next, err := s.desks.Alerts(r.Context(), u, f)
+		if err != nil {
+			return err
+		}
+		if list == nil {
+			list = []desk.Alert{}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"alerts": list, "next_cursor": next})
+		return nil
+	})
+	s.handle("GET /api/v1/alerts/{key}", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
+		a, err := s.desks.GetAlert(r.Context(), u, r.PathValue("key"))
+		return reply(w, a, err)
+	})
+	s.handle("GET /api/v1/alerts/{key}/related", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
+		alerts, cases, err := s.desks.Related(r.Context(), u, r.PathValue("key"))
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"alerts": nonNil(alerts), "cases": nonNil(cases)})
+		return nil
+	})
+	s.handle("GET /api/v1/alerts/{key}/route", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
+		a, err := s.desks.GetAlert(r.Context(), u, r.PathValue("key"))
+		if err != nil {
+			return err
+		}
+		route, err := s.desks.PreviewRoute(r.Context(), u, desk.Scope{Detector: a.Detector, Level: a.Level, Region: a.Region})
+		return reply(w, route, err)
+	})
+	s.handle("POST /api/v1/alerts/{key}/confirm", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
+		var in struct{ Note string }
+		if err := decodeOptional(r, &in); err != nil {
+			return err
+		}
+		k, err := s.desks.Confirm(r.Context(), u, r.PathValue("key"), in.Note)
+		return replyStatus(w, http.StatusCreated, k, err)
+	})
+	s.handle("POST /api/v1/alerts/{key}/dismiss", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
+		var in struct {
+			Reason risk.DismissReason
+			Note   string
+		}
+		if err := decode(r, &in); err != nil {
+			return err
+		}
+		a, err := s.desks.Dismiss(r.Context(), u, r.PathValue("key"), in.Reason, in.Note)
+		return reply(w, a, err)
+	})
+	s.handle("POST /api/v1/alerts/{key}/merge", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
+		var in struct{ Case int64 }
+		if err := decode(r, &in); err != nil {
+			return err
+		}
+		k, err := s.desks.Merge(r.Context(), u, r.PathValue("key"), in.Case)
+		return reply(w, k, err)
+	})
+	s.handle("POST /api/v1/route-preview", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
+		var in desk.Scope
+		if err := decode(r, &in); err != nil {
+			return err
+		}
+		route, err := s.desks.PreviewRoute(r.Context(), u, in)
+		return reply(w, route, err)
+	})
+
+	// Cases.
+	s.handle("GET /api/v1/cases", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
+		q := r.URL.Query()
+		limit, err := queryInt(q.Get("limit"))
+		if err != nil {
+			return err
+		}
+		list, err := s.desks.Cases(r.Context(), u, desk.CaseFilter{Status: q.Get("status"), Desk: q.Get("desk"), Mine: q.Get("mine") == "true", Limit: limit})
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"cases": nonNil(list)})
+		return nil
+	})
+	s.handle("GET /api/v1/cases/{id}", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
+		id, err := pathID(r)
+		if err != nil {
+			return err
+		}
+		k, err := s.desks.Case(r.Context(), u, id)
+		return reply(w, k, err)
+	})
+	s.handle("POST /api/v1/cases/{id}/actions", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
+		var in struct {
+			Action  risk.CaseAction
+			Version int
+			Reason  string
+		}
+		id, err := pathID(r)
+		if err == nil {
+			err = decode(r, &in)
+		}
+		if err != nil {
+			return err
+		}
+		k, err := s.desks.Act(r.Context(), u, id, in.Version, in.Action, in.Reason)
+		return reply(w, k, err)
+	})
+	s.handle("POST /api/v1/cases/{id}/assign", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
+		var in struct {
+			Mediator string
+			Version  int
+		}
+		id, err := pathID(r)
+		if err == nil {
+			err = decode(r, &in)
+		}
+		if err != nil {
+			return err
+		}
+		k, err := s.desks.Assign(r.Context(), u, id, in.Version, in.Mediator)
+		return reply(w, k, err)
+	})
+	s.handle("POST /api/v1/cases/{id}/notes", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
+		var in struct{ Kind, Body string }
+		id, err := pathID(r)
+		if err == nil {
+			err = decode(r, &in)
+		}
+		if err != nil {
+			return err
+		}
+		n, err := s.desks.AddNote(r.Context(), u, id, in.Kind, in.Body)
+		return replyStatus(w, http.StatusCreated, n, err)
+	})
+	s.handle("POST /api/v1/cases/{id}/pause", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
+		var in struct {
+			Version int
+			Why     string
+		}
+		id, err := pathID(r)
+		if err == nil {
+			err = decode(r, &in)
+		}
+		if err != nil {
+			return err
+		}
+		k, err := s.desks.Pause(r.Context(), u, id, in.Version, in.Why)
+		return reply(w, k, err)
+	})
+	s.handle("POST /api/v1/cases/{id}/resume", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
+		var in struct{ Version int }
+		id, err := pathID(r)
+		if err == nil {
+			err = decode(r, &in)
+		}
+		if err != nil {
+			return err
+		}
+		k, err := s.desks.Resume(r.Context(), u, id, in.Version)
+		return reply(w, k, err)
+	})
+	s.handle("POST /api/v1/cases/{id}/parties/{key}/reveal", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
+		id, err := pathID(r)
+		if err != nil {
+			return err
+		}
+		c, err := s.desks.Reveal(r.Context(), u, id, r.PathValue("key"))
+		if err == nil {
+			w.Header().Set("Cache-Control", "no-store")
+		}
+		return reply(w, c, err)
+	})
+
+	// Desks, people, the audit log and the figures.
+	s.handle("GET /api/v1/desks", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
+		list, err := s.desks.DesksFor(r.Context(), u)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"desks": nonNil(list)})
+		return nil
+	})
+	s.handle("PUT /api/v1/desks/{id}", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
+		// A desk as the store shows it, except that robots may carry their
+		// secret (which the store never shows).
+		var body struct {
+			desk.Desk
+			Webhooks []struct {
+				Kind   desk.RobotKind `json:"kind"`
+				URL    string         `json:"url"`
+				Secret string         `json:"secret"`
+			} `json:"webhooks"`
+		}
+		if err := decode(r, &body); err != nil {
+			return err
+		}
+		in := body.Desk
+		in.Webhooks = nil
+		for _, h := range body.Webhooks {
+			in.Webhooks = append(in.Webhooks, desk.Webhook{Kind: h.Kind, URL: h.URL, Secret: h.Secret})
+		}
+		if in.ID == "" {
+			in.ID = r.PathValue("id")
+		}
+		if in.ID != r.PathValue("id") {
+			return fmt.Errorf("desk id %q in the body, %q in the path: %w", in.ID, r.PathValue("id"), risk.ErrInvalid)
+		}
+		d, err := s.desks.SaveDesk(r.Context(), u, in)
+		return reply(w, d, err)
+	})
+	s.handle("DELETE /api/v1/desks/{id}", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
+		if err := s.desks.DeleteDesk(r.Context(), u, r.PathValue("id")); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	})
+	s.handle("POST /api/v1/desks/reload", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
+		if u.Role != desk.RoleAdmin {
+			return fmt.Errorf("%s may not reload the desk directory: %w", u.Role, risk.ErrForbidden)
+		}
+		if s.reload == nil {
+			return fmt.Errorf("serve runs without a desk directory file (-desks): %w", risk.ErrInvalid)
+		}
+		n, err := s.reload(r.Context(), &u)
+		return reply(w, map[string]int{"desks": n}, err)
+	})
+	s.handle("GET /api/v1/users", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
+		list, err := s.desks.Users(r.Context(), u)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"users": nonNil(list)})
+		return nil
+	})
+	s.handle("POST /api/v1/users", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
+		var in struct {
+			Username     string    `json:"username"`
+			DisplayName  string    `json:"display_name"`
+			Role         desk.Role `json:"role"`
+			Jurisdiction string    `json:"jurisdiction"`
+			Password     string    `json:"password"`
+		}
+		if err := decode(r, &in); err != nil {
+			return err
+		}
+		made, err := s.desks.AddUser(r.Context(), &u, desk.User{Username: in.Username, DisplayName: in.DisplayName, Role: in.Role, Jurisdiction: in.Jurisdiction}, in.Password)
+		return replyStatus(w, http.StatusCreated, made, err)
+	})
+	s.handle("PATCH /api/v1/users/{id}", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
+		var in desk.UserChange
+		id, err := pathID(r)
+		if err == nil {
+			err = decode(r, &in)
+		}
+		if err != nil {
+			return err
+		}
+		made, err := s.desks.UpdateUser(r.Context(), u, id, in)
+		return reply(w, made, err)
+	})
+	s.handle("POST /api/v1/users/{id}/tokens", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
+		var in struct{ Name string }
+		id, err := pathID(r)
+		if err == nil {
+			err = decode(r, &in)
+		}
+		if err != nil {
+			return err
+		}
+		token, err := s.desks.CreateToken(r.Context(), &u, id, in.Name)
+		if err == nil {
+			w.Header().Set("Cache-Control", "no-store")
+		}
+		return replyStatus(w, http.StatusCreated, map[string]string{"token": token}, err)
+	})
+	s.handle("GET /api/v1/audit", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
+		q := r.URL.Query()
+		f := desk.AuditFilter{Alert: q.Get("alert"), Actor: q.Get("actor")}
+		var err error
+		var n int
+		if n, err = queryInt(q.Get("case")); err != nil {
+			return err
+		}
+		f.Case = int64(n)
+		if n, err = queryInt(q.Get("after")); err != nil {
+			return err
+		}
+		f.After = int64(n)
+		if f.Limit, err = queryInt(q.Get("limit")); err != nil {
+			return err
+		}
+		list, err := s.desks.Audit(r.Context(), u, f)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"entries": nonNil(list)})
+		return nil
+	})
+	s.handle("GET /api/v1/figures", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
+		f, err := s.desks.Figures(r.Context(), u)
+		return reply(w, f, err)
+	})
+}
+
+func reply(w http.ResponseWriter, v any, err error) error {
+	return replyStatus(w, http.StatusOK, v, err)
+}
+
+func replyStatus(w http.ResponseWriter, status int, v any, err error) error {
+	if err != nil {
+		return err
+	}
+	writeJSON(w, status, v)
+	return nil
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// decodeOptional reads a JSON body that may be empty.
+func decodeOptional(r *http.Request, v any) error {
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, 1<<20))
+	if err != nil {
+		return fmt.Errorf("request body: %v: %w", err, risk.ErrInvalid)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("request body: %v: %w", err, risk.ErrInvalid)
+	}
+	return nil
+}
