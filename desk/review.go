@@ -381,6 +381,6 @@ func (s *Store) Related(ctx context.Context, by User, key string) ([]Alert, []Ca
 	if err != nil {
 		return nil, nil, err
 	}
-	cases, err := s.listCases(ctx, by, `starts_with(region, $1) AND (persons && $2 OR ($3 <> '' AND subject = $3))`, by.Jurisdiction, persons, subject)
+	cases, err := s.listCases(ctx, `starts_with(region, $1) AND (persons && $2 OR ($3 <> '' AND subject = $3))`, by.Jurisdiction, persons, subject)
 	return alerts, cases, err
 }

@@ -115,7 +115,19 @@ func init() {
 func scan(keys []string, township, t string) ([]string, bool) {
 	land := false
 	for i := 0; i < len(t); {
-		r, n := utf8.DecodeRuneInString(t[i:])
+		// Han characters are three bytes: decode them inline, the hot path
+		// of ingestion. A bad sequence only misses a name.
+		var r rune
+		n := 1
+		switch b := t[i]; {
+		case b < utf8.RuneSelf:
+			i++
+			continue
+		case b&0xF0 == 0xE0 && i+2 < len(t):
+			r, n = rune(b&0x0F)<<12|rune(t[i+1]&0x3F)<<6|rune(t[i+2]&0x3F), 3
+		default:
+			r, n = utf8.DecodeRuneInString(t[i:])
+		}
 		if r >= 1<<16 || starts[r>>6]&(1<<(r&63)) == 0 {
 			i += n
 			continue
@@ -224,6 +236,14 @@ var works = []string{"拓宽", "改造", "提升", "整治", "维修", "新建",
 // siteOf returns the site that before ends with, after project suffixes
 // and works; "" when there is none.
 func siteOf(before string) string {
+	// Only the end matters: a site, a work and a suffix are a dozen runes.
+	if len(before) > 48 {
+		cut := len(before) - 48
+		for cut < len(before) && !utf8.RuneStart(before[cut]) {
+			cut++
+		}
+		before = before[cut:]
+	}
 	core := trimSuffixes(trimSuffixes(before, project.suffixes), works)
 	for _, w := range sites {
 		if strings.HasSuffix(core, w) || strings.HasSuffix(before, w) {
