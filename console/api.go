@@ -123,10 +123,7 @@ func (s *Server) routes() {
 			Version int
 			Reason  string
 		}
-		id, err := pathID(r)
-		if err == nil {
-			err = decode(r, &in)
-		}
+		id, err := idAndBody(r, &in)
 		if err != nil {
 			return err
 		}
@@ -138,10 +135,7 @@ func (s *Server) routes() {
 			Mediator string
 			Version  int
 		}
-		id, err := pathID(r)
-		if err == nil {
-			err = decode(r, &in)
-		}
+		id, err := idAndBody(r, &in)
 		if err != nil {
 			return err
 		}
@@ -150,10 +144,7 @@ func (s *Server) routes() {
 	})
 	s.handle("POST /api/v1/cases/{id}/notes", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
 		var in struct{ Kind, Body string }
-		id, err := pathID(r)
-		if err == nil {
-			err = decode(r, &in)
-		}
+		id, err := idAndBody(r, &in)
 		if err != nil {
 			return err
 		}
@@ -165,10 +156,7 @@ func (s *Server) routes() {
 			Version int
 			Why     string
 		}
-		id, err := pathID(r)
-		if err == nil {
-			err = decode(r, &in)
-		}
+		id, err := idAndBody(r, &in)
 		if err != nil {
 			return err
 		}
@@ -177,10 +165,7 @@ func (s *Server) routes() {
 	})
 	s.handle("POST /api/v1/cases/{id}/resume", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
 		var in struct{ Version int }
-		id, err := pathID(r)
-		if err == nil {
-			err = decode(r, &in)
-		}
+		id, err := idAndBody(r, &in)
 		if err != nil {
 			return err
 		}
@@ -277,10 +262,7 @@ func (s *Server) routes() {
 	})
 	s.handle("PATCH /api/v1/users/{id}", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
 		var in desk.UserChange
-		id, err := pathID(r)
-		if err == nil {
-			err = decode(r, &in)
-		}
+		id, err := idAndBody(r, &in)
 		if err != nil {
 			return err
 		}
@@ -289,10 +271,7 @@ func (s *Server) routes() {
 	})
 	s.handle("POST /api/v1/users/{id}/tokens", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
 		var in struct{ Name string }
-		id, err := pathID(r)
-		if err == nil {
-			err = decode(r, &in)
-		}
+		id, err := idAndBody(r, &in)
 		if err != nil {
 			return err
 		}
@@ -329,6 +308,15 @@ func (s *Server) routes() {
 		f, err := s.desks.Figures(r.Context(), u)
 		return reply(w, f, err)
 	})
+}
+
+// idAndBody reads the {id} of the path and the JSON body.
+func idAndBody(r *http.Request, v any) (int64, error) {
+	id, err := pathID(r)
+	if err != nil {
+		return 0, err
+	}
+	return id, decode(r, v)
 }
 
 func reply(w http.ResponseWriter, v any, err error) error {

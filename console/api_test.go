@@ -22,6 +22,7 @@ import (
 	"riskwatch/console"
 	"riskwatch/desk"
 	"riskwatch/desk/calendar"
+	"riskwatch/desk/desktest"
 	"riskwatch/pipeline"
 	"riskwatch/schema/schematest"
 )
@@ -31,7 +32,7 @@ const password = "correct horse battery"
 
 // clearPhone is the sealed contact's phone: only a reveal by the case's
 // mediator may ever answer it.
-const clearPhone = "13805712345"
+const clearPhone = desktest.ClearPhone
 
 // ourCounty is the county the matrix's objects are in; a response to a
 // caller of another county must never carry it (unless they sent it).
@@ -54,24 +55,6 @@ func (s *fakeStats) Stats(context.Context) ([]pipeline.FeedStats, error) {
 }
 
 func (s *fakeStats) fail(err error) { s.mu.Lock(); defer s.mu.Unlock(); s.err = err }
-
-// parties is every alert's evidence: one caller with a sealed contact.
-type parties struct{}
-
-func (parties) Parties(context.Context, []risk.Evidence) ([]desk.Party, error) {
-	return []desk.Party{{Key: "pk-wang", Role: "caller", Name: "王*国", Phone: "138****2345", Sealed: "sealed:王建国:" + clearPhone}}, nil
-}
-
-// sealer opens the test's sealed contacts: "sealed:NAME:PHONE".
-type sealer struct{}
-
-func (sealer) Unseal(s string) (desk.Contact, error) {
-	f := strings.Split(s, ":")
-	if len(f) != 3 || f[0] != "sealed" {
-		return desk.Contact{}, errors.New("not sealed by the test")
-	}
-	return desk.Contact{Name: f[1], Phone: f[2]}, nil
-}
 
 // The directory: 枫桥镇 (township) under 诸暨 (330681), one of its villages,
 // and another county's centre (330682). ma is listed at 枫桥镇 though his
@@ -113,7 +96,7 @@ func setup(t *testing.T) *fixture {
 	cfg := desk.DefaultConfig()
 	cfg.Deadlines.PauseClock = true // so that pause and resume are about who asks
 	f := &fixture{pool: pool, stats: &fakeStats{}, users: map[string]desk.User{}, tokens: map[string]string{}}
-	f.store = desk.NewStore(pool, cfg, calendar.Default(), parties{}, sealer{})
+	f.store = desk.NewStore(pool, cfg, calendar.Default(), desktest.Parties{}, desktest.Sealer{})
 	reload := func(context.Context, *desk.User) (int, error) { return 4, nil } // a directory file, so that reload answers 2xx when allowed
 	f.srv = console.NewServer(f.stats, f.store, reload, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
 

@@ -264,6 +264,24 @@ func checkVersion(k Case, version int) error {
 // makes the caller its mediator; the other actions are for its mediator,
 // the desk's heads, and (escalate only) centre reviewers.
 func (s *Store) Act(ctx context.Context, by User, id int64, version int, a risk.CaseAction, reason string) (Case, error) {
+	return s.work(ctx, by, id, version, a, func(c *change, k Case, desks []Desk) error {
+		to, err := k.Status.Apply(a)
+		if err != nil {
+			return err
+		}
+		if (a == risk.ActEscalate || a == risk.ActTerminate || a == risk.ActRefer) && strings.TrimSpace(reason) == "" {
+			return fmt.Errorf("%s needs a reason: %w", a, risk.ErrInvalid)
+		}
+		if a == risk.ActEscalate {
+			return s.escalate(ctx, c, k, desks, by.Username, reason)
+		}
+		return s.move(ctx, c, k, a, to, by, reason)
+	})
+}
+
+// work runs fn on case id, locked, once by may take action a on it at the
+// version they read, and returns the case as it then is.
+func (s *Store) work(ctx context.Context, by User, id int64, version int, a risk.CaseAction, fn func(*change, Case, []Desk) error) (Case, error) {
 	desks, err := s.Desks(ctx)
 	if err != nil {
 		return Case{}, err
@@ -279,17 +297,7 @@ func (s *Store) Act(ctx context.Context, by User, id int64, version int, a risk.
 		if err := checkVersion(k, version); err != nil {
 			return err
 		}
-		to, err := k.Status.Apply(a)
-		if err != nil {
-			return err
-		}
-		if (a == risk.ActEscalate || a == risk.ActTerminate || a == risk.ActRefer) && strings.TrimSpace(reason) == "" {
-			return fmt.Errorf("%s needs a reason: %w", a, risk.ErrInvalid)
-		}
-		if a == risk.ActEscalate {
-			return s.escalate(ctx, c, k, desks, by.Username, reason)
-		}
-		return s.move(ctx, c, k, a, to, by, reason)
+		return fn(c, k, desks)
 	})
 	if err != nil {
 		return Case{}, err
@@ -521,21 +529,9 @@ func (s *Store) clock(ctx context.Context, by User, id int64, version int, pause
 	if pause && strings.TrimSpace(why) == "" {
 		return Case{}, fmt.Errorf("say what the case waits for: %w", risk.ErrInvalid)
 	}
-	desks, err := s.Desks(ctx)
-	if err != nil {
-		return Case{}, err
-	}
-	err = s.write(ctx, by.Username, func(c *change) error {
-		k, err := caseForUpdate(ctx, c.tx, by, id)
-		if err != nil {
-			return err
-		}
-		if err := s.mayAct(by, k, risk.ActStart, desks); err != nil {
-			return err
-		}
-		if err := checkVersion(k, version); err != nil {
-			return err
-		}
+	// Who may pause is who may mediate.
+	return s.work(ctx, by, id, version, risk.ActStart, func(c *change, k Case, _ []Desk) error {
+		var err error
 		if !k.Status.Open() || k.Paused == pause {
 			return fmt.Errorf("case %d is %s, paused %v: %w", id, k.Status.Name(), k.Paused, risk.ErrConflict)
 		}
@@ -558,10 +554,6 @@ func (s *Store) clock(ctx context.Context, by User, id int64, version int, pause
 		action := map[bool]string{true: "case.pause", false: "case.resume"}[pause]
 		return c.audit(ctx, action, auditRef{caseID: id, deskID: k.Desk}, map[string]any{"why": why})
 	})
-	if err != nil {
-		return Case{}, err
-	}
-	return s.Case(ctx, by, id)
 }
 
 // Reveal opens a party's contact for the case's mediator, and writes who

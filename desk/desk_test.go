@@ -20,6 +20,7 @@ import (
 	risk "riskwatch"
 	"riskwatch/desk"
 	"riskwatch/desk/calendar"
+	"riskwatch/desk/desktest"
 	"riskwatch/schema/schematest"
 )
 
@@ -63,22 +64,6 @@ func (r *robot) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 
 func (r *robot) told() []string { r.mu.Lock(); defer r.mu.Unlock(); return slices.Clone(r.texts) }
 
-// parties is the evidence's persons, as the pipeline stored them.
-type parties []desk.Party
-
-func (p parties) Parties(context.Context, []risk.Evidence) ([]desk.Party, error) { return p, nil }
-
-// sealer opens the test's sealed contacts: "sealed:NAME:PHONE".
-type sealer struct{}
-
-func (sealer) Unseal(s string) (desk.Contact, error) {
-	f := strings.Split(s, ":")
-	if len(f) != 3 || f[0] != "sealed" {
-		return desk.Contact{}, errors.New("not sealed by the test")
-	}
-	return desk.Contact{Name: f[1], Phone: f[2]}, nil
-}
-
 type fixture struct {
 	store *desk.Store
 	pool  *pgxpool.Pool
@@ -110,9 +95,7 @@ func setup(t *testing.T) *fixture {
 	t.Cleanup(srv.Close)
 	cfg := desk.DefaultConfig()
 	cfg.Deadlines.PauseClock = true
-	f.store = desk.NewStore(pool, cfg, calendar.Default(), parties{
-		{Key: "pk-wang", Role: "caller", Name: "王*国", Phone: "138****2345", Sealed: "sealed:王建国:13805712345"},
-	}, sealer{})
+	f.store = desk.NewStore(pool, cfg, calendar.Default(), desktest.Parties{}, desktest.Sealer{})
 	f.store.SetClock(f.clock.now)
 	desks, err := desk.ReadDirectory(strings.NewReader(strings.ReplaceAll(directory, "ROBOT", srv.URL+"/robot/send?access_token=secret")))
 	if err != nil {

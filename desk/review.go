@@ -142,6 +142,21 @@ func alertForUpdate(ctx context.Context, tx pgx.Tx, by User, key string) (Alert,
 	return a, err
 }
 
+// reviewable locks an open alert that by may review.
+func reviewable(ctx context.Context, tx pgx.Tx, by User, key string) (Alert, error) {
+	a, err := alertForUpdate(ctx, tx, by, key)
+	if err != nil {
+		return Alert{}, err
+	}
+	if err := by.allow(permReview, a.Region); err != nil {
+		return Alert{}, err
+	}
+	if a.Status != "open" {
+		return Alert{}, fmt.Errorf("alert %s is %s: %w", key, a.Status, risk.ErrConflict)
+	}
+	return a, nil
+}
+
 // GetAlert returns an alert in by's jurisdiction.
 func (s *Store) GetAlert(ctx context.Context, by User, key string) (Alert, error) {
 	if err := by.allow(permAlerts, by.Jurisdiction); err != nil {
@@ -168,15 +183,9 @@ func (s *Store) Confirm(ctx context.Context, by User, key, note string) (Case, e
 	}
 	var id int64
 	err = s.write(ctx, by.Username, func(c *change) error {
-		a, err := alertForUpdate(ctx, c.tx, by, key)
+		a, err := reviewable(ctx, c.tx, by, key)
 		if err != nil {
 			return err
-		}
-		if err := by.allow(permReview, a.Region); err != nil {
-			return err
-		}
-		if a.Status != "open" {
-			return fmt.Errorf("alert %s is %s: %w", key, a.Status, risk.ErrConflict)
 		}
 		route, err := s.cfg.Routing.Route(Scope{a.Detector, a.Level, a.Region}, desks)
 		if err != nil {
@@ -263,15 +272,9 @@ func (s *Store) Dismiss(ctx context.Context, by User, key string, reason risk.Di
 		return Alert{}, fmt.Errorf("dismiss reason %q: want false_positive, handled or duplicate: %w", reason, risk.ErrInvalid)
 	}
 	err := s.write(ctx, by.Username, func(c *change) error {
-		a, err := alertForUpdate(ctx, c.tx, by, key)
+		a, err := reviewable(ctx, c.tx, by, key)
 		if err != nil {
 			return err
-		}
-		if err := by.allow(permReview, a.Region); err != nil {
-			return err
-		}
-		if a.Status != "open" {
-			return fmt.Errorf("alert %s is %s: %w", key, a.Status, risk.ErrConflict)
 		}
 		if _, err := c.tx.Exec(ctx, `UPDATE alerts SET status = 'dismissed', dismiss_reason = $2, reviewed_by = $3, reviewed_at = $4, updated_at = $4
 			WHERE key = $1`, key, reason, by.Username, c.at); err != nil {
@@ -292,15 +295,9 @@ func (s *Store) Dismiss(ctx context.Context, by User, key string, reason risk.Di
 // the case's, and the case's mediator is told.
 func (s *Store) Merge(ctx context.Context, by User, key string, caseID int64) (Case, error) {
 	err := s.write(ctx, by.Username, func(c *change) error {
-		a, err := alertForUpdate(ctx, c.tx, by, key)
+		a, err := reviewable(ctx, c.tx, by, key)
 		if err != nil {
 			return err
-		}
-		if err := by.allow(permReview, a.Region); err != nil {
-			return err
-		}
-		if a.Status != "open" {
-			return fmt.Errorf("alert %s is %s: %w", key, a.Status, risk.ErrConflict)
 		}
 		k, err := caseForUpdate(ctx, c.tx, by, caseID)
 		if err != nil {
