@@ -479,8 +479,15 @@ func TestLoginThrottle(t *testing.T) {
 	if got, csrf, err := f.store.SessionUser(ctx, sess.Token); err != nil || got.Username != "li" || csrf != sess.CSRF {
 		t.Errorf("session: %+v %q %v", got, csrf, err)
 	}
-	if _, _, err := f.store.Login(ctx, "nobody", "whatever it is"); !errors.Is(err, desk.ErrUnauthenticated) {
-		t.Errorf("unknown user: got %v", err)
+	// An unknown name answers and locks like a known one: a lock tells
+	// nothing about which names exist.
+	for range 5 {
+		if _, _, err := f.store.Login(ctx, "nobody", "whatever it is"); !errors.Is(err, desk.ErrUnauthenticated) {
+			t.Errorf("unknown user: got %v", err)
+		}
+	}
+	if _, _, err := f.store.Login(ctx, "nobody", "whatever it is"); !errors.Is(err, desk.ErrLocked) {
+		t.Errorf("unknown user after five failures: got %v, want locked", err)
 	}
 	admin := f.users["admin"]
 	if _, err := f.store.CreateToken(ctx, &admin, f.users["li"].ID, "李的令牌"); !errors.Is(err, risk.ErrForbidden) {

@@ -238,6 +238,9 @@ type Store struct {
 	now   func() time.Time
 	party partyFinder
 	seal  unsealer
+	// strangers counts failed sign-ins of unknown names, so that they lock
+	// like known ones: a lock must not tell which names exist.
+	strangers strangers
 }
 
 // calendar counts deadlines in working days (package desk/calendar).

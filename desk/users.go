@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -281,6 +282,9 @@ func (s *Store) Login(ctx context.Context, name, password string) (User, Session
 	err := s.pool.QueryRow(ctx, `SELECT `+userColumns+`, password_hash, failed_logins, locked_until FROM users WHERE username = $1`, name).
 		Scan(&u.ID, &u.Username, &u.DisplayName, &u.Role, &u.Jurisdiction, &u.Disabled, &hash, &failures, &lockedUntil)
 	if errors.Is(err, pgx.ErrNoRows) {
+		if s.strangers.fail(name, now, s.cfg.Sessions) {
+			return User{}, Session{}, ErrLocked
+		}
 		checkPassword(dummyHash, password)
 		return User{}, Session{}, ErrUnauthenticated
 	}
@@ -432,4 +436,39 @@ func (s *Store) UserByName(ctx context.Context, name string) (User, error) {
 		return User{}, notFound("user", name)
 	}
 	return u, err
+}
+
+// strangers are the failed sign-ins of names that do not exist, in memory
+// (one replica's view is enough to make the answers alike).
+type strangers struct {
+	mu    sync.Mutex
+	names map[string]stranger
+}
+
+type stranger struct {
+	failures int
+	until    time.Time
+}
+
+// maxStrangers bounds the memory a spray of made-up names can take.
+const maxStrangers = 10_000
+
+// fail records a failed sign-in of an unknown name and reports whether the
+// name is locked, on the same schedule as a real account's.
+func (st *strangers) fail(name string, now time.Time, cfg SessionConfig) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.names == nil || len(st.names) >= maxStrangers {
+		st.names = map[string]stranger{}
+	}
+	g := st.names[name]
+	if now.Before(g.until) {
+		return true
+	}
+	g.failures++
+	if over := g.failures - cfg.MaxFailures; over >= 0 {
+		g.until = now.Add(cfg.Lock << min(over, 10))
+	}
+	st.names[name] = g
+	return false
 }

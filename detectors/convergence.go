@@ -22,10 +22,10 @@ type ConvergenceConfig struct {
 // Convergence (多渠道汇聚) finds a matter that one channel did not settle
 // and that reached two or three channels (hotline, petition, grid) within
 // Days, one of them in the window: the same person, by the keyed hash of
-// their ID or phone number; or the same subject (employer, estate, project,
-// village land; package pipeline/subject) raised by different people in the
-// same category and brought to the petition office — the owners of one
-// estate calling the hotline, then petitioning. An estate or a factory is
+// their ID or phone number; or the same subject (employer, estate, project;
+// package pipeline/subject) raised by different people in the same category
+// and then brought to the petition office — the owners of one estate
+// calling the hotline, then petitioning. An estate or a factory is
 // named by the hotline and the grid workers every week: only a petition
 // says that those channels did not settle it. Yellow for two channels,
 // orange for all three.
@@ -70,7 +70,7 @@ func Convergence(conn driver.Conn, cfg ConvergenceConfig) Definition {
 			if err := rows.Scan(&county, &subj, &category, &sources, &ids, &persons, &texts, &times, &township); err != nil {
 				return err
 			}
-			same := sameMatter(sources, persons, texts, subj, cfg.Similarity)
+			same := sameMatter(sources, persons, texts, times, subj, cfg.Similarity)
 			var ev []risk.Evidence
 			var feeds, people []string
 			var last time.Time
@@ -134,7 +134,8 @@ func channelNames(feeds []string) string {
 
 // convergenceSubjectQuery: subjects and categories in two or more feeds,
 // one of them petitions, by two or more persons (one person is the query
-// above); sameMatter then compares their texts.
+// above); sameMatter then compares their texts. A village's land is too
+// wide a subject here: two villagers' plots are two matters.
 const convergenceSubjectQuery = `
 SELECT county, s, category, groupArray(source), groupArray(id), groupArray(p), groupArray(t), groupArray(occurred_at),
        if(uniqExact(township) = 1, any(township), '') AS shared_township
@@ -146,16 +147,17 @@ FROM (
     WHERE status != 'deleted' AND occurred_at >= ? AND occurred_at < ? AND notEmpty(subjects)
 )
 ARRAY JOIN subjects AS s
+WHERE NOT startsWith(s, 'land:')
 GROUP BY county, s, category
 HAVING uniqExact(source) >= 2 AND has(groupArray(source), 'petition') AND uniqExact(p) >= 2 AND max(occurred_at) >= ?
 ORDER BY county, s, category`
 
 // sameMatter marks the records that are one matter brought to the petition
-// office after another channel: a petition and a record of another feed and
-// another person whose texts, the subject's name aside, share at least
-// similarity of the character pairs of the shorter one. An estate's parking
+// office after another channel: a petition and an earlier record of another
+// feed and another person whose texts, the subject's name aside, share at
+// least similarity of the character pairs of the shorter one. An estate's parking
 // dispute and its broken lights are two matters.
-func sameMatter(sources, persons, texts []string, subj string, similarity float64) []bool {
+func sameMatter(sources, persons, texts []string, times []time.Time, subj string, similarity float64) []bool {
 	_, name, _ := strings.Cut(subj, ":")
 	pairs := make([]map[string]bool, len(texts))
 	for i, t := range texts {
@@ -167,7 +169,8 @@ func sameMatter(sources, persons, texts []string, subj string, similarity float6
 			continue
 		}
 		for j := range texts {
-			if sources[j] != string(risk.SourcePetition) && persons[j] != persons[i] && overlap(pairs[i], pairs[j]) >= similarity {
+			if sources[j] != string(risk.SourcePetition) && persons[j] != persons[i] && times[j].Before(times[i]) &&
+				overlap(pairs[i], pairs[j]) >= similarity {
 				same[i], same[j] = true, true
 			}
 		}

@@ -108,7 +108,25 @@ func (s *Scheduler) Tick(ctx context.Context, d Definition) int {
 	if align(s.Now(), d.Window).After(bound) {
 		s.runs.WithLabelValues(d.Name, "waiting").Inc()
 	}
+	if d.IngestTime && ran > 0 && s.Now().Minute() == 0 {
+		if err := s.Prune(ctx, d, s.Now().Add(-LedgerKeep)); err != nil {
+			log.Warn("prune run ledger", "err", err)
+		}
+	}
 	return ran
+}
+
+// LedgerKeep is how long the ledger keeps the quiet windows of a detector
+// that runs every few seconds: 17,280 rows a day would otherwise pile up.
+const LedgerKeep = 7 * 24 * time.Hour
+
+// Prune deletes d's done windows that raised nothing and ended before
+// before. Failed windows, gaps, windows with alerts and the latest window
+// (where the next run resumes) stay.
+func (s *Scheduler) Prune(ctx context.Context, d Definition, before time.Time) error {
+	_, err := s.pool.Exec(ctx, `DELETE FROM detector_runs WHERE detector = $1 AND status = 'done' AND alerts = 0 AND window_end < $2
+		AND window_end < (SELECT max(window_end) FROM detector_runs WHERE detector = $1)`, d.Name, before)
+	return err
 }
 
 // due lists the windows to run before bound, recording a gap for those

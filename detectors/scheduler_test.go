@@ -157,3 +157,37 @@ func TestTwoSchedulersRunEachWindowOnce(t *testing.T) {
 		t.Errorf("%d alerts, want 20", alerts)
 	}
 }
+
+// TestPruneKeepsWhatMatters: quiet done windows go; those with alerts,
+// failures, gaps and the newest stay, and the next tick resumes after it.
+func TestPruneKeepsWhatMatters(t *testing.T) {
+	pool, _ := schematest.OpenPostgres(t)
+	ctx := context.Background()
+	d := detectors.Definition{Name: "fast", Window: 5 * time.Second, IngestTime: true}
+	base := time.Date(2020, 3, 2, 0, 0, 0, 0, time.UTC)
+	for i, st := range []string{"done", "done", "failed", "gap", "done", "done"} {
+		alerts := 0
+		if i == 1 {
+			alerts = 2
+		}
+		start := base.Add(time.Duration(i) * d.Window)
+		if _, err := pool.Exec(ctx, `INSERT INTO detector_runs (detector, window_start, window_end, status, claimed_by, alerts) VALUES ($1, $2, $3, $4, 'test', $5)`,
+			d.Name, start, start.Add(d.Window), st, alerts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := detectors.NewScheduler(pool, detectors.NewAlertStore(pool), nil, "test", prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+	if err := s.Prune(ctx, d, base.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	var kept []int
+	rows, _ := pool.Query(ctx, `SELECT extract(epoch FROM window_start - $1)::int / 5 FROM detector_runs ORDER BY window_start`, base)
+	for rows.Next() {
+		var i int
+		rows.Scan(&i)
+		kept = append(kept, i)
+	}
+	if fmt.Sprint(kept) != "[1 2 3 5]" {
+		t.Errorf("windows kept %v, want [1 2 3 5]: the one with alerts, the failed, the gap, the newest", kept)
+	}
+}

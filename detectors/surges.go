@@ -3,6 +3,8 @@ package detectors
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -92,9 +94,39 @@ func Surge(conn driver.Conn, cfg surge.Config) Definition {
 				Seen:     w.End,
 			})
 		}
-		return out, nil
+		return narrowest(out), nil
 	}
 	return d
+}
+
+// ownPrefix is how much of a place's code its children share, by level.
+var ownPrefix = map[string]int{"city": 4, "county": 6, "township": 9, "village": 12}
+
+// narrowest drops a surge that a surge of a smaller place in it explains
+// whole — the same matters, the same category: a county's only busy
+// township need not be told twice, nor a city with one county in the data.
+// The smaller place's alert keeps the higher level of the two.
+func narrowest(alerts []risk.Alert) []risk.Alert {
+	explained := make([]bool, len(alerts))
+	for i, a := range alerts {
+		n := ownPrefix[a.Labels["level"]]
+		j := slices.IndexFunc(alerts, func(b risk.Alert) bool {
+			return ownPrefix[b.Labels["level"]] > n && b.Labels["category"] == a.Labels["category"] &&
+				strings.HasPrefix(b.Labels["region"], a.Labels["region"][:min(n, len(a.Labels["region"]))]) &&
+				len(b.Evidence) == len(a.Evidence)
+		})
+		if j >= 0 {
+			explained[i] = true
+			alerts[j].Level = alerts[j].Level.Max(a.Level)
+		}
+	}
+	var out []risk.Alert
+	for i, a := range alerts {
+		if !explained[i] {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // population is a typical size of each level of place, for surge.Level,
