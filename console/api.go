@@ -304,6 +304,23 @@ func (s *Server) routes() {
 		writeJSON(w, http.StatusOK, map[string]any{"entries": nonNil(list)})
 		return nil
 	})
+	s.handle("GET /api/v1/notifications", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
+		q := r.URL.Query()
+		before, err := queryInt(q.Get("before"))
+		if err != nil {
+			return err
+		}
+		limit, err := queryInt(q.Get("limit"))
+		if err != nil {
+			return err
+		}
+		list, err := s.desks.Notices(r.Context(), u, q.Get("desk"), int64(before), limit)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"notifications": nonNil(list)})
+		return nil
+	})
 	s.handle("GET /api/v1/figures", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
 		f, err := s.desks.Figures(r.Context(), u)
 		return reply(w, f, err)

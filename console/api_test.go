@@ -571,6 +571,18 @@ func matrix(f *fixture) []row {
 					t.Errorf("%s: %d entries of the case, want some: %v", username, len(log.Entries), want)
 				}
 			}},
+		// The notification log: centre staff and administrators, for the
+		// desks of their jurisdiction (the seeded case's notice is 枫桥镇's).
+		{pattern: "GET /api/v1/notifications", build: get("/api/v1/notifications"),
+			in: [5]int{ok, ok, refused, refused, refused}, out: [5]int{ok, ok, refused, refused, refused},
+			check: func(t *testing.T, _ *fixture, username string, body []byte) {
+				if strings.Contains(string(body), "ROBOT-SECRET") {
+					t.Errorf("%s: the log shows a robot's token: %s", username, body)
+				}
+				if !outsiders[username] && !strings.Contains(string(body), "新案件") {
+					t.Errorf("%s: the log misses the seeded case's notice: %s", username, body)
+				}
+			}},
 		{pattern: "GET /api/v1/figures", build: get("/api/v1/figures"),
 			in: [5]int{ok, ok, refused, refused, ok}, out: [5]int{ok, ok, refused, refused, ok}},
 	}

@@ -112,13 +112,21 @@ func (s *Store) card(ctx context.Context, c *change, k Case, d Desk, color strin
 	return c.publish(ctx, Event{Type: "case.card", Case: k.ID, Desk: d.ID, Status: string(k.Status), Level: string(k.Level), Detail: map[string]any{"card": color}})
 }
 
-// RunClock ticks every interval until ctx ends.
+// RunClock ticks every interval until ctx ends: the deadline clock, the
+// intake of new alerts, and hourly the removal of expired sessions.
 func (s *Store) RunClock(ctx context.Context, interval time.Duration, onErr func(error)) error {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	var swept time.Time
 	for {
 		if err := s.Tick(ctx, s.now()); err != nil && ctx.Err() == nil {
 			onErr(err)
+		}
+		if now := s.now(); now.Sub(swept) > time.Hour {
+			if _, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE expires_at < $1`, now); err != nil && ctx.Err() == nil {
+				onErr(fmt.Errorf("remove expired sessions: %w", err))
+			}
+			swept = now
 		}
 		if err := s.Intake(ctx); err != nil && ctx.Err() == nil {
 			onErr(err)

@@ -458,6 +458,17 @@ func TestNotificationsOnceAcrossReplicas(t *testing.T) {
 	if got := f.robot.told(); len(got) != 1 || !strings.HasPrefix(got[0], "新案件") {
 		t.Errorf("robot told %q; want the new case once", got)
 	}
+	// The log shows it sent on the second attempt, and never the robot's address.
+	log, err := f.store.Notices(ctx, f.users["zhang"], "", 0, 0)
+	if err != nil || len(log) != 1 || log[0].SentAt == nil || log[0].Attempts != 2 || log[0].Desk != "fengqiao" {
+		t.Errorf("notification log %+v, %v; want fengqiao's new case, sent at the second attempt", log, err)
+	}
+	if b, _ := json.Marshal(log); strings.Contains(string(b), "access_token") {
+		t.Errorf("the log shows the robot's address: %s", b)
+	}
+	if _, err := f.store.Notices(ctx, f.users["li"], "", 0, 0); !errors.Is(err, risk.ErrForbidden) {
+		t.Errorf("a mediator reading the notification log: %v, want forbidden", err)
+	}
 }
 
 func TestLoginThrottle(t *testing.T) {

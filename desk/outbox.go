@@ -277,3 +277,41 @@ func isUniqueViolation(err error) bool {
 func notFound(what string, id any) error {
 	return fmt.Errorf("%s %v: %w", what, id, risk.ErrNotFound)
 }
+
+// Notice is a notification as its log shows it: to which desk, what, and
+// how its delivery went. Robot addresses stay in the store.
+type Notice struct {
+	ID        int64      `json:"id"`
+	Desk      string     `json:"desk"`
+	Title     string     `json:"title"`
+	Text      string     `json:"text"`
+	Robot     RobotKind  `json:"robot"`
+	CreatedAt time.Time  `json:"created_at"`
+	NextAt    time.Time  `json:"next_at"` // when it is (or was) due: non-urgent notices wait for working hours
+	SentAt    *time.Time `json:"sent_at,omitempty"`
+	FailedAt  *time.Time `json:"failed_at,omitempty"` // given up: a bad address, or too many attempts
+	Attempts  int        `json:"attempts"`
+	LastError string     `json:"last_error,omitempty"`
+}
+
+// Notices returns the notification log of the desks in by's jurisdiction,
+// newest first, for administrators and centre staff: what each desk was
+// told, and what could not be delivered. before pages (ids below it).
+func (s *Store) Notices(ctx context.Context, by User, desk string, before int64, limit int) ([]Notice, error) {
+	if err := by.allow(permAudit, by.Jurisdiction); err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		limit = 100
+	}
+	limit = min(limit, 500)
+	rows, err := s.pool.Query(ctx, `SELECT o.id, o.payload->>'desk', o.payload->>'title', o.payload->>'markdown', o.target->>'kind',
+			o.created_at, o.next_at, o.sent_at, o.failed_at, o.attempts, o.last_error
+		FROM outbox o JOIN desks d ON d.id = o.payload->>'desk'
+		WHERE o.channel = 'webhook' AND starts_with(d.region, $1) AND ($2 = '' OR d.id = $2) AND ($3 = 0 OR o.id < $3)
+		ORDER BY o.id DESC LIMIT $4`, by.Jurisdiction, desk, before, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read notifications: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[Notice])
+}
