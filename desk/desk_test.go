@@ -582,3 +582,31 @@ func TestAlertsListedInTheJurisdiction(t *testing.T) {
 		t.Errorf("a leader listing alerts: %v, want forbidden", err)
 	}
 }
+
+// TestDeskEditKeepsRobotSecrets: secrets are never shown, so an edit that
+// resends a robot without its secret keeps the stored one.
+func TestDeskEditKeepsRobotSecrets(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	admin := f.users["admin"]
+	d := desk.Desk{ID: "datang", Name: "大唐街道综治中心", Tier: risk.TierTownship, Region: "330681004",
+		Webhooks: []desk.Webhook{{Kind: desk.RobotDingTalk, URL: "https://oapi.dingtalk.com/robot/send?access_token=T", Secret: "SECabc"}}}
+	if _, err := f.store.SaveDesk(ctx, admin, d); err != nil {
+		t.Fatal(err)
+	}
+	d.Webhooks[0].Secret = ""
+	d.Members = []string{"dt-luo"}
+	if _, err := f.store.SaveDesk(ctx, admin, d); err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.store.Desk(ctx, "datang")
+	if err != nil || got.Webhooks[0].Secret != "SECabc" || len(got.Members) != 1 {
+		t.Errorf("after an edit without the secret: %+v, %v; want the secret kept", got, err)
+	}
+	listed, _ := f.store.DesksFor(ctx, f.users["zhang"])
+	for _, l := range listed {
+		if len(l.Webhooks) > 0 {
+			t.Errorf("a reviewer sees %s's robots", l.ID)
+		}
+	}
+}

@@ -53,7 +53,7 @@ func DefaultConfig() Config {
 		Collective:  CollectiveConfig{Petitioners: 5, Gathering: 10, Persons: 5, Days: 3, Alpha: 1e-4},
 		Surge:       surge.DefaultConfig(),
 		Convergence: ConvergenceConfig{Days: 14, Similarity: 0.25},
-		Trend:       TrendConfig{Weeks: 8, Alpha: 0.01, MinLast: 5, MinRatio: 1.5},
+		Trend:       TrendConfig{Weeks: 8, Alpha: 0.05, Tail: 0.001, MinLast: 5, MinRatio: 1.5},
 	}
 }
 

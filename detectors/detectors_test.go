@@ -431,10 +431,18 @@ func TestTrend(t *testing.T) {
 	plant("330681109000", "劳资纠纷", 2, 3, 3, 4, 6, 7, 9, 12)   // a sustained rise
 	plant("330681003000", "物业纠纷", 5, 6, 5, 5, 6, 5, 6, 5)    // flat
 	plant("330681104000", "征地拆迁纠纷", 2, 2, 2, 2, 2, 2, 2, 15) // one odd week: a surge's business, not a trend
+	plant("330681001000", "商贸旅游", 7, 6, 8, 7, 8, 8, 10, 17)     // a busy place rising for three weeks
+	plant("330681002000", "城乡建设", 7, 9, 6, 8, 7, 10, 8, 12)     // a busy place's noise
 	seed(t, conn, rows...)
 	got := detect(t, detectors.Trend(conn, detectors.DefaultConfig().Trend), risk.Window{Start: end.Add(-24 * time.Hour), End: end})
-	if len(got) != 1 || got[0].Labels["region"] != "330681109" || got[0].Level != risk.LevelOrange || len(got[0].Evidence) != 12 {
-		t.Fatalf("got %+v, want one orange trend in 330681109 (12 against a mean of 2.7) with the last week's 12 matters as evidence", got)
+	if len(got) != 2 || got[0].Labels["region"] != "330681001" || got[1].Labels["region"] != "330681109" {
+		t.Fatalf("got %+v, want trends in 330681001 and 330681109", got)
+	}
+	if a := got[1]; a.Level != risk.LevelOrange || len(a.Evidence) != 12 {
+		t.Errorf("330681109's trend: %s with %d matters; want orange (12 against a baseline of 2.5) with the last week's 12", a.Level, len(a.Evidence))
+	}
+	if a := got[0]; a.Level != risk.LevelYellow {
+		t.Errorf("330681001's trend: %s, want yellow (17 against a baseline of 7)", a.Level)
 	}
 	// With less history than the weeks tested, nothing: the weeks before the data are unknown.
 	if early := detect(t, detectors.Trend(conn, detectors.DefaultConfig().Trend), risk.Window{Start: end.Add(-8 * 24 * time.Hour), End: end.Add(-7 * 24 * time.Hour)}); len(early) != 0 {

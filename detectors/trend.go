@@ -10,22 +10,29 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	risk "riskwatch"
+	"riskwatch/detectors/surge"
 )
 
 // TrendConfig tunes the trend detector.
 type TrendConfig struct {
 	Weeks    int     `yaml:"weeks"`     // weekly counts tested; default 8
-	Alpha    float64 `yaml:"alpha"`     // one-sided Mann-Kendall level; default 0.01
+	Alpha    float64 `yaml:"alpha"`     // one-sided Mann-Kendall level; default 0.05
+	Tail     float64 `yaml:"tail"`      // the last week's Poisson tail over the baseline, at most; default 0.001
 	MinLast  int     `yaml:"min_last"`  // matters in the last week, at least; default 5
-	MinRatio float64 `yaml:"min_ratio"` // last week over the first weeks' mean, at least; default 1.5
+	MinRatio float64 `yaml:"min_ratio"` // last week over the baseline, at least; default 1.5
 }
 
-// Trend (趋势上升) finds a slow, sustained rise: per township and category,
-// the weekly counts of the last Weeks weeks (ending with the window) rise by
-// the Mann-Kendall test (rank-based, so one odd week neither makes nor hides
-// a trend), the last week holds at least MinLast matters and at least
-// MinRatio times the mean of the first three weeks. Yellow; orange when the
-// last week is three times that mean.
+// Trend (趋势上升) finds a sustained rise over weeks: per township and
+// category, the weekly counts of the last Weeks weeks (ending with the
+// window) go up by the Mann-Kendall test (rank-based, so one odd week
+// neither makes nor hides a trend); the baseline is the median of the first
+// half of the weeks (robust to an old burst); the week before last is above
+// it, so one busy week is a surge, not a trend; and the last week is beyond
+// chance over it (Poisson tail under Tail), with at least MinLast matters
+// and MinRatio times the baseline. Rank tests alone are weak on eight small
+// counts: a rise that starts three weeks ago barely moves them, which the
+// count test on the last week catches. Yellow; orange at three times the
+// baseline.
 func Trend(conn driver.Conn, cfg TrendConfig) Definition {
 	d := Definition{Name: "trend", Schedule: "30 6 * * *", Timeout: 5 * time.Minute, Window: 24 * time.Hour}
 	d.Detect = func(ctx context.Context, w risk.Window) ([]risk.Alert, error) {
@@ -62,11 +69,12 @@ func Trend(conn driver.Conn, cfg TrendConfig) Definition {
 		}
 		var out []risk.Alert
 		for k, c := range counts {
-			last := c[len(c)-1]
-			base := max((c[0]+c[1]+c[2])/3, 1)
+			last, before := c[len(c)-1], c[len(c)-2]
+			base := max(median(c[:len(c)/2]), 1)
 			z := mannKendall(c)
 			p := 1 - normalCDF(z)
-			if p >= cfg.Alpha || last < float64(cfg.MinLast) || last/base < cfg.MinRatio {
+			if p >= cfg.Alpha || before <= base || last < float64(cfg.MinLast) || last/base < cfg.MinRatio ||
+				surge.UpperTail(last, base, 1) >= cfg.Tail {
 				continue
 			}
 			lv := risk.LevelYellow
@@ -95,6 +103,16 @@ func Trend(conn driver.Conn, cfg TrendConfig) Definition {
 		return out, nil
 	}
 	return d
+}
+
+func median(xs []float64) float64 {
+	s := slices.Sorted(slices.Values(xs))
+	if n := len(s); n%2 == 1 {
+		return s[n/2]
+	} else if n > 0 {
+		return (s[n/2-1] + s[n/2]) / 2
+	}
+	return 0
 }
 
 // lastWeek is the evidence of a trend: the matters of its last week, the

@@ -473,7 +473,14 @@ func (g *gen) plantTrend() {
 func (g *gen) rise(t *township, cat *catalog, category string, level risk.Level, kind, what string, texts []string) {
 	const week = 7 * 24 * time.Hour
 	end := g.incTo()
-	if lo := g.incFrom().Add(9 * 24 * time.Hour); lo.Before(end) {
+	// The rise ends once the detector has its eight weeks of history, when
+	// the scenario is that long (-weeks 9 or more): before, nobody can tell
+	// a rise from the weeks before the data.
+	lo := g.incFrom().Add(9 * 24 * time.Hour)
+	if history := g.from.Add(8*week + 24*time.Hour); history.After(lo) && history.Before(end) {
+		lo = history
+	}
+	if lo.Before(end) {
 		end = g.when(lo, end, false)
 	}
 	weekly := []int{1, 1, 3, 10}

@@ -233,12 +233,12 @@ func (g *gen) petitionStages(v visit) []stage {
 	if v.life == lifeOpen {
 		return g.cut(st)
 	}
-	// Answered two days before the statutory 60 run out (将到期 warns one
-	// day before).
-	latest := accepted.AddDate(0, 0, 58)
+	// Answered by day 50 and 办结 by day 59: within the statutory 60 days
+	// (信访事项应当自受理之日起60日内办结), before 将到期 would warn.
+	latest := accepted.AddDate(0, 0, 50)
 	t = t.Add(between(r, min(20*24*time.Hour, latest.Sub(t)/2), latest.Sub(t)))
 	st = append(st, stage{status: "答复", at: t})
-	next("办结", 3*24*time.Hour, 15*24*time.Hour)
+	next("办结", 24*time.Hour, min(9*24*time.Hour, accepted.AddDate(0, 0, 59).Sub(t)))
 	next("归档", 24*time.Hour, 5*24*time.Hour)
 	return g.cut(st)
 }

@@ -43,8 +43,9 @@ var Detectors = []string{ExtremeIntent, Repeat, SkipLevel, Overdue, Collective, 
 // Config says what to generate. The zero value of a field means its default.
 type Config struct {
 	Seed uint64 `json:"seed"`
-	// Weeks of traffic; default 6, at least 5. Incidents come after the
-	// first 4 weeks, which surge needs as history.
+	// Weeks of traffic; default 10, at least 5. Incidents come after the
+	// first 4 weeks, which surge needs as history; trend's rises end after
+	// the 8 weeks it tests, when there are 9 or more.
 	Weeks int `json:"weeks"`
 	// Townships that carry traffic, the contracts' four first (枫桥镇,
 	// 暨阳街道, 陶朱街道, 店口镇); default all 10, at least 2.
@@ -60,7 +61,7 @@ type Config struct {
 
 func (c Config) withDefaults() Config {
 	if c.Weeks == 0 {
-		c.Weeks = 6
+		c.Weeks = 10
 	}
 	c.Weeks = min(max(c.Weeks, 5), 12)
 	if c.Townships == 0 {
