@@ -433,6 +433,7 @@ func TestTrend(t *testing.T) {
 	plant("330681104000", "征地拆迁纠纷", 2, 2, 2, 2, 2, 2, 2, 15) // one odd week: a surge's business, not a trend
 	plant("330681001000", "商贸旅游", 7, 6, 8, 7, 8, 8, 10, 17)  // a busy place rising for three weeks
 	plant("330681002000", "城乡建设", 7, 9, 6, 8, 7, 10, 8, 12)  // a busy place's noise
+	plant("330681006000", "劳资纠纷", 0, 0, 3, 4, 6, 7, 9, 12)   // a township the feeds began to cover in week three
 	seed(t, conn, rows...)
 	got := detect(t, detectors.Trend(conn, detectors.DefaultConfig().Trend), risk.Window{Start: end.Add(-24 * time.Hour), End: end})
 	if len(got) != 2 || got[0].Labels["region"] != "330681001" || got[1].Labels["region"] != "330681109" {

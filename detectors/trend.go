@@ -48,6 +48,7 @@ func Trend(conn driver.Conn, cfg TrendConfig) Definition {
 		}
 		type key struct{ region, category string }
 		counts := map[key][]float64{}
+		known := map[string]bool{} // townships with matters in the oldest week
 		err := eachRow(ctx, conn, trendQuery, func(rows driver.Rows) error {
 			var k key
 			var week int64
@@ -62,10 +63,20 @@ func Trend(conn driver.Conn, cfg TrendConfig) Definition {
 				counts[k] = make([]float64, cfg.Weeks)
 			}
 			counts[k][cfg.Weeks-1-int(week)] = float64(n) // oldest first
+			if week == int64(cfg.Weeks-1) {
+				known[k.region] = true
+			}
 			return nil
 		}, w.End, w.End.Add(-span), w.End)
 		if err != nil {
 			return nil, err
+		}
+		// A township with nothing at all in the oldest week was not in the
+		// data yet (a feed that began to cover it): its rise is the data's.
+		for k := range counts {
+			if !known[k.region] {
+				delete(counts, k)
+			}
 		}
 		var out []risk.Alert
 		for k, c := range counts {

@@ -27,23 +27,13 @@ import (
 // calendar, the parties of evidence from ClickHouse and the personal-data
 // key that opens their contacts.
 func newDeskStore(c *config, pool *pgxpool.Pool, conn driver.Conn, p *normalize.Protector) (*desk.Store, desk.Config, error) {
+	cal, err := loadCalendar(c.Calendar)
+	if err != nil {
+		return nil, desk.Config{}, err
+	}
 	cfg, err := desk.LoadConfig(c.DeskConfig)
 	if err != nil {
 		return nil, cfg, err
-	}
-	cal := calendar.Default()
-	if c.Calendar != "" {
-		f, err := os.Open(c.Calendar)
-		if err != nil {
-			return nil, cfg, fmt.Errorf("open calendar: %w", err)
-		}
-		defer f.Close()
-		if cal, err = calendar.Load(f); err != nil {
-			return nil, cfg, fmt.Errorf("%s: %w", c.Calendar, err)
-		}
-	}
-	if y := time.Now().In(calendar.CST).Year(); !cal.Known(y) || !cal.Known(y+1) {
-		fmt.Fprintf(os.Stderr, "riskwatch: the working-day calendar lacks %d or %d: deadlines count weekends only; add the year with -calendar\n", y, y+1)
 	}
 	parties := partiesOf{}
 	if conn != nil {
@@ -53,6 +43,36 @@ func newDeskStore(c *config, pool *pgxpool.Pool, conn driver.Conn, p *normalize.
 		return desk.NewStore(pool, cfg, cal, parties, nil), cfg, nil
 	}
 	return desk.NewStore(pool, cfg, cal, parties, &contactOpener{p}), cfg, nil
+}
+
+// loadCalendar is the built-in working-day calendar, with the years of
+// path (if any) over it.
+func loadCalendar(path string) (*calendar.Calendar, error) {
+	if path == "" {
+		return calendar.Default(), nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open calendar: %w", err)
+	}
+	defer f.Close()
+	cal, err := calendar.Load(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return cal, nil
+}
+
+// unknownYears are this year and the next when the calendar lacks their
+// holidays: deadlines there count weekends only.
+func unknownYears(cal *calendar.Calendar, now time.Time) []int {
+	var out []int
+	for y := now.In(calendar.CST).Year(); y <= now.In(calendar.CST).Year()+1; y++ {
+		if !cal.Known(y) {
+			out = append(out, y)
+		}
+	}
+	return out
 }
 
 // partiesOf reads the parties of an alert's evidence from the events.

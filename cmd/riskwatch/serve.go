@@ -122,6 +122,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if err != nil {
 		return err
 	}
+	if cal, err := loadCalendar(c.Calendar); err == nil {
+		if years := unknownYears(cal, time.Now()); len(years) > 0 {
+			log.Warn("the working-day calendar lacks these years: their deadlines count weekends only; add them with -calendar", "years", years)
+		}
+	}
 	reload := deskReloader(desks, c.Directory, log)
 	if reload != nil {
 		if _, err := reload(ctx, nil); err != nil {
