@@ -223,7 +223,11 @@ func (s *Sender) SendDue(ctx context.Context) (int, error) {
 		}
 		attempts := o.attempts + 1
 		giveUp := attempts >= s.cfg.MaxAttempts || o.channel == "webhook" && !Retryable(err)
-		s.log.Warn("notification not sent", "outbox", o.id, "channel", o.channel, "attempt", attempts, "give_up", giveUp, "err", err)
+		to := o.target["key"] // the topic's key
+		if o.channel == "webhook" {
+			to = webhookRedact(o.target["url"]) // never the token in its query
+		}
+		s.log.Warn("notification not sent", "outbox", o.id, "channel", o.channel, "to", to, "attempt", attempts, "give_up", giveUp, "err", err)
 		next := now.Add(s.cfg.Backoff << min(attempts-1, 16))
 		var failed *time.Time
 		if giveUp {

@@ -52,10 +52,7 @@ func Collective(conn driver.Conn, cfg CollectiveConfig) Definition {
 			if err := rows.Scan(&source, &id, &township, &county, &category, &people, &skip, &at); err != nil {
 				return err
 			}
-			region := township
-			if region == "" {
-				region = county
-			}
+			region := placeOf(township, county)
 			lv := risk.LevelOrange
 			if people >= 20 || skip == 1 {
 				lv = risk.LevelRed
@@ -120,10 +117,7 @@ func sameSubject(ctx context.Context, conn driver.Conn, name string, cfg Collect
 		if persons >= 20 {
 			lv = risk.LevelRed
 		}
-		region := township
-		if region == "" {
-			region = county
-		}
+		region := placeOf(township, county)
 		return risk.Alert{
 			Labels:   risk.Labels{"detector": name, "region": county, "subject": subj},
 			Window:   w,

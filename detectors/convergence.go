@@ -44,10 +44,7 @@ func Convergence(conn driver.Conn, cfg ConvergenceConfig) Definition {
 			if len(feeds) >= 3 {
 				lv = risk.LevelOrange
 			}
-			region := township
-			if region == "" {
-				region = county
-			}
+			region := placeOf(township, county)
 			return risk.Alert{
 				Labels:   risk.Labels{"detector": d.Name, "person": key},
 				Window:   w,
@@ -96,10 +93,7 @@ func Convergence(conn driver.Conn, cfg ConvergenceConfig) Definition {
 			if len(feeds) >= 3 {
 				lv = risk.LevelOrange
 			}
-			region := township
-			if region == "" {
-				region = county
-			}
+			region := placeOf(township, county)
 			subjects = append(subjects, risk.Alert{
 				Labels:   risk.Labels{"detector": d.Name, "region": county, "subject": subj, "category": category},
 				Window:   w,

@@ -103,6 +103,15 @@ func eachRow(ctx context.Context, conn driver.Conn, query string, row func(drive
 	return rows.Err()
 }
 
+// placeOf names where a matter is for a summary: its township, or its
+// county when the township is unknown.
+func placeOf(township, county string) string {
+	if township != "" {
+		return township
+	}
+	return county
+}
+
 // evidence zips parallel arrays of sources and ids.
 func evidence(sources, ids []string) []risk.Evidence {
 	out := make([]risk.Evidence, len(ids))

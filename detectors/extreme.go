@@ -36,10 +36,7 @@ func Extreme(conn driver.Conn, lex *intent.Lexicon) Definition {
 			if len(matches) == 0 {
 				return nil
 			}
-			region := township
-			if region == "" {
-				region = county
-			}
+			region := placeOf(township, county)
 			lv, words, classes := risk.LevelOrange, []string{}, []string{}
 			for _, m := range matches {
 				if m.Severity >= 2 {

@@ -40,10 +40,7 @@ func Overdue(conn driver.Conn, cfg OverdueConfig) Definition {
 			case late > 0:
 				lv, what = risk.LevelYellow, fmt.Sprintf("已超期（期限%s）", due.In(cst).Format("01-02 15:04"))
 			}
-			region := township
-			if region == "" {
-				region = county
-			}
+			region := placeOf(township, county)
 			return risk.Alert{
 				Labels:   risk.Labels{"detector": d.Name, "region": region, "category": category, "subject": source + ":" + id},
 				Window:   w,

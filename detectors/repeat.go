@@ -41,10 +41,7 @@ func Repeat(conn driver.Conn, cfg RepeatConfig) Definition {
 			case rejected == 1 || int(n) >= 2*cfg.Times:
 				lv = risk.LevelOrange
 			}
-			region := township
-			if region == "" {
-				region = county
-			}
+			region := placeOf(township, county)
 			why := ""
 			if rejected == 1 {
 				why = "，曾对答复不满意或申请复查"

@@ -33,10 +33,7 @@ func SkipLevel(conn driver.Conn, _ SkipLevelConfig) Definition {
 			if err := rows.Scan(&id, &county, &township, &category, &level, &org, &flagged, &persons, &at, &petitioners); err != nil {
 				return risk.Alert{}, err
 			}
-			region := township
-			if region == "" {
-				region = county
-			}
+			region := placeOf(township, county)
 			person := "record:" + id // an anonymous petition is its own scope
 			if len(persons) > 0 {
 				person = persons[0]
