@@ -2,6 +2,7 @@ package console
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -301,7 +302,12 @@ func (s *Server) routes() {
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"entries": nonNil(list)})
+		// The next page asks for entries after (older than) the last one.
+		var next int64
+		if len(list) > 0 && len(list) == min(cmp.Or(f.Limit, 200), 500) {
+			next = list[len(list)-1].ID
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"entries": nonNil(list), "next_after": next})
 		return nil
 	})
 	s.handle("GET /api/v1/notifications", func(w http.ResponseWriter, r *http.Request, u desk.User) error {

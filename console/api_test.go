@@ -424,16 +424,16 @@ func matrix(f *fixture) []row {
 		{pattern: "GET /api/v1/alerts/{key}/route", build: func(_ *testing.T, f *fixture, _ string) request {
 			return request{"GET", "/api/v1/alerts/" + f.openAlert + "/route", ""}
 		}, in: [5]int{ok, ok, refused, refused, refused}, out: [5]int{notFound, notFound, refused, refused, refused}},
-		// Review is the reviewers'. The alert is looked up (in the
-		// jurisdiction) before the right is checked: outside it, 404 for all.
+		// Review is the reviewers': every other role is refused before any
+		// lookup; another county's reviewer does not find the alert.
 		{pattern: "POST /api/v1/alerts/{key}/confirm", build: freshAlert("confirm", ""),
-			in: [5]int{refused, created, refused, refused, refused}, out: [5]int{notFound, notFound, notFound, notFound, notFound}},
+			in: [5]int{refused, created, refused, refused, refused}, out: [5]int{refused, notFound, refused, refused, refused}},
 		{pattern: "POST /api/v1/alerts/{key}/dismiss", build: freshAlert("dismiss", `{"reason": "false_positive", "note": "停电引起"}`),
-			in: [5]int{refused, ok, refused, refused, refused}, out: [5]int{notFound, notFound, notFound, notFound, notFound}},
+			in: [5]int{refused, ok, refused, refused, refused}, out: [5]int{refused, notFound, refused, refused, refused}},
 		{pattern: "POST /api/v1/alerts/{key}/merge", build: func(t *testing.T, f *fixture, _ string) request {
 			k := f.pendingCase(t)
 			return request{"POST", "/api/v1/alerts/" + f.alert(t, "330681109201") + "/merge", jsonOf(map[string]int64{"case": k.ID})}
-		}, in: [5]int{refused, ok, refused, refused, refused}, out: [5]int{notFound, notFound, notFound, notFound, notFound}},
+		}, in: [5]int{refused, ok, refused, refused, refused}, out: [5]int{refused, notFound, refused, refused, refused}},
 		{pattern: "POST /api/v1/route-preview", build: func(*testing.T, *fixture, string) request {
 			return request{"POST", "/api/v1/route-preview", `{"detector": "collective", "level": "orange", "region": "330681109201"}`}
 		}, in: [5]int{ok, ok, refused, refused, refused}, out: [5]int{refused, refused, refused, refused, refused}},

@@ -92,7 +92,9 @@ func (s *Store) Alerts(ctx context.Context, by User, f AlertFilter) ([]Alert, st
 	var afterAt *time.Time
 	if f.After != "" {
 		var t time.Time
-		if err := s.pool.QueryRow(ctx, `SELECT created_at FROM alerts WHERE key = $1`, f.After).Scan(&t); err != nil {
+		// Only a key the caller may see: the answer must not tell whether
+		// another county's alert exists.
+		if err := s.pool.QueryRow(ctx, `SELECT created_at FROM alerts WHERE key = $1 AND starts_with(region, $2)`, f.After, by.Jurisdiction).Scan(&t); err != nil {
 			if errors.Is(err, pgx.ErrNoRows) {
 				return nil, "", fmt.Errorf("cursor %q: %w", f.After, risk.ErrInvalid)
 			}
@@ -142,8 +144,12 @@ func alertForUpdate(ctx context.Context, tx pgx.Tx, by User, key string) (Alert,
 	return a, err
 }
 
-// reviewable locks an open alert that by may review.
+// reviewable locks an open alert that by may review. A role that reviews
+// nothing is refused before any lookup.
 func reviewable(ctx context.Context, tx pgx.Tx, by User, key string) (Alert, error) {
+	if err := by.allow(permReview, by.Jurisdiction); err != nil {
+		return Alert{}, err
+	}
 	a, err := alertForUpdate(ctx, tx, by, key)
 	if err != nil {
 		return Alert{}, err
@@ -181,6 +187,22 @@ func (s *Store) Confirm(ctx context.Context, by User, key, note string) (Case, e
 	if err != nil {
 		return Case{}, err
 	}
+	// The parties come from ClickHouse: read them before the transaction
+	// locks the alert. Its evidence cannot change once reviewed, and the
+	// locked read below refuses one reviewed meanwhile.
+	if err := by.allow(permReview, by.Jurisdiction); err != nil {
+		return Case{}, err
+	}
+	seen, err := s.GetAlert(ctx, by, key)
+	if err != nil {
+		return Case{}, err
+	}
+	var parties []Party
+	if s.party != nil {
+		if parties, err = s.party.Parties(ctx, seen.Evidence); err != nil {
+			return Case{}, fmt.Errorf("parties of alert %s: %w", key, err)
+		}
+	}
 	var id int64
 	err = s.write(ctx, by.Username, func(c *change) error {
 		a, err := reviewable(ctx, c.tx, by, key)
@@ -190,12 +212,6 @@ func (s *Store) Confirm(ctx context.Context, by User, key, note string) (Case, e
 		route, err := s.cfg.Routing.Route(Scope{a.Detector, a.Level, a.Region}, desks)
 		if err != nil {
 			return err
-		}
-		var parties []Party
-		if s.party != nil {
-			if parties, err = s.party.Parties(ctx, a.Evidence); err != nil {
-				return fmt.Errorf("parties of alert %s: %w", key, err)
-			}
 		}
 		if id, err = s.openCase(ctx, c, a, route, parties); err != nil {
 			return err
@@ -268,6 +284,9 @@ func (s *Store) openCase(ctx context.Context, c *change, a Alert, route Route, p
 // Dismiss closes a reviewed alert without a case. The reason is required:
 // dismissals by reason are the detectors' measured false alarms.
 func (s *Store) Dismiss(ctx context.Context, by User, key string, reason risk.DismissReason, note string) (Alert, error) {
+	if err := by.allow(permReview, by.Jurisdiction); err != nil {
+		return Alert{}, err
+	}
 	if !reason.Valid() {
 		return Alert{}, fmt.Errorf("dismiss reason %q: want false_positive, handled or duplicate: %w", reason, risk.ErrInvalid)
 	}
