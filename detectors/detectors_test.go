@@ -116,8 +116,25 @@ func TestSkipLevel(t *testing.T) {
 		row{source: "petition", id: "P-late", region: "330681109000", county: "330681", category: "劳资纠纷", level: "国家", org: "国家信访局", at: at(30)},
 		// A deleted record never counts (a petition here only for the test).
 		row{source: "petition", id: "P-del", region: "330681109000", county: "330681", category: "劳资纠纷", level: "国家", org: "国家信访局", at: at(1), status: "deleted"},
+		// One person at the township's office, weeks later at the county: climbing, yellow.
+		row{source: "petition", id: "C-town", region: "330681109201", county: "330681", category: "征地拆迁纠纷", level: "乡镇", org: "枫桥镇人民政府", at: at(-24 * 30), persons: []string{"k2"}},
+		row{source: "petition", id: "C-county", region: "330681109201", county: "330681", category: "征地拆迁纠纷", level: "县", org: "诸暨市信访局", at: at(3), persons: []string{"k2"}},
+		// Another at the county twice: no climb.
+		row{source: "petition", id: "S-1", region: "330681109201", county: "330681", category: "征地拆迁纠纷", level: "县", org: "诸暨市信访局", at: at(-24 * 10), persons: []string{"k3"}},
+		row{source: "petition", id: "S-2", region: "330681109201", county: "330681", category: "征地拆迁纠纷", level: "县", org: "诸暨市信访局", at: at(4), persons: []string{"k3"}},
 	)
 	got := detect(t, detectors.SkipLevel(conn, detectors.SkipLevelConfig{}), window(0, 24))
+	var climbs []risk.Alert
+	got = slices.DeleteFunc(got, func(a risk.Alert) bool {
+		if a.Labels["pattern"] == "climb" {
+			climbs = append(climbs, a)
+			return true
+		}
+		return false
+	})
+	if len(climbs) != 1 || !slices.Equal(ids(climbs[0]), []string{"C-county", "C-town"}) || climbs[0].Level != risk.LevelYellow || climbs[0].Region != "330681109" {
+		t.Errorf("climbs %+v; want one yellow, of C-town then C-county, in 330681109", climbs)
+	}
 	want := map[string]risk.Level{"P-prov": risk.LevelOrange, "P-nat": risk.LevelRed, "P-flag": risk.LevelOrange}
 	if len(got) != len(want) {
 		t.Fatalf("got %d alerts %v, want %d", len(got), got, len(want))

@@ -3,6 +3,7 @@ package detectors
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -21,10 +22,15 @@ type SkipLevelConfig struct{}
 // failure it should have seen coming, so it is at least yellow:
 // 国家 red, 省 orange, 市 yellow; an upstream 越级 flag is at least orange.
 // Petitions of the same person join one alert while it is open.
+//
+// It also finds a dispute climbing levels without skipping any (矛盾上交):
+// a person whose petition in the window is registered higher than their
+// petitions of the last climbDays — first at the township, now at the
+// county. Yellow: the desk below did not settle it.
 func SkipLevel(conn driver.Conn, _ SkipLevelConfig) Definition {
 	d := Definition{Name: "skip_level", Schedule: "*/5 * * * *", Timeout: time.Minute, Window: time.Hour}
 	d.Detect = func(ctx context.Context, w risk.Window) ([]risk.Alert, error) {
-		return queryAlerts(ctx, conn, skipLevelQuery, func(rows driver.Rows) (risk.Alert, error) {
+		skips, err := queryAlerts(ctx, conn, skipLevelQuery, func(rows driver.Rows) (risk.Alert, error) {
 			var id, county, township, category, level, org string
 			var flagged uint8
 			var persons []string
@@ -55,9 +61,94 @@ func SkipLevel(conn driver.Conn, _ SkipLevelConfig) Definition {
 				Seen:     at,
 			}, nil
 		}, w.Start, w.End)
+		if err != nil {
+			return nil, err
+		}
+		var climbs []risk.Alert
+		err = eachRow(ctx, conn, climbQuery, func(rows driver.Rows) error {
+			var c climb
+			if err := rows.Scan(&c.key, &c.ids, &c.levels, &c.orgs, &c.ranks, &c.times, &c.township, &c.county, &c.category); err != nil {
+				return err
+			}
+			if a, ok := c.alert(d.Name, w); ok {
+				climbs = append(climbs, a)
+			}
+			return nil
+		}, w.End.AddDate(0, 0, -climbDays), w.End, w.Start)
+		return append(skips, climbs...), err
 	}
 	return d
 }
+
+// climbDays is how far back a person's earlier petitions count.
+const climbDays = 90
+
+// climb is one person's petitions of the last climbDays, as read.
+type climb struct {
+	key, township, county, category string
+	ids, levels, orgs               []string
+	ranks                           []uint8
+	times                           []time.Time
+}
+
+// alert raises the climb when the newest petition is in the window, ranks
+// higher than every earlier one (all of known rank), and is no skip:
+// skipLevelQuery raises those.
+func (c climb) alert(name string, w risk.Window) (risk.Alert, bool) {
+	order := make([]int, len(c.ids))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return c.times[a].Compare(c.times[b]) })
+	newest := order[len(order)-1]
+	region := placeOf(c.township, c.county)
+	skipAt := uint8(4)
+	if c.township != "" {
+		skipAt = 3
+	}
+	if !w.Contains(c.times[newest]) || c.ranks[newest] >= skipAt {
+		return risk.Alert{}, false
+	}
+	for _, i := range order[:len(order)-1] {
+		if c.ranks[i] == 0 || c.ranks[i] >= c.ranks[newest] {
+			return risk.Alert{}, false
+		}
+	}
+	first := order[0]
+	var ev []risk.Evidence
+	for _, i := range order {
+		ev = append(ev, risk.Evidence{Source: risk.SourcePetition, ID: c.ids[i]})
+	}
+	return risk.Alert{
+		Labels: risk.Labels{"detector": name, "person": c.key, "pattern": "climb"},
+		Window: w,
+		Level:  risk.LevelYellow,
+		Summary: fmt.Sprintf("矛盾上交：同一人的%s问题%d天内从%s级登记升至%s级（%s，%s）",
+			c.category, climbDays, c.levels[first], c.levels[newest], c.orgs[newest], region),
+		Numbers:  map[string]float64{"petitions": float64(len(ev)), "from_rank": float64(c.ranks[first]), "to_rank": float64(c.ranks[newest])},
+		Evidence: ev,
+		Seen:     c.times[newest],
+		Region:   region,
+	}, true
+}
+
+// climbQuery: per person, their petitions of the last climbDays with the
+// rank of the registering organ (乡镇 1 … 国家 5, 0 unknown), when one is in
+// the window.
+const climbQuery = `
+SELECT k, groupArray(id), groupArray(register_level), groupArray(register_org), groupArray(rank), groupArray(occurred_at),
+       argMax(township, occurred_at), argMax(county, occurred_at), argMax(category, occurred_at)
+FROM (
+    SELECT id, register_level, register_org, township, county, category, occurred_at, person_keys,
+           toUInt8(multiIf(register_level = '国家', 5, register_level = '省', 4, register_level = '市', 3,
+                           register_level = '县', 2, register_level = '乡镇', 1, 0)) AS rank
+    FROM events FINAL
+    WHERE source = 'petition' AND status != 'deleted' AND skip_level = 0 AND occurred_at >= ? AND occurred_at < ?
+)
+ARRAY JOIN person_keys AS k
+GROUP BY k
+HAVING count() >= 2 AND max(occurred_at) >= ?
+ORDER BY k`
 
 // skipLevelQuery: the owner of a matter is its township when the code
 // reaches one, else its county; skipping means registering two or more

@@ -232,6 +232,18 @@ func (g *gen) plantSkipLevel() {
 	v = g.anyVillage(t)
 	r = g.petition(visit{at: g.when(lo, hi, true), town: t, vil: v, region: t.villageCode(v), people: []person{g.newPerson(true)}, cls: classByName("农村农业_土地承包"), org: cityBureau, overLevel: true})
 	g.incident(SkipLevel, "city_flagged", risk.LevelOrange, t.code, "a village matter at the city bureau, flagged 越级 upstream", r.at, r)
+
+	// A village's land matter at the township's office, then weeks later at
+	// the county: climbing a level without skipping one (矛盾上交).
+	t = g.town()
+	v = g.anyVillage(t)
+	p = g.newPerson(true)
+	at = g.when(lo, hi, true)
+	first = g.petition(visit{at: g.when(later(g.from, at.AddDate(0, 0, -40)), at.AddDate(0, 0, -10), true), town: t, vil: v, region: t.villageCode(v),
+		people: []person{p}, cls: cls, org: townOrgan(t)})
+	r = g.petition(visit{at: at, town: t, vil: v, region: t.villageCode(v), people: []person{p}, cls: cls, repeat: true,
+		facts: g.fill("信访人反映{村}征地补偿问题，此前已向镇里反映，至今未解决。", t, v)})
+	g.incident(SkipLevel, "climb", risk.LevelYellow, t.code, "a land matter at the township's office, then at the county weeks later", r.at, first, r)
 }
 
 // repeatTimes plans a repeat caller's n calls: two in the week before the
