@@ -208,33 +208,41 @@ func TestDemoAtTheDesks(t *testing.T) {
 		t.Errorf("the audit log of the settled case:\n got %q\nwant %q", story, want)
 	}
 
-	// Another township's orange case, accepted and left: cards, then the county.
-	var other scenario.Incident
-	for _, inc := range s.Truth.Incidents {
-		if inc.Level == risk.LevelOrange && len(inc.Region) >= 9 && inc.Region[:9] != gathering.Region[:9] && (inc.Detector == "collective" || inc.Detector == "surge") {
-			if d := deskOf(desks, risk.TierTownship, inc.Region[:9]); d.ID != "" {
-				other = inc
-			}
+	// Another township's case, accepted and left: cards, then the county.
+	var open struct {
+		Alerts []struct{ Key, Desk string }
+	}
+	reviewer.call("GET", "/api/v1/alerts?status=open&limit=500", nil, &open)
+	key, at = "", ""
+	for _, a := range open.Alerts {
+		if d := deskOf(desks, "", a.Desk, true); d.Tier == risk.TierTownship && d.ID != township.ID && len(d.Members) > 0 {
+			key, at = a.Key, a.Desk
+			break
 		}
 	}
-	key, at = alertOf(t, reviewer, other)
+	if key == "" {
+		t.Fatal("no open alert routed to another township's centre")
+	}
+	k = apiCase{}
 	reviewer.call("POST", "/api/v1/alerts/"+key+"/confirm", nil, &k)
-	late := signIn(t, srv.URL, deskOf(desks, risk.TierTownship, at, true).Members[0])
+	late := signIn(t, srv.URL, deskOf(desks, "", at, true).Members[0])
 	late.call("POST", fmt.Sprintf("/api/v1/cases/%d/actions", k.ID), map[string]any{"action": "accept", "version": k.Version}, &k)
 	cal := calendar.Default()
 	if err := store.Tick(ctx, k.DueAt.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	reviewer.call("GET", fmt.Sprintf("/api/v1/cases/%d", k.ID), nil, &k)
-	if k.Card != "yellow" || k.Desk != at {
-		t.Fatalf("an hour overdue: card %q at %s; want a yellow card at %s", k.Card, k.Desk, at)
+	var yellow apiCase
+	reviewer.call("GET", fmt.Sprintf("/api/v1/cases/%d", k.ID), nil, &yellow)
+	if yellow.Card != "yellow" || yellow.Desk != at {
+		t.Fatalf("an hour overdue: card %q at %s; want a yellow card at %s", yellow.Card, yellow.Desk, at)
 	}
-	if err := store.Tick(ctx, cal.AddWorkingDays(k.DueAt.Add(-time.Nanosecond), 2)); err != nil {
+	if err := store.Tick(ctx, cal.AddWorkingDays(yellow.DueAt.Add(-time.Nanosecond), 2)); err != nil {
 		t.Fatal(err)
 	}
-	reviewer.call("GET", fmt.Sprintf("/api/v1/cases/%d", k.ID), nil, &k)
-	if k.Desk != "zhuji" || k.Status != "pending" || len(k.Ladder) != 1 || k.Ladder[0].From != at {
-		t.Errorf("two working days overdue: %+v; want it pending at the county (zhuji), moved up from %s", k, at)
+	var up apiCase
+	reviewer.call("GET", fmt.Sprintf("/api/v1/cases/%d", k.ID), nil, &up)
+	if up.Desk != "zhuji" || up.Status != "pending" || up.Card != "" || len(up.Ladder) != 1 || up.Ladder[0].From != at {
+		t.Errorf("two working days overdue: %+v; want it pending at the county (zhuji), no card, moved up from %s", up, at)
 	}
 }
 
