@@ -120,24 +120,31 @@ func canRead(by User, k Case, desks []Desk) error {
 	return fmt.Errorf("case %d is not at %s's desks: %w", k.ID, by.Username, risk.ErrForbidden)
 }
 
+// loadCase reads case id and the desks that may read it; lock is "" or
+// " FOR UPDATE".
+func loadCase(ctx context.Context, q querier, id int64, lock string) (Case, []Desk, error) {
+	rows, err := q.Query(ctx, `SELECT `+caseColumns+` FROM cases WHERE id = $1`+lock, id)
+	if err != nil {
+		return Case{}, nil, fmt.Errorf("get case: %w", err)
+	}
+	k, err := pgx.CollectExactlyOneRow(rows, scanCase)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Case{}, nil, notFound("case", id)
+	}
+	if err != nil {
+		return Case{}, nil, err
+	}
+	desks, err := caseDesks(ctx, q, id)
+	return k, desks, err
+}
+
 // caseForUpdate locks a case that by may read; one by may not read does
 // not exist for them.
 func caseForUpdate(ctx context.Context, tx pgx.Tx, by User, id int64) (Case, error) {
 	if err := by.allow(permCases, by.Jurisdiction); err != nil {
 		return Case{}, err
 	}
-	rows, err := tx.Query(ctx, `SELECT `+caseColumns+` FROM cases WHERE id = $1 FOR UPDATE`, id)
-	if err != nil {
-		return Case{}, err
-	}
-	k, err := pgx.CollectExactlyOneRow(rows, scanCase)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Case{}, notFound("case", id)
-	}
-	if err != nil {
-		return Case{}, err
-	}
-	desks, err := caseDesks(ctx, tx, id)
+	k, desks, err := loadCase(ctx, tx, id, " FOR UPDATE")
 	if err != nil {
 		return Case{}, err
 	}
@@ -149,18 +156,7 @@ func caseForUpdate(ctx context.Context, tx pgx.Tx, by User, id int64) (Case, err
 
 // Case returns a case with its parties (masked), alerts, notes and ladder.
 func (s *Store) Case(ctx context.Context, by User, id int64) (Case, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+caseColumns+` FROM cases WHERE id = $1`, id)
-	if err != nil {
-		return Case{}, fmt.Errorf("get case: %w", err)
-	}
-	k, err := pgx.CollectExactlyOneRow(rows, scanCase)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Case{}, notFound("case", id)
-	}
-	if err != nil {
-		return Case{}, err
-	}
-	desks, err := caseDesks(ctx, s.pool, id)
+	k, desks, err := loadCase(ctx, s.pool, id, "")
 	if err != nil {
 		return Case{}, err
 	}
@@ -176,7 +172,8 @@ func (s *Store) Case(ctx context.Context, by User, id int64) (Case, error) {
 		k.Desks = append(k.Desks, d.ID)
 	}
 	slices.Sort(k.Desks)
-	if rows, err = s.pool.Query(ctx, `SELECT person_key, role, name, phone, '' FROM case_parties WHERE case_id = $1 ORDER BY role, person_key`, id); err != nil {
+	rows, err := s.pool.Query(ctx, `SELECT person_key, role, name, phone, '' FROM case_parties WHERE case_id = $1 ORDER BY role, person_key`, id)
+	if err != nil {
 		return Case{}, err
 	}
 	if k.Parties, err = pgx.CollectRows(rows, pgx.RowToStructByPos[Party]); err != nil {
@@ -231,8 +228,9 @@ func (s *Store) Cases(ctx context.Context, by User, f CaseFilter) ([]Case, error
 		where = append(where, "mediator = "+arg(by.Username))
 	}
 	if by.Role == RoleMediator {
+		me := arg(by.Username)
 		where = append(where, `id IN (SELECT case_id FROM case_desks cd JOIN desks d ON d.id = cd.desk_id
-			WHERE `+arg(by.Username)+` = ANY(d.members) OR `+arg(by.Username)+` = ANY(d.heads))`)
+			WHERE `+me+` = ANY(d.members) OR `+me+` = ANY(d.heads))`)
 	}
 	limit := f.Limit
 	if limit <= 0 {

@@ -127,7 +127,7 @@ func LoadDirectoryFile(ctx context.Context, s *Store, by *User, path string) (in
 }
 
 // replaceFileDesks makes the file's desks the store's 'file' desks in one
-// transaction. A desk that left the file but still has cases is kept.
+// transaction. A desk that left the file but is in use is kept.
 func (s *Store) replaceFileDesks(ctx context.Context, desks []Desk) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		ids := make([]string, len(desks))
@@ -137,9 +137,7 @@ func (s *Store) replaceFileDesks(ctx context.Context, desks []Desk) error {
 				return err
 			}
 		}
-		_, err := tx.Exec(ctx, `DELETE FROM desks WHERE source = 'file' AND NOT id = ANY($1)
-			AND NOT EXISTS (SELECT 1 FROM cases WHERE desk_id = desks.id OR first_desk_id = desks.id)
-			AND NOT EXISTS (SELECT 1 FROM alerts WHERE desk_id = desks.id)`, ids)
+		_, err := tx.Exec(ctx, `DELETE FROM desks WHERE source = 'file' AND NOT id = ANY($1) AND NOT `+deskInUse, ids)
 		if err != nil {
 			return fmt.Errorf("remove desks gone from the file: %w", err)
 		}
@@ -171,11 +169,20 @@ func upsertDesk(ctx context.Context, tx pgx.Tx, d Desk, source string) error {
 	return nil
 }
 
-// webhooksJSON keeps the secrets, which Webhook's JSON form drops.
+// stored is a webhook as the store keeps it (desks, outbox): with its
+// secret, which Webhook's JSON form drops.
+func (w Webhook) stored() map[string]string {
+	return map[string]string{"kind": string(w.Kind), "url": w.URL, "secret": w.Secret}
+}
+
+func storedWebhook(m map[string]string) Webhook {
+	return Webhook{Kind: RobotKind(m["kind"]), URL: m["url"], Secret: m["secret"]}
+}
+
 func webhooksJSON(ws []Webhook) []map[string]string {
 	out := make([]map[string]string, len(ws))
 	for i, w := range ws {
-		out[i] = map[string]string{"kind": string(w.Kind), "url": w.URL, "secret": w.Secret}
+		out[i] = w.stored()
 	}
 	return out
 }
@@ -183,12 +190,18 @@ func webhooksJSON(ws []Webhook) []map[string]string {
 func webhooksFromJSON(ms []map[string]string) []Webhook {
 	out := make([]Webhook, len(ms))
 	for i, m := range ms {
-		out[i] = Webhook{Kind: RobotKind(m["kind"]), URL: m["url"], Secret: m["secret"]}
+		out[i] = storedWebhook(m)
 	}
 	return out
 }
 
 const deskColumns = `id, name, tier, region, members, heads, hours, webhooks, source`
+
+// deskInUse is true for a row of desks that an alert or a case refers to
+// (a case's desks include those it was escalated from): such a desk stays.
+const deskInUse = `(EXISTS (SELECT 1 FROM cases WHERE cases.desk_id = desks.id OR cases.first_desk_id = desks.id)
+	OR EXISTS (SELECT 1 FROM alerts WHERE alerts.desk_id = desks.id)
+	OR EXISTS (SELECT 1 FROM case_desks WHERE case_desks.desk_id = desks.id))`
 
 func scanDesk(row pgx.CollectableRow) (Desk, error) {
 	var d Desk
@@ -345,8 +358,7 @@ func (s *Store) DeleteDesk(ctx context.Context, by User, id string) error {
 			return err
 		}
 		var used bool
-		if err := c.tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM cases WHERE desk_id = $1 OR first_desk_id = $1)
-			OR EXISTS (SELECT 1 FROM alerts WHERE desk_id = $1) OR EXISTS (SELECT 1 FROM case_desks WHERE desk_id = $1)`, id).Scan(&used); err != nil {
+		if err := c.tx.QueryRow(ctx, `SELECT `+deskInUse+` FROM desks WHERE id = $1`, id).Scan(&used); err != nil {
 			return err
 		}
 		if used {

@@ -70,7 +70,7 @@ func (c *change) notify(ctx context.Context, d Desk, dedup string, urgent bool, 
 		next = nextOpen(d.Hours, c.at)
 	}
 	for i, w := range d.Webhooks {
-		target, _ := json.Marshal(map[string]string{"kind": string(w.Kind), "url": w.URL, "secret": w.Secret})
+		target, _ := json.Marshal(w.stored())
 		payload, _ := json.Marshal(map[string]string{"title": m.Title, "markdown": m.Markdown, "desk": d.ID})
 		if _, err := c.tx.Exec(ctx, `INSERT INTO outbox (dedup_key, channel, target, payload, created_at, next_at)
 			VALUES ($1, 'webhook', $2, $3, $4, $5) ON CONFLICT (dedup_key) DO NOTHING`,
@@ -248,7 +248,7 @@ func (s *Sender) send(ctx context.Context, o outboxRow) error {
 		if err := json.Unmarshal(o.payload, &p); err != nil {
 			return fmt.Errorf("outbox %d: %w", o.id, err)
 		}
-		w := Webhook{Kind: RobotKind(o.target["kind"]), URL: o.target["url"], Secret: o.target["secret"]}
+		w := storedWebhook(o.target)
 		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
 		return w.Post(ctx, s.client, Message{Title: p.Title, Markdown: p.Markdown}, s.now())

@@ -195,16 +195,8 @@ func (s *Store) UpdateUser(ctx context.Context, by User, id int64, ch UserChange
 	}
 	var u User
 	err := s.write(ctx, by.Username, func(c *change) error {
-		rows, err := c.tx.Query(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1 FOR UPDATE`, id)
-		if err != nil {
-			return err
-		}
-		if u, err = pgx.CollectExactlyOneRow(rows, scanUser); errors.Is(err, pgx.ErrNoRows) || err == nil && !by.within(u.Jurisdiction) {
-			return fmt.Errorf("user %d: %w", id, risk.ErrNotFound)
-		} else if err != nil {
-			return err
-		}
-		if err := by.allow(permUsers, u.Jurisdiction); err != nil {
+		var err error
+		if u, err = userOf(ctx, c.tx, &by, id); err != nil {
 			return err
 		}
 		if ch.DisplayName != nil {
@@ -370,23 +362,12 @@ func (s *Store) CreateToken(ctx context.Context, by *User, userID int64, name st
 	}
 	token := tokenPrefix + randomToken()
 	err := s.write(ctx, actorName(by), func(c *change) error {
-		rows, err := c.tx.Query(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, userID)
+		owner, err := userOf(ctx, c.tx, by, userID)
 		if err != nil {
 			return err
 		}
-		owner, err := pgx.CollectExactlyOneRow(rows, scanUser)
-		if errors.Is(err, pgx.ErrNoRows) || err == nil && by != nil && !by.within(owner.Jurisdiction) {
-			return fmt.Errorf("user %d: %w", userID, risk.ErrNotFound)
-		} else if err != nil {
-			return err
-		}
-		if by != nil {
-			if err := by.allow(permUsers, owner.Jurisdiction); err != nil {
-				return err
-			}
-			if owner.Role == RoleMediator {
-				return fmt.Errorf("tokens are for machines and staff, not mediators, who sign in themselves: %w", risk.ErrForbidden)
-			}
+		if by != nil && owner.Role == RoleMediator {
+			return fmt.Errorf("tokens are for machines and staff, not mediators, who sign in themselves: %w", risk.ErrForbidden)
 		}
 		if _, err := c.tx.Exec(ctx, `INSERT INTO api_tokens (token_hash, user_id, name, created_at) VALUES ($1, $2, $3, $4)`,
 			tokenHash(token), userID, name, c.at); err != nil {
@@ -427,13 +408,28 @@ func tokenHash(token string) []byte {
 // UserByName returns a user by sign-in name: for the command line, which
 // already holds the server.
 func (s *Store) UserByName(ctx context.Context, name string) (User, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+userColumns+` FROM users WHERE username = $1`, name)
+	return userBy(ctx, s.pool, "username", name)
+}
+
+// userOf locks user id in a change; one outside by's jurisdiction does not
+// exist for them (by nil: the command line sees everyone).
+func userOf(ctx context.Context, tx pgx.Tx, by *User, id int64) (User, error) {
+	u, err := userBy(ctx, tx, "id", id, " FOR UPDATE")
+	if err == nil && by != nil && !by.within(u.Jurisdiction) {
+		return User{}, notFound("user", id)
+	}
+	return u, err
+}
+
+// userBy reads the user whose column equals v.
+func userBy(ctx context.Context, q querier, column string, v any, lock ...string) (User, error) {
+	rows, err := q.Query(ctx, `SELECT `+userColumns+` FROM users WHERE `+column+` = $1`+strings.Join(lock, ""), v)
 	if err != nil {
 		return User{}, fmt.Errorf("get user: %w", err)
 	}
 	u, err := pgx.CollectExactlyOneRow(rows, scanUser)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return User{}, notFound("user", name)
+		return User{}, notFound("user", v)
 	}
 	return u, err
 }

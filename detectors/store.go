@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -22,28 +21,6 @@ type AlertStore struct {
 
 // NewAlertStore returns a store on a migrated database.
 func NewAlertStore(pool *pgxpool.Pool) *AlertStore { return &AlertStore{pool: pool} }
-
-// Stored is an alert as the store keeps it.
-type Stored struct {
-	Key         string             `json:"key"`
-	Detector    string             `json:"detector"`
-	Level       risk.Level         `json:"level"`
-	Status      string             `json:"status"`
-	Region      string             `json:"region"`
-	Category    string             `json:"category"`
-	Subject     string             `json:"subject,omitempty"`
-	Person      string             `json:"person,omitempty"`
-	WindowStart time.Time          `json:"window_start"`
-	WindowEnd   time.Time          `json:"window_end"`
-	FirstSeen   time.Time          `json:"first_seen"`
-	LastSeen    time.Time          `json:"last_seen"`
-	Summary     string             `json:"summary"`
-	Numbers     map[string]float64 `json:"numbers"`
-	Words       []string           `json:"words"`
-	Evidence    []risk.Evidence    `json:"evidence"`
-	PreviousKey string             `json:"previous_key,omitempty"`
-	CreatedAt   time.Time          `json:"created_at"`
-}
 
 // Record stores the alerts of one run. An alert whose scope has an open
 // alert joins it: its evidence and words are added, its level may rise, its
@@ -74,12 +51,13 @@ func (s *AlertStore) Record(ctx context.Context, alerts []risk.Alert) (opened in
 
 func (s *AlertStore) record(ctx context.Context, a risk.Alert) (created bool, err error) {
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var open Stored
+		var key string
+		var level risk.Level
 		var evidence []byte
+		var words []string
 		lookup := func() error {
-			return tx.QueryRow(ctx, `SELECT key, level, evidence, words, last_seen, window_end FROM alerts
-				WHERE scope_key = $1 AND status = 'open' FOR UPDATE`, a.ScopeKey()).
-				Scan(&open.Key, &open.Level, &evidence, &open.Words, &open.LastSeen, &open.WindowEnd)
+			return tx.QueryRow(ctx, `SELECT key, level, evidence, words FROM alerts
+				WHERE scope_key = $1 AND status = 'open' FOR UPDATE`, a.ScopeKey()).Scan(&key, &level, &evidence, &words)
 		}
 		err := lookup()
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -96,16 +74,15 @@ func (s *AlertStore) record(ctx context.Context, a risk.Alert) (created bool, er
 		if err != nil {
 			return err
 		}
-		if err := json.Unmarshal(evidence, &open.Evidence); err != nil {
-			return fmt.Errorf("evidence of %s: %w", open.Key, err)
+		var had []risk.Evidence
+		if err := json.Unmarshal(evidence, &had); err != nil {
+			return fmt.Errorf("evidence of %s: %w", key, err)
 		}
-		merged := union(open.Evidence, a.Evidence)
-		words := union(open.Words, a.Words)
-		ev, _ := json.Marshal(merged)
+		ev, _ := json.Marshal(union(had, a.Evidence))
 		nums, _ := json.Marshal(a.Numbers)
 		_, err = tx.Exec(ctx, `UPDATE alerts SET level = $2, evidence = $3, words = $4, numbers = $5, summary = $6,
 			last_seen = greatest(last_seen, $7), window_end = greatest(window_end, $8), updated_at = now() WHERE key = $1`,
-			open.Key, open.Level.Max(a.Level), ev, words, nums, a.Summary, a.Seen, a.Window.End)
+			key, level.Max(a.Level), ev, union(words, a.Words), nums, a.Summary, a.Seen, a.Window.End)
 		return err
 	})
 	return created, err
@@ -147,34 +124,4 @@ func union[T comparable](a, b []T) []T {
 		}
 	}
 	return out
-}
-
-// Get returns one alert; the error wraps risk.ErrNotFound when there is none.
-func (s *AlertStore) Get(ctx context.Context, key string) (Stored, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+storedColumns+` FROM alerts WHERE key = $1`, key)
-	if err != nil {
-		return Stored{}, fmt.Errorf("get alert: %w", err)
-	}
-	a, err := pgx.CollectExactlyOneRow(rows, scanStored)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Stored{}, fmt.Errorf("alert %s: %w", key, risk.ErrNotFound)
-	}
-	return a, err
-}
-
-const storedColumns = `key, detector, level, status, region, category, subject, person, window_start, window_end,
-	first_seen, last_seen, summary, numbers, words, evidence, coalesce(previous_key, ''), created_at`
-
-func scanStored(row pgx.CollectableRow) (Stored, error) {
-	var a Stored
-	var nums, ev []byte
-	err := row.Scan(&a.Key, &a.Detector, &a.Level, &a.Status, &a.Region, &a.Category, &a.Subject, &a.Person,
-		&a.WindowStart, &a.WindowEnd, &a.FirstSeen, &a.LastSeen, &a.Summary, &nums, &a.Words, &ev, &a.PreviousKey, &a.CreatedAt)
-	if err != nil {
-		return a, err
-	}
-	if err := json.Unmarshal(nums, &a.Numbers); err != nil {
-		return a, err
-	}
-	return a, json.Unmarshal(ev, &a.Evidence)
 }

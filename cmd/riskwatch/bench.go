@@ -291,11 +291,7 @@ func benchOutage(ctx context.Context, msgs map[risk.Source][]kafka.Message, norm
 	}
 	defer conn.Close()
 	feeds := c.feeds()
-	topics := make([]string, len(feeds))
-	for i, f := range feeds {
-		topics[i] = f.Topic
-	}
-	b, err := pipeline.StartEmbeddedBroker(ctx, "127.0.0.1:0", "", topics, c.Partitions)
+	b, err := c.memoryBroker(ctx)
 	if err != nil {
 		return 0, 0, 0, err
 	}

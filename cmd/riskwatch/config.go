@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -113,6 +114,21 @@ func (c *config) feeds() []pipeline.Feed {
 		feeds = append(feeds, pipeline.Feed{Source: s, Topic: *c.Topics[s], Group: c.KafkaGroup + "." + string(s)})
 	}
 	return feeds
+}
+
+// feedTopics are the topics of the three feeds.
+func (c *config) feedTopics() []string {
+	var topics []string
+	for _, f := range c.feeds() {
+		topics = append(topics, f.Topic)
+	}
+	return topics
+}
+
+// memoryBroker starts an in-process broker with the feeds' topics, in
+// memory on a free port: for the benchmarks and the demo.
+func (c *config) memoryBroker(ctx context.Context) (*pipeline.EmbeddedBroker, error) {
+	return pipeline.StartEmbeddedBroker(ctx, "127.0.0.1:0", "", c.feedTopics(), c.Partitions)
 }
 
 // piiKey reads the personal-data key: RISKWATCH_PII_KEY, else the key file.

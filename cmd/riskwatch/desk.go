@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -25,11 +26,15 @@ import (
 
 // newDeskStore wires the desks' store: its rules, the working-day
 // calendar, the parties of evidence from ClickHouse and the personal-data
-// key that opens their contacts.
-func newDeskStore(c *config, pool *pgxpool.Pool, conn driver.Conn, p *normalize.Protector) (*desk.Store, desk.Config, error) {
+// key that opens their contacts. log, when not nil, hears of years the
+// calendar lacks.
+func newDeskStore(c *config, pool *pgxpool.Pool, conn driver.Conn, p *normalize.Protector, log *slog.Logger) (*desk.Store, desk.Config, error) {
 	cal, err := loadCalendar(c.Calendar)
 	if err != nil {
 		return nil, desk.Config{}, err
+	}
+	if years := unknownYears(cal, time.Now()); len(years) > 0 && log != nil {
+		log.Warn("the working-day calendar lacks these years: their deadlines count weekends only; add them with -calendar", "years", years)
 	}
 	cfg, err := desk.LoadConfig(c.DeskConfig)
 	if err != nil {
@@ -147,7 +152,7 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	defer pool.Close()
-	store, _, err := newDeskStore(c, pool, nil, nil)
+	store, _, err := newDeskStore(c, pool, nil, nil, nil)
 	if err != nil {
 		return err
 	}

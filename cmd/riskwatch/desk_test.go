@@ -141,7 +141,7 @@ func TestDemoAtTheDesks(t *testing.T) {
 		}
 	}
 
-	store, _, err := newDeskStore(c, pool, conn, nil)
+	store, _, err := newDeskStore(c, pool, conn, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,11 +45,7 @@ func startIngesters(ctx context.Context, brokers []string, conn driver.Conn, n *
 // message is on the broker.
 func ingestAll(ctx context.Context, conn driver.Conn, msgs map[risk.Source][]kafka.Message, n *normalize.Normalizer, p *normalize.Protector, c *config, log *slog.Logger, produced func()) error {
 	feeds := c.feeds()
-	topics := make([]string, len(feeds))
-	for i, f := range feeds {
-		topics[i] = f.Topic
-	}
-	b, err := pipeline.StartEmbeddedBroker(ctx, "127.0.0.1:0", "", topics, c.Partitions)
+	b, err := c.memoryBroker(ctx)
 	if err != nil {
 		return err
 	}

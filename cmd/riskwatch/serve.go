@@ -65,10 +65,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	feeds := c.feeds()
 	brokers := c.brokers()
 	if addr, ok := c.embedded(); ok {
-		topics := []string{c.AlertTopic, c.CaseTopic}
-		for _, f := range feeds {
-			topics = append(topics, f.Topic)
-		}
+		topics := append([]string{c.AlertTopic, c.CaseTopic}, c.feedTopics()...)
 		b, err := pipeline.StartEmbeddedBroker(ctx, addr, c.KafkaDataDir, topics, c.Partitions)
 		if err != nil {
 			return err
@@ -118,14 +115,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		}
 	})
 
-	desks, dcfgDesk, err := newDeskStore(c, pool, conn, protector)
+	desks, dcfgDesk, err := newDeskStore(c, pool, conn, protector, log)
 	if err != nil {
 		return err
-	}
-	if cal, err := loadCalendar(c.Calendar); err == nil {
-		if years := unknownYears(cal, time.Now()); len(years) > 0 {
-			log.Warn("the working-day calendar lacks these years: their deadlines count weekends only; add them with -calendar", "years", years)
-		}
 	}
 	reload := deskReloader(desks, c.Directory, log)
 	if reload != nil {
