@@ -22,6 +22,11 @@ const (
 // Sources lists the feeds in a fixed order.
 var Sources = []Source{SourceHotline, SourcePetition, SourceGrid}
 
+// CST is China Standard Time, UTC+8 all year: the zone of the centres'
+// calendars, deadlines, cron schedules and displays, and of every upstream
+// time sent without a zone. Times are stored in UTC.
+var CST = time.FixedZone("CST", 8*3600)
+
 // Status is the unified life-cycle state of a record across feeds.
 type Status string
 
