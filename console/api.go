@@ -10,6 +10,7 @@ import (
 
 	risk "riskwatch"
 	"riskwatch/desk"
+	"riskwatch/desk/robot"
 )
 
 // routes registers the JSON API of the desks. Every endpoint is in
@@ -30,7 +31,7 @@ func (s *Server) routes() {
 		if f.Limit, err = queryInt(q.Get("limit")); err != nil {
 			return err
 		}
-		list, next, err := s.desks.Alerts(r.Context(), u, f)
+		list, next, err := s.Review.Alerts(r.Context(), u, f)
 		if err != nil {
 			return err
 		}
@@ -41,11 +42,11 @@ func (s *Server) routes() {
 		return nil
 	})
 	s.handle("GET /api/v1/alerts/{key}", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
-		a, err := s.desks.GetAlert(r.Context(), u, r.PathValue("key"))
+		a, err := s.Review.GetAlert(r.Context(), u, r.PathValue("key"))
 		return reply(w, a, err)
 	})
 	s.handle("GET /api/v1/alerts/{key}/related", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
-		alerts, cases, err := s.desks.Related(r.Context(), u, r.PathValue("key"))
+		alerts, cases, err := s.Review.Related(r.Context(), u, r.PathValue("key"))
 		if err != nil {
 			return err
 		}
@@ -53,11 +54,11 @@ func (s *Server) routes() {
 		return nil
 	})
 	s.handle("GET /api/v1/alerts/{key}/route", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
-		a, err := s.desks.GetAlert(r.Context(), u, r.PathValue("key"))
+		a, err := s.Review.GetAlert(r.Context(), u, r.PathValue("key"))
 		if err != nil {
 			return err
 		}
-		route, err := s.desks.PreviewRoute(r.Context(), u, desk.Scope{Detector: a.Detector, Level: a.Level, Region: a.Region})
+		route, err := s.Directory.PreviewRoute(r.Context(), u, desk.Scope{Detector: a.Detector, Level: a.Level, Region: a.Region})
 		return reply(w, route, err)
 	})
 	s.handle("POST /api/v1/alerts/{key}/confirm", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
@@ -65,7 +66,7 @@ func (s *Server) routes() {
 		if err := decodeOptional(r, &in); err != nil {
 			return err
 		}
-		k, err := s.desks.Confirm(r.Context(), u, r.PathValue("key"), in.Note)
+		k, err := s.Review.Confirm(r.Context(), u, r.PathValue("key"), in.Note)
 		return replyStatus(w, http.StatusCreated, k, err)
 	})
 	s.handle("POST /api/v1/alerts/{key}/dismiss", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
@@ -76,7 +77,7 @@ func (s *Server) routes() {
 		if err := decode(r, &in); err != nil {
 			return err
 		}
-		a, err := s.desks.Dismiss(r.Context(), u, r.PathValue("key"), in.Reason, in.Note)
+		a, err := s.Review.Dismiss(r.Context(), u, r.PathValue("key"), in.Reason, in.Note)
 		return reply(w, a, err)
 	})
 	s.handle("POST /api/v1/alerts/{key}/merge", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
@@ -84,7 +85,7 @@ func (s *Server) routes() {
 		if err := decode(r, &in); err != nil {
 			return err
 		}
-		k, err := s.desks.Merge(r.Context(), u, r.PathValue("key"), in.Case)
+		k, err := s.Review.Merge(r.Context(), u, r.PathValue("key"), in.Case)
 		return reply(w, k, err)
 	})
 	s.handle("POST /api/v1/route-preview", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
@@ -92,7 +93,7 @@ func (s *Server) routes() {
 		if err := decode(r, &in); err != nil {
 			return err
 		}
-		route, err := s.desks.PreviewRoute(r.Context(), u, in)
+		route, err := s.Directory.PreviewRoute(r.Context(), u, in)
 		return reply(w, route, err)
 	})
 
@@ -103,7 +104,7 @@ func (s *Server) routes() {
 		if err != nil {
 			return err
 		}
-		list, err := s.desks.Cases(r.Context(), u, desk.CaseFilter{Status: q.Get("status"), Desk: q.Get("desk"), Mine: q.Get("mine") == "true", Limit: limit})
+		list, err := s.Cases.Cases(r.Context(), u, desk.CaseFilter{Status: q.Get("status"), Desk: q.Get("desk"), Mine: q.Get("mine") == "true", Limit: limit})
 		if err != nil {
 			return err
 		}
@@ -115,7 +116,7 @@ func (s *Server) routes() {
 		if err != nil {
 			return err
 		}
-		k, err := s.desks.Case(r.Context(), u, id)
+		k, err := s.Cases.Case(r.Context(), u, id)
 		return reply(w, k, err)
 	})
 	s.handle("POST /api/v1/cases/{id}/actions", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
@@ -128,7 +129,7 @@ func (s *Server) routes() {
 		if err != nil {
 			return err
 		}
-		k, err := s.desks.Act(r.Context(), u, id, in.Version, in.Action, in.Reason)
+		k, err := s.Cases.Act(r.Context(), u, id, in.Version, in.Action, in.Reason)
 		return reply(w, k, err)
 	})
 	s.handle("POST /api/v1/cases/{id}/assign", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
@@ -140,7 +141,7 @@ func (s *Server) routes() {
 		if err != nil {
 			return err
 		}
-		k, err := s.desks.Assign(r.Context(), u, id, in.Version, in.Mediator)
+		k, err := s.Cases.Assign(r.Context(), u, id, in.Version, in.Mediator)
 		return reply(w, k, err)
 	})
 	s.handle("POST /api/v1/cases/{id}/notes", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
@@ -149,7 +150,7 @@ func (s *Server) routes() {
 		if err != nil {
 			return err
 		}
-		n, err := s.desks.AddNote(r.Context(), u, id, in.Kind, in.Body)
+		n, err := s.Cases.AddNote(r.Context(), u, id, in.Kind, in.Body)
 		return replyStatus(w, http.StatusCreated, n, err)
 	})
 	s.handle("POST /api/v1/cases/{id}/pause", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
@@ -161,7 +162,7 @@ func (s *Server) routes() {
 		if err != nil {
 			return err
 		}
-		k, err := s.desks.Pause(r.Context(), u, id, in.Version, in.Why)
+		k, err := s.Cases.Pause(r.Context(), u, id, in.Version, in.Why)
 		return reply(w, k, err)
 	})
 	s.handle("POST /api/v1/cases/{id}/resume", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
@@ -170,7 +171,7 @@ func (s *Server) routes() {
 		if err != nil {
 			return err
 		}
-		k, err := s.desks.Resume(r.Context(), u, id, in.Version)
+		k, err := s.Cases.Resume(r.Context(), u, id, in.Version)
 		return reply(w, k, err)
 	})
 	s.handle("POST /api/v1/cases/{id}/parties/{key}/reveal", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
@@ -178,7 +179,7 @@ func (s *Server) routes() {
 		if err != nil {
 			return err
 		}
-		c, err := s.desks.Reveal(r.Context(), u, id, r.PathValue("key"))
+		c, err := s.Cases.Reveal(r.Context(), u, id, r.PathValue("key"))
 		if err == nil {
 			w.Header().Set("Cache-Control", "no-store")
 		}
@@ -187,7 +188,7 @@ func (s *Server) routes() {
 
 	// Desks, people, the audit log and the figures.
 	s.handle("GET /api/v1/desks", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
-		list, err := s.desks.DesksFor(r.Context(), u)
+		list, err := s.Directory.DesksFor(r.Context(), u)
 		if err != nil {
 			return err
 		}
@@ -200,9 +201,9 @@ func (s *Server) routes() {
 		var body struct {
 			desk.Desk
 			Webhooks []struct {
-				Kind   desk.RobotKind `json:"kind"`
-				URL    string         `json:"url"`
-				Secret string         `json:"secret"`
+				Kind   robot.Kind `json:"kind"`
+				URL    string     `json:"url"`
+				Secret string     `json:"secret"`
 			} `json:"webhooks"`
 		}
 		if err := decode(r, &body); err != nil {
@@ -211,7 +212,7 @@ func (s *Server) routes() {
 		in := body.Desk
 		in.Webhooks = nil
 		for _, h := range body.Webhooks {
-			in.Webhooks = append(in.Webhooks, desk.Webhook{Kind: h.Kind, URL: h.URL, Secret: h.Secret})
+			in.Webhooks = append(in.Webhooks, robot.Webhook{Kind: h.Kind, URL: h.URL, Secret: h.Secret})
 		}
 		if in.ID == "" {
 			in.ID = r.PathValue("id")
@@ -219,11 +220,11 @@ func (s *Server) routes() {
 		if in.ID != r.PathValue("id") {
 			return fmt.Errorf("desk id %q in the body, %q in the path: %w", in.ID, r.PathValue("id"), risk.ErrInvalid)
 		}
-		d, err := s.desks.SaveDesk(r.Context(), u, in)
+		d, err := s.Directory.SaveDesk(r.Context(), u, in)
 		return reply(w, d, err)
 	})
 	s.handle("DELETE /api/v1/desks/{id}", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
-		if err := s.desks.DeleteDesk(r.Context(), u, r.PathValue("id")); err != nil {
+		if err := s.Directory.DeleteDesk(r.Context(), u, r.PathValue("id")); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -233,14 +234,14 @@ func (s *Server) routes() {
 		if u.Role != desk.RoleAdmin {
 			return fmt.Errorf("%s may not reload the desk directory: %w", u.Role, risk.ErrForbidden)
 		}
-		if s.reload == nil {
+		if s.Reload == nil {
 			return fmt.Errorf("serve runs without a desk directory file (-desks): %w", risk.ErrInvalid)
 		}
-		n, err := s.reload(r.Context(), &u)
+		n, err := s.Reload(r.Context(), &u)
 		return reply(w, map[string]int{"desks": n}, err)
 	})
 	s.handle("GET /api/v1/users", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
-		list, err := s.desks.Users(r.Context(), u)
+		list, err := s.Accounts.Users(r.Context(), u)
 		if err != nil {
 			return err
 		}
@@ -258,7 +259,7 @@ func (s *Server) routes() {
 		if err := decode(r, &in); err != nil {
 			return err
 		}
-		made, err := s.desks.AddUser(r.Context(), &u, desk.User{Username: in.Username, DisplayName: in.DisplayName, Role: in.Role, Jurisdiction: in.Jurisdiction}, in.Password)
+		made, err := s.Accounts.AddUser(r.Context(), &u, desk.User{Username: in.Username, DisplayName: in.DisplayName, Role: in.Role, Jurisdiction: in.Jurisdiction}, in.Password)
 		return replyStatus(w, http.StatusCreated, made, err)
 	})
 	s.handle("PATCH /api/v1/users/{id}", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
@@ -267,7 +268,7 @@ func (s *Server) routes() {
 		if err != nil {
 			return err
 		}
-		made, err := s.desks.UpdateUser(r.Context(), u, id, in)
+		made, err := s.Accounts.UpdateUser(r.Context(), u, id, in)
 		return reply(w, made, err)
 	})
 	s.handle("POST /api/v1/users/{id}/tokens", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
@@ -276,7 +277,7 @@ func (s *Server) routes() {
 		if err != nil {
 			return err
 		}
-		token, err := s.desks.CreateToken(r.Context(), &u, id, in.Name)
+		token, err := s.Accounts.CreateToken(r.Context(), &u, id, in.Name)
 		if err == nil {
 			w.Header().Set("Cache-Control", "no-store")
 		}
@@ -298,7 +299,7 @@ func (s *Server) routes() {
 		if f.Limit, err = queryInt(q.Get("limit")); err != nil {
 			return err
 		}
-		list, err := s.desks.Audit(r.Context(), u, f)
+		list, err := s.Audit.Entries(r.Context(), u, f)
 		if err != nil {
 			return err
 		}
@@ -320,7 +321,7 @@ func (s *Server) routes() {
 		if err != nil {
 			return err
 		}
-		list, err := s.desks.Notices(r.Context(), u, q.Get("desk"), int64(before), limit)
+		list, err := s.Outbox.Notices(r.Context(), u, q.Get("desk"), int64(before), limit)
 		if err != nil {
 			return err
 		}
@@ -328,7 +329,7 @@ func (s *Server) routes() {
 		return nil
 	})
 	s.handle("GET /api/v1/figures", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
-		f, err := s.desks.Figures(r.Context(), u)
+		f, err := s.Stats.Figures(r.Context(), u)
 		return reply(w, f, err)
 	})
 }

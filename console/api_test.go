@@ -24,6 +24,7 @@ import (
 	"riskwatch/desk/calendar"
 	"riskwatch/desk/desktest"
 	"riskwatch/pipeline"
+	"riskwatch/pipeline/normalize"
 	"riskwatch/schema/schematest"
 )
 
@@ -75,8 +76,9 @@ desks:
 `
 
 type fixture struct {
-	srv    *console.Server
-	store  *desk.Store
+	srv  *console.Server
+	deps console.Deps
+	desk.Parts
 	pool   *pgxpool.Pool
 	stats  *fakeStats
 	users  map[string]desk.User
@@ -96,17 +98,25 @@ func setup(t *testing.T) *fixture {
 	cfg := desk.DefaultConfig()
 	cfg.Deadlines.PauseClock = true // so that pause and resume are about who asks
 	f := &fixture{pool: pool, stats: &fakeStats{}, users: map[string]desk.User{}, tokens: map[string]string{}}
-	f.store = desk.NewStore(pool, cfg, calendar.Default(), desktest.Parties{}, desktest.Sealer{})
-	reload := func(context.Context, *desk.User) (int, error) { return 4, nil } // a directory file, so that reload answers 2xx when allowed
-	f.srv = console.NewServer(f.stats, f.store, reload, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+	var err error
+	f.Parts, err = desk.New(pool, cfg, desk.Deps{Calendar: calendar.Default(), Mask: normalize.MaskText, Parties: desktest.Parties{}, Contacts: desktest.Sealer{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.deps = console.Deps{
+		Ingest: f.stats, Accounts: f.Accounts, Review: f.Review, Cases: f.Cases, Directory: f.Directory,
+		Audit: f.Audit, Outbox: f.Outbox, Stats: f.Stats,
+		Reload: func(context.Context, *desk.User) (int, error) { return 4, nil }, // a directory file, so that reload answers 2xx when allowed
+	}
+	f.srv = console.NewServer(f.deps, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
 
-	admin, err := f.store.AddUser(ctx, nil, desk.User{Username: "admin", Role: desk.RoleAdmin, Jurisdiction: ourCounty}, password)
+	admin, err := f.Accounts.AddUser(ctx, nil, desk.User{Username: "admin", Role: desk.RoleAdmin, Jurisdiction: ourCounty}, password)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The city's administrator makes the other county's people and desk,
 	// and everyone's tokens.
-	city, err := f.store.AddUser(ctx, nil, desk.User{Username: "cityadmin", Role: desk.RoleAdmin, Jurisdiction: "3306"}, password)
+	city, err := f.Accounts.AddUser(ctx, nil, desk.User{Username: "cityadmin", Role: desk.RoleAdmin, Jurisdiction: "3306"}, password)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +130,7 @@ func setup(t *testing.T) *fixture {
 		if !strings.HasPrefix(d.Region, ourCounty) {
 			by = city
 		}
-		if _, err := f.store.SaveDesk(ctx, by, d); err != nil {
+		if _, err := f.Directory.SaveDesk(ctx, by, d); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -142,14 +152,14 @@ func setup(t *testing.T) *fixture {
 		if !strings.HasPrefix(u.Jurisdiction, ourCounty) {
 			by = city
 		}
-		made, err := f.store.AddUser(ctx, &by, u, password)
+		made, err := f.Accounts.AddUser(ctx, &by, u, password)
 		if err != nil {
 			t.Fatal(err)
 		}
 		f.users[u.Username] = made
 	}
 	for name, u := range f.users {
-		if f.tokens[name], err = f.store.CreateToken(ctx, nil, u.ID, "测试"); err != nil {
+		if f.tokens[name], err = f.Accounts.CreateToken(ctx, nil, u.ID, "测试"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -181,7 +191,7 @@ func (f *fixture) alert(t *testing.T, region string) string {
 // pendingCase confirms a fresh alert of our village: a case pending at 枫桥镇.
 func (f *fixture) pendingCase(t *testing.T) desk.Case {
 	t.Helper()
-	k, err := f.store.Confirm(context.Background(), f.users["zhang"], f.alert(t, "330681109201"), "")
+	k, err := f.Review.Confirm(context.Background(), f.users["zhang"], f.alert(t, "330681109201"), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +202,7 @@ func (f *fixture) pendingCase(t *testing.T) desk.Case {
 func (f *fixture) acceptedCase(t *testing.T) (int64, int) {
 	t.Helper()
 	k := f.pendingCase(t)
-	k, err := f.store.Act(context.Background(), f.users["li"], k.ID, k.Version, risk.ActAccept, "")
+	k, err := f.Cases.Act(context.Background(), f.users["li"], k.ID, k.Version, risk.ActAccept, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +213,7 @@ func (f *fixture) acceptedCase(t *testing.T) (int64, int) {
 func (f *fixture) pausedCase(t *testing.T) (int64, int) {
 	t.Helper()
 	id, version := f.acceptedCase(t)
-	k, err := f.store.Pause(context.Background(), f.users["li"], id, version, "等待司法鉴定结论")
+	k, err := f.Cases.Pause(context.Background(), f.users["li"], id, version, "等待司法鉴定结论")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -521,7 +531,7 @@ func matrix(f *fixture) []row {
 		{pattern: "DELETE /api/v1/desks/{id}", build: func(t *testing.T, f *fixture, _ string) request {
 			n := f.next()
 			d := desk.Desk{ID: fmt.Sprintf("spare-%d", n), Name: "备用调委会", Tier: risk.TierVillage, Region: fmt.Sprintf("330681107%03d", n)}
-			if _, err := f.store.SaveDesk(context.Background(), f.users["admin"], d); err != nil {
+			if _, err := f.Directory.SaveDesk(context.Background(), f.users["admin"], d); err != nil {
 				t.Fatal(err)
 			}
 			return request{"DELETE", "/api/v1/desks/" + d.ID, ""}
@@ -780,7 +790,7 @@ func TestSessionsAndCSRF(t *testing.T) {
 				t.Errorf("%s: error %s, want code forbidden", c.name, w.Body)
 			}
 		}
-		k, err := f.store.Case(context.Background(), f.users["li"], f.caseID)
+		k, err := f.Cases.Case(context.Background(), f.users["li"], f.caseID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -791,7 +801,7 @@ func TestSessionsAndCSRF(t *testing.T) {
 	t.Run("every unsafe method", func(t *testing.T) {
 		admin, adminCSRF := f.login(t, "admin")
 		d := desk.Desk{ID: "spare", Name: "备用调委会", Tier: risk.TierVillage, Region: "330681109900"}
-		if _, err := f.store.SaveDesk(context.Background(), f.users["admin"], d); err != nil {
+		if _, err := f.Directory.SaveDesk(context.Background(), f.users["admin"], d); err != nil {
 			t.Fatal(err)
 		}
 		del := request{"DELETE", "/api/v1/desks/spare", ""}
@@ -884,7 +894,9 @@ func TestErrors(t *testing.T) {
 		}
 	})
 	t.Run("reload without a directory file", func(t *testing.T) {
-		srv := console.NewServer(f.stats, f.store, nil, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+		deps := f.deps
+		deps.Reload = nil
+		srv := console.NewServer(deps, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
 		r := httptest.NewRequest("POST", "/api/v1/desks/reload", nil)
 		f.as("admin")(r)
 		w := httptest.NewRecorder()
@@ -936,7 +948,7 @@ func TestErrors(t *testing.T) {
 func (f *fixture) confirmedAlert(t *testing.T) string {
 	t.Helper()
 	key := f.alert(t, "330681109201")
-	if _, err := f.store.Confirm(context.Background(), f.users["zhang"], key, ""); err != nil {
+	if _, err := f.Review.Confirm(context.Background(), f.users["zhang"], key, ""); err != nil {
 		t.Fatal(err)
 	}
 	return key

@@ -28,7 +28,7 @@ var httpMethods = []string{"get", "put", "post", "delete", "options", "head", "p
 // openAPIServer builds a Server without stores: NewServer only registers
 // routes, and the store is not touched until a route that needs it runs.
 func openAPIServer() *Server {
-	return NewServer(nil, nil, nil, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+	return NewServer(Deps{}, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
 }
 
 // openAPIDoc parses the embedded document.

@@ -5,7 +5,6 @@
 package console
 
 import (
-	"context"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -22,31 +21,22 @@ import (
 
 	risk "riskwatch"
 	"riskwatch/desk"
-	"riskwatch/pipeline"
 )
 
 //go:embed openapi.yaml
 var openAPI []byte
 
-// ingestStats reads the state of ingestion.
-type ingestStats interface {
-	Stats(ctx context.Context) ([]pipeline.FeedStats, error)
-}
-
 // Server routes the API.
 type Server struct {
+	Deps
 	mux      *http.ServeMux
 	patterns []string // every route, for the test that keeps openapi.yaml true
-	desks    *desk.Store
 	log      *slog.Logger
-	reload   func(ctx context.Context, by *desk.User) (int, error) // re-reads the desk directory file; nil without one
 }
 
-// NewServer returns the API over ingestion stats and the desks' store,
-// exposing gatherer on /metrics. reload re-reads the desk directory file
-// (nil when serve has none).
-func NewServer(stats ingestStats, desks *desk.Store, reload func(context.Context, *desk.User) (int, error), gatherer prometheus.Gatherer, log *slog.Logger) *Server {
-	s := &Server{mux: http.NewServeMux(), desks: desks, log: log.With("component", "console"), reload: reload}
+// NewServer returns the API over deps, exposing gatherer on /metrics.
+func NewServer(deps Deps, gatherer prometheus.Gatherer, log *slog.Logger) *Server {
+	s := &Server{Deps: deps, mux: http.NewServeMux(), log: log.With("component", "console")}
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Write([]byte("ok\n"))
 	})
@@ -62,7 +52,7 @@ func NewServer(stats ingestStats, desks *desk.Store, reload func(context.Context
 		if u.Role != desk.RoleAdmin && u.Role != desk.RoleReviewer {
 			return fmt.Errorf("%s may not read the pipeline's health: %w", u.Role, risk.ErrForbidden)
 		}
-		feeds, err := stats.Stats(r.Context())
+		feeds, err := s.Ingest.Stats(r.Context())
 		if err != nil {
 			return err
 		}
@@ -117,13 +107,13 @@ func (s *Server) Patterns() []string { return slices.Clone(s.patterns) }
 
 func (s *Server) user(r *http.Request) (desk.User, error) {
 	if scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
-		return s.desks.TokenUser(r.Context(), strings.TrimSpace(token))
+		return s.Accounts.TokenUser(r.Context(), strings.TrimSpace(token))
 	}
 	c, err := r.Cookie(sessionCookie)
 	if err != nil {
 		return desk.User{}, desk.ErrUnauthenticated
 	}
-	u, csrf, err := s.desks.SessionUser(r.Context(), c.Value)
+	u, csrf, err := s.Accounts.SessionUser(r.Context(), c.Value)
 	if err != nil {
 		return desk.User{}, err
 	}
@@ -141,7 +131,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	u, sess, err := s.desks.Login(r.Context(), in.Username, in.Password)
+	u, sess, err := s.Accounts.Login(r.Context(), in.Username, in.Password)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -153,7 +143,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(sessionCookie); err == nil {
-		if err := s.desks.Logout(r.Context(), c.Value); err != nil {
+		if err := s.Accounts.Logout(r.Context(), c.Value); err != nil {
 			s.fail(w, r, err)
 			return
 		}
@@ -165,7 +155,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 func (s *Server) me(w http.ResponseWriter, r *http.Request, u desk.User) error {
 	out := map[string]any{"user": u}
 	if c, err := r.Cookie(sessionCookie); err == nil {
-		if _, csrf, err := s.desks.SessionUser(r.Context(), c.Value); err == nil {
+		if _, csrf, err := s.Accounts.SessionUser(r.Context(), c.Value); err == nil {
 			out["csrf"] = csrf
 		}
 	}

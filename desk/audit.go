@@ -10,6 +10,13 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
+// AuditLog reads the audit log, which every change writes in its own
+// transaction (change.audit).
+type AuditLog struct {
+	base
+	cases *Cases
+}
+
 // AuditEntry is one line of the audit log.
 type AuditEntry struct {
 	ID     int64           `json:"id"`
@@ -31,12 +38,12 @@ type AuditFilter struct {
 	Limit int
 }
 
-// Audit returns the audit log, newest first: centre staff and
+// Entries returns the audit log, newest first: centre staff and
 // administrators read their jurisdiction's, and a case's mediators read the
 // story of the cases they may read.
-func (s *Store) Audit(ctx context.Context, by User, f AuditFilter) ([]AuditEntry, error) {
+func (s *AuditLog) Entries(ctx context.Context, by User, f AuditFilter) ([]AuditEntry, error) {
 	if by.Role == RoleMediator && f.Case != 0 {
-		if _, err := s.Case(ctx, by, f.Case); err != nil {
+		if _, err := s.cases.Case(ctx, by, f.Case); err != nil {
 			return nil, err
 		}
 	} else if err := by.allow(permAudit, by.Jurisdiction); err != nil {

@@ -11,7 +11,18 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	risk "riskwatch"
+	"riskwatch/desk/robot"
 )
+
+// Cases are the disputes the desks work, with their parties, notes and
+// ladder of escalations.
+type Cases struct {
+	base
+	deadlines DeadlineConfig
+	cal       calendar
+	dir       *Directory
+	seal      unsealer // nil: contacts cannot be revealed
+}
 
 // Case is a dispute a desk works until it is settled, terminated, referred
 // or escalated.
@@ -155,7 +166,7 @@ func caseForUpdate(ctx context.Context, tx pgx.Tx, by User, id int64) (Case, err
 }
 
 // Case returns a case with its parties (masked), alerts, notes and ladder.
-func (s *Store) Case(ctx context.Context, by User, id int64) (Case, error) {
+func (s *Cases) Case(ctx context.Context, by User, id int64) (Case, error) {
 	k, desks, err := loadCase(ctx, s.pool, id, "")
 	if err != nil {
 		return Case{}, err
@@ -207,7 +218,7 @@ type CaseFilter struct {
 }
 
 // Cases lists the cases by may read, newest first.
-func (s *Store) Cases(ctx context.Context, by User, f CaseFilter) ([]Case, error) {
+func (s *Cases) Cases(ctx context.Context, by User, f CaseFilter) ([]Case, error) {
 	if err := by.allow(permCases, by.Jurisdiction); err != nil {
 		return nil, err
 	}
@@ -237,15 +248,88 @@ func (s *Store) Cases(ctx context.Context, by User, f CaseFilter) ([]Case, error
 		limit = 100
 	}
 	limit = min(limit, 500)
-	return s.listCases(ctx, strings.Join(where, " AND ")+" ORDER BY created_at DESC, id DESC LIMIT "+fmt.Sprint(limit), args...)
+	return s.list(ctx, strings.Join(where, " AND ")+" ORDER BY created_at DESC, id DESC LIMIT "+fmt.Sprint(limit), args...)
 }
 
-func (s *Store) listCases(ctx context.Context, where string, args ...any) ([]Case, error) {
+func (s *Cases) list(ctx context.Context, where string, args ...any) ([]Case, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+caseColumns+` FROM cases WHERE `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list cases: %w", err)
 	}
 	return pgx.CollectRows(rows, scanCase)
+}
+
+// open creates the case of an alert at the route's desk.
+func (s *Cases) open(ctx context.Context, c *change, a Alert, route Route, parties []Party) (int64, error) {
+	persons := []string{}
+	if a.Person != "" {
+		persons = append(persons, a.Person)
+	}
+	for _, p := range parties {
+		if !strings.Contains(strings.Join(persons, "\x00"), p.Key) {
+			persons = append(persons, p.Key)
+		}
+	}
+	due := s.cal.AddWorkingDays(c.at, s.deadlines.days(route.Desk.Tier, a.Detector))
+	var id int64
+	err := c.tx.QueryRow(ctx, `INSERT INTO cases (desk_id, first_desk_id, status, level, kind, title, region, subject, persons,
+			received_at, due_at, created_at, updated_at)
+		VALUES ($1, $1, 'pending', $2, $3, $4, $5, $6, $7, $8, $9, $8, $8) RETURNING id`,
+		route.Desk.ID, a.Level, a.Detector, a.Summary, a.Region, a.Subject, persons, c.at, due).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("create case: %w", err)
+	}
+	if _, err := c.tx.Exec(ctx, `INSERT INTO case_desks (case_id, desk_id) VALUES ($1, $2)`, id, route.Desk.ID); err != nil {
+		return 0, err
+	}
+	for _, p := range parties {
+		if _, err := c.tx.Exec(ctx, `INSERT INTO case_parties (case_id, person_key, role, name, phone, sealed) VALUES ($1, $2, $3, $4, $5, $6)
+			ON CONFLICT DO NOTHING`, id, p.Key, p.Role, p.Name, p.Phone, p.Sealed); err != nil {
+			return 0, fmt.Errorf("add party: %w", err)
+		}
+	}
+	if err := c.audit(ctx, "case.create", auditRef{caseID: id, alertKey: a.Key, deskID: route.Desk.ID},
+		map[string]any{"due": due, "level": a.Level, "kind": a.Detector, "parties": len(parties)}); err != nil {
+		return 0, err
+	}
+	msg := robot.Message{
+		Title: "新案件：" + detectorName(a.Detector),
+		Markdown: fmt.Sprintf("#### 新案件 #%d（%s预警）\n%s\n\n- 接收：%s\n- 期限：%s\n- %s",
+			id, levelNames[a.Level], a.Summary, route.Desk.Name, due.In(risk.CST).Format("2006-01-02 15:04"), route.Reason),
+	}
+	if err := c.notify(ctx, route.Desk, fmt.Sprintf("case/%d/new/%s", id, route.Desk.ID), a.Level == risk.LevelRed, msg); err != nil {
+		return 0, err
+	}
+	return id, c.publish(ctx, Event{Type: "case.created", Case: id, Alert: a.Key, Desk: route.Desk.ID, Status: string(risk.CasePending), Level: string(a.Level)})
+}
+
+// join adds an alert's evidence to a case and tells its mediator.
+func (s *Cases) join(ctx context.Context, c *change, k Case, a Alert, action string) error {
+	if err := addNote(ctx, c, k.ID, "evidence", fmt.Sprintf("新增预警（%s，%s）：%s", detectorName(a.Detector), levelNames[a.Level], a.Summary)); err != nil {
+		return err
+	}
+	if _, err := c.tx.Exec(ctx, `UPDATE cases SET level = $2, version = version + 1, updated_at = $3 WHERE id = $1`, k.ID, k.Level.Max(a.Level), c.at); err != nil {
+		return err
+	}
+	if err := c.audit(ctx, action, auditRef{caseID: k.ID, alertKey: a.Key, deskID: k.Desk}, map[string]any{"level": a.Level}); err != nil {
+		return err
+	}
+	d, err := getDesk(ctx, c.tx, k.Desk)
+	if err != nil {
+		return err
+	}
+	msg := robot.Message{Title: "案件新情况", Markdown: fmt.Sprintf("#### 案件 #%d 有新情况\n%s\n\n- 承办：%s", k.ID, a.Summary, orNone(k.Mediator))}
+	if err := c.notify(ctx, d, fmt.Sprintf("case/%d/evidence/%s", k.ID, a.Key), a.Level == risk.LevelRed, msg); err != nil {
+		return err
+	}
+	return c.publish(ctx, Event{Type: "case.evidence", Case: k.ID, Alert: a.Key, Desk: k.Desk, Level: string(a.Level)})
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "未指派"
+	}
+	return s
 }
 
 // checkVersion refuses a change made against an older version of a case:
@@ -261,7 +345,7 @@ func checkVersion(k Case, version int) error {
 // refer, escalate, reopen) against the version the caller read. Accepting
 // makes the caller its mediator; the other actions are for its mediator,
 // the desk's heads, and (escalate only) centre reviewers.
-func (s *Store) Act(ctx context.Context, by User, id int64, version int, a risk.CaseAction, reason string) (Case, error) {
+func (s *Cases) Act(ctx context.Context, by User, id int64, version int, a risk.CaseAction, reason string) (Case, error) {
 	return s.work(ctx, by, id, version, a, func(c *change, k Case, desks []Desk) error {
 		to, err := k.Status.Apply(a)
 		if err != nil {
@@ -279,8 +363,8 @@ func (s *Store) Act(ctx context.Context, by User, id int64, version int, a risk.
 
 // work runs fn on case id, locked, once by may take action a on it at the
 // version they read, and returns the case as it then is.
-func (s *Store) work(ctx context.Context, by User, id int64, version int, a risk.CaseAction, fn func(*change, Case, []Desk) error) (Case, error) {
-	desks, err := s.Desks(ctx)
+func (s *Cases) work(ctx context.Context, by User, id int64, version int, a risk.CaseAction, fn func(*change, Case, []Desk) error) (Case, error) {
+	desks, err := s.dir.Desks(ctx)
 	if err != nil {
 		return Case{}, err
 	}
@@ -304,7 +388,7 @@ func (s *Store) work(ctx context.Context, by User, id int64, version int, a risk
 }
 
 // mayAct checks who may take action a on case k.
-func (s *Store) mayAct(by User, k Case, a risk.CaseAction, desks []Desk) error {
+func (s *Cases) mayAct(by User, k Case, a risk.CaseAction, desks []Desk) error {
 	d := findDesk(desks, k.Desk)
 	switch {
 	case by.Role == RoleReviewer && (a == risk.ActEscalate || a == risk.ActReopen):
@@ -329,7 +413,7 @@ func findDesk(desks []Desk, id string) Desk {
 }
 
 // move writes a status change that stays at the desk.
-func (s *Store) move(ctx context.Context, c *change, k Case, a risk.CaseAction, to risk.CaseStatus, by User, reason string) error {
+func (s *Cases) move(ctx context.Context, c *change, k Case, a risk.CaseAction, to risk.CaseStatus, by User, reason string) error {
 	mediator, due, received, closed := k.Mediator, k.DueAt, k.ReceivedAt, k.ClosedAt
 	reopened := k.Reopened
 	switch a {
@@ -341,7 +425,7 @@ func (s *Store) move(ctx context.Context, c *change, k Case, a risk.CaseAction, 
 		// The dispute came back: a fresh term at the desk that has it.
 		reopened++
 		closed, received = nil, c.at
-		due = s.cal.AddWorkingDays(c.at, s.cfg.Deadlines.days(findTier(ctx, c, k.Desk), k.Kind))
+		due = s.cal.AddWorkingDays(c.at, s.deadlines.days(findTier(ctx, c, k.Desk), k.Kind))
 		if mediator == "" {
 			mediator = by.Username
 		}
@@ -376,13 +460,13 @@ func findTier(ctx context.Context, c *change, deskID string) risk.Tier {
 // escalate moves a case one step up the ladder (上交): it waits there as
 // pending with a fresh term, the desks below keep read access, and the
 // move is recorded — never silent. by is "" when the clock escalates.
-func (s *Store) escalate(ctx context.Context, c *change, k Case, desks []Desk, by, reason string) error {
+func (s *Cases) escalate(ctx context.Context, c *change, k Case, desks []Desk, by, reason string) error {
 	from := findDesk(desks, k.Desk)
 	to, ok := Above(from, k.Region, desks)
 	if !ok {
 		return fmt.Errorf("case %d is at %s, the top of the ladder: %w", k.ID, from.Name, risk.ErrConflict)
 	}
-	due := s.cal.AddWorkingDays(c.at, s.cfg.Deadlines.days(to.Tier, k.Kind))
+	due := s.cal.AddWorkingDays(c.at, s.deadlines.days(to.Tier, k.Kind))
 	if _, err := c.tx.Exec(ctx, `UPDATE cases SET desk_id = $2, status = 'pending', mediator = NULL, received_at = $3, due_at = $4,
 		paused_at = NULL, warned_at = NULL, card = '', escalations = escalations + 1, version = version + 1, updated_at = $3 WHERE id = $1`,
 		k.ID, to.ID, c.at, due); err != nil {
@@ -399,9 +483,9 @@ func (s *Store) escalate(ctx context.Context, c *change, k Case, desks []Desk, b
 		map[string]any{"from": from.ID, "to": to.ID, "reason": reason, "due": due}); err != nil {
 		return err
 	}
-	msg := Message{
+	msg := robot.Message{
 		Title:    "案件上交：" + from.Name,
-		Markdown: fmt.Sprintf("#### 案件 #%d 由%s上交\n%s\n\n- 原因：%s\n- 期限：%s", k.ID, from.Name, k.Title, reason, due.In(cst).Format("2006-01-02 15:04")),
+		Markdown: fmt.Sprintf("#### 案件 #%d 由%s上交\n%s\n\n- 原因：%s\n- 期限：%s", k.ID, from.Name, k.Title, reason, due.In(risk.CST).Format("2006-01-02 15:04")),
 	}
 	if err := c.notify(ctx, to, fmt.Sprintf("case/%d/escalated/%s", k.ID, to.ID), true, msg); err != nil {
 		return err
@@ -412,7 +496,7 @@ func (s *Store) escalate(ctx context.Context, c *change, k Case, desks []Desk, b
 
 // Assign gives a case to a mediator of its desk: reviewers hand cases out,
 // and a desk's heads assign within their desk.
-func (s *Store) Assign(ctx context.Context, by User, id int64, version int, mediator string) (Case, error) {
+func (s *Cases) Assign(ctx context.Context, by User, id int64, version int, mediator string) (Case, error) {
 	err := s.write(ctx, by.Username, func(c *change) error {
 		k, err := caseForUpdate(ctx, c.tx, by, id)
 		if err != nil {
@@ -449,7 +533,7 @@ func (s *Store) Assign(ctx context.Context, by User, id int64, version int, medi
 		if err := c.audit(ctx, "case.assign", auditRef{caseID: id, deskID: d.ID}, map[string]any{"mediator": mediator}); err != nil {
 			return err
 		}
-		msg := Message{Title: "案件指派", Markdown: fmt.Sprintf("#### 案件 #%d 已指派给 %s\n%s\n\n- 期限：%s", id, mediator, k.Title, k.DueAt.In(cst).Format("2006-01-02 15:04"))}
+		msg := robot.Message{Title: "案件指派", Markdown: fmt.Sprintf("#### 案件 #%d 已指派给 %s\n%s\n\n- 期限：%s", id, mediator, k.Title, k.DueAt.In(risk.CST).Format("2006-01-02 15:04"))}
 		if err := c.notify(ctx, d, fmt.Sprintf("case/%d/assigned/%s/%d", id, mediator, k.Version), false, msg); err != nil {
 			return err
 		}
@@ -466,7 +550,7 @@ var NoteKinds = []string{"note", "contact", "progress"}
 
 // AddNote appends a note, a contact record or progress to a case. Notes
 // never conflict: two people writing at once both keep theirs.
-func (s *Store) AddNote(ctx context.Context, by User, id int64, kind, body string) (Note, error) {
+func (s *Cases) AddNote(ctx context.Context, by User, id int64, kind, body string) (Note, error) {
 	if !slices.Contains(NoteKinds, kind) {
 		return Note{}, fmt.Errorf("note kind %q: want note, contact or progress: %w", kind, risk.ErrInvalid)
 	}
@@ -511,17 +595,17 @@ func addNote(ctx context.Context, c *change, id int64, kind, body string) error 
 // Pause stops a case's clock while it waits on an outside party (a court,
 // an expert's report); Resume restarts it, moving the due time by the
 // working time paused. Both need the deadlines.pause_clock setting.
-func (s *Store) Pause(ctx context.Context, by User, id int64, version int, why string) (Case, error) {
+func (s *Cases) Pause(ctx context.Context, by User, id int64, version int, why string) (Case, error) {
 	return s.clock(ctx, by, id, version, true, why)
 }
 
 // Resume restarts a paused case's clock; see Pause.
-func (s *Store) Resume(ctx context.Context, by User, id int64, version int) (Case, error) {
+func (s *Cases) Resume(ctx context.Context, by User, id int64, version int) (Case, error) {
 	return s.clock(ctx, by, id, version, false, "")
 }
 
-func (s *Store) clock(ctx context.Context, by User, id int64, version int, pause bool, why string) (Case, error) {
-	if !s.cfg.Deadlines.PauseClock {
+func (s *Cases) clock(ctx context.Context, by User, id int64, version int, pause bool, why string) (Case, error) {
+	if !s.deadlines.PauseClock {
 		return Case{}, fmt.Errorf("pausing deadlines is not enabled (deadlines.pause_clock): %w", risk.ErrInvalid)
 	}
 	if pause && strings.TrimSpace(why) == "" {
@@ -557,7 +641,7 @@ func (s *Store) clock(ctx context.Context, by User, id int64, version int, pause
 // Reveal opens a party's contact for the case's mediator, and writes who
 // read it, when, in which case, to the audit log in the same transaction:
 // no reveal goes unrecorded. Nobody else may reveal.
-func (s *Store) Reveal(ctx context.Context, by User, id int64, personKey string) (Contact, error) {
+func (s *Cases) Reveal(ctx context.Context, by User, id int64, personKey string) (Contact, error) {
 	if s.seal == nil {
 		return Contact{}, fmt.Errorf("no personal-data key configured: %w", risk.ErrForbidden)
 	}

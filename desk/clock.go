@@ -6,7 +6,16 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	risk "riskwatch"
+	"riskwatch/desk/robot"
 )
+
+// Clock moves the cases' deadlines: reminders, cards and escalation.
+type Clock struct {
+	base
+	cases *Cases
+}
 
 // Tick runs the deadline clock at now: it warns the mediator of a case due
 // within deadlines.due_soon working days (将到期), gives an overdue case a
@@ -14,9 +23,9 @@ import (
 // later a red card and escalation to the desk above. Each step is a
 // conditional update of one case in its own transaction, so ticks may run
 // on every replica and repeat: each step happens once.
-func (s *Store) Tick(ctx context.Context, now time.Time) error {
+func (s *Clock) Tick(ctx context.Context, now time.Time) error {
 	now = now.UTC()
-	desks, err := s.Desks(ctx)
+	desks, err := s.cases.dir.Desks(ctx)
 	if err != nil {
 		return err
 	}
@@ -38,9 +47,9 @@ func (s *Store) Tick(ctx context.Context, now time.Time) error {
 	return nil
 }
 
-func (s *Store) tickCase(ctx context.Context, k Case, desks []Desk, now time.Time) error {
+func (s *Clock) tickCase(ctx context.Context, k Case, desks []Desk, now time.Time) error {
 	d := findDesk(desks, k.Desk)
-	cfg := s.cfg.Deadlines
+	cfg := s.cases.deadlines
 	write := func(fn func(c *change, k Case) error) error {
 		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 			c := &change{tx: tx, at: now, actor: "system"}
@@ -58,7 +67,7 @@ func (s *Store) tickCase(ctx context.Context, k Case, desks []Desk, now time.Tim
 	}
 	switch {
 	case now.Before(k.DueAt):
-		if !s.cal.DueWithin(now, k.DueAt, cfg.DueSoon) {
+		if !s.cases.cal.DueWithin(now, k.DueAt, cfg.DueSoon) {
 			return nil
 		}
 		return write(func(c *change, k Case) error {
@@ -69,8 +78,8 @@ func (s *Store) tickCase(ctx context.Context, k Case, desks []Desk, now time.Tim
 			if err := c.audit(ctx, "case.due_soon", auditRef{caseID: k.ID, deskID: k.Desk}, map[string]any{"due": k.DueAt}); err != nil {
 				return err
 			}
-			msg := Message{Title: "将到期：案件 #" + fmt.Sprint(k.ID), Markdown: fmt.Sprintf("#### 案件 #%d 将到期\n%s\n\n- 承办：%s\n- 期限：%s",
-				k.ID, k.Title, orNone(k.Mediator), k.DueAt.In(cst).Format("2006-01-02 15:04"))}
+			msg := robot.Message{Title: "将到期：案件 #" + fmt.Sprint(k.ID), Markdown: fmt.Sprintf("#### 案件 #%d 将到期\n%s\n\n- 承办：%s\n- 期限：%s",
+				k.ID, k.Title, orNone(k.Mediator), k.DueAt.In(risk.CST).Format("2006-01-02 15:04"))}
 			return c.notify(ctx, d, fmt.Sprintf("case/%d/due-soon/%d", k.ID, k.DueAt.Unix()), false, msg)
 		})
 	case k.Card == "":
@@ -79,7 +88,7 @@ func (s *Store) tickCase(ctx context.Context, k Case, desks []Desk, now time.Tim
 		})
 	// Due times are the end of a working day (24:00): the days past due
 	// count from that day, not from the next.
-	case k.Card == "yellow" && !now.Before(s.cal.AddWorkingDays(k.DueAt.Add(-time.Nanosecond), cfg.RedCard)):
+	case k.Card == "yellow" && !now.Before(s.cases.cal.AddWorkingDays(k.DueAt.Add(-time.Nanosecond), cfg.RedCard)):
 		return write(func(c *change, k Case) error {
 			if err := s.card(ctx, c, k, d, "red"); err != nil {
 				return err
@@ -89,14 +98,14 @@ func (s *Store) tickCase(ctx context.Context, k Case, desks []Desk, now time.Tim
 			}
 			k.Version++
 			reason := fmt.Sprintf("超期%d个工作日未办结，红牌督办，自动上交", cfg.RedCard)
-			return s.escalate(ctx, c, k, desks, "", reason)
+			return s.cases.escalate(ctx, c, k, desks, "", reason)
 		})
 	}
 	return nil
 }
 
 // card gives a case a yellow or red card and tells the desk's heads.
-func (s *Store) card(ctx context.Context, c *change, k Case, d Desk, color string) error {
+func (s *Clock) card(ctx context.Context, c *change, k Case, d Desk, color string) error {
 	if _, err := c.tx.Exec(ctx, `UPDATE cases SET card = $2, version = version + 1, updated_at = $3 WHERE id = $1`, k.ID, color, c.at); err != nil {
 		return err
 	}
@@ -104,37 +113,10 @@ func (s *Store) card(ctx context.Context, c *change, k Case, d Desk, color strin
 		return err
 	}
 	name := map[string]string{"yellow": "黄牌督办", "red": "红牌督办"}[color]
-	msg := Message{Title: name + "：案件 #" + fmt.Sprint(k.ID), Markdown: fmt.Sprintf("#### %s：案件 #%d 已超期\n%s\n\n- 承办：%s\n- 期限：%s\n- 请负责人督办：%v",
-		name, k.ID, k.Title, orNone(k.Mediator), k.DueAt.In(cst).Format("2006-01-02 15:04"), d.Heads)}
+	msg := robot.Message{Title: name + "：案件 #" + fmt.Sprint(k.ID), Markdown: fmt.Sprintf("#### %s：案件 #%d 已超期\n%s\n\n- 承办：%s\n- 期限：%s\n- 请负责人督办：%v",
+		name, k.ID, k.Title, orNone(k.Mediator), k.DueAt.In(risk.CST).Format("2006-01-02 15:04"), d.Heads)}
 	if err := c.notify(ctx, d, fmt.Sprintf("case/%d/card/%s/%d", k.ID, color, k.DueAt.Unix()), color == "red", msg); err != nil {
 		return err
 	}
 	return c.publish(ctx, Event{Type: "case.card", Case: k.ID, Desk: d.ID, Status: string(k.Status), Level: string(k.Level), Detail: map[string]any{"card": color}})
-}
-
-// RunClock ticks every interval until ctx ends: the deadline clock, the
-// intake of new alerts, and hourly the removal of expired sessions.
-func (s *Store) RunClock(ctx context.Context, interval time.Duration, onErr func(error)) error {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	var swept time.Time
-	for {
-		if err := s.Tick(ctx, s.now()); err != nil && ctx.Err() == nil {
-			onErr(err)
-		}
-		if now := s.now(); now.Sub(swept) > time.Hour {
-			if _, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE expires_at < $1`, now); err != nil && ctx.Err() == nil {
-				onErr(fmt.Errorf("remove expired sessions: %w", err))
-			}
-			swept = now
-		}
-		if err := s.Intake(ctx); err != nil && ctx.Err() == nil {
-			onErr(err)
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-	}
 }

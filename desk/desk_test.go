@@ -21,6 +21,8 @@ import (
 	"riskwatch/desk"
 	"riskwatch/desk/calendar"
 	"riskwatch/desk/desktest"
+	"riskwatch/desk/robot"
+	"riskwatch/pipeline/normalize"
 	"riskwatch/schema/schematest"
 )
 
@@ -38,14 +40,14 @@ func at(s string) time.Time {
 }
 func (c *clock) advance(d time.Duration) { c.set(c.now().Add(d)) }
 
-// robot is a group robot that records what it is told.
-type robot struct {
+// fakeRobot is a group robot that records what it is told.
+type fakeRobot struct {
 	mu    sync.Mutex
 	texts []string
 	fail  int // answer 503 to this many posts first
 }
 
-func (r *robot) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+func (r *fakeRobot) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	body, _ := io.ReadAll(req.Body)
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -62,13 +64,13 @@ func (r *robot) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	w.Write([]byte(`{"errcode":0,"errmsg":"ok"}`))
 }
 
-func (r *robot) told() []string { r.mu.Lock(); defer r.mu.Unlock(); return slices.Clone(r.texts) }
+func (r *fakeRobot) told() []string { r.mu.Lock(); defer r.mu.Unlock(); return slices.Clone(r.texts) }
 
 type fixture struct {
-	store *desk.Store
+	desk.Parts
 	pool  *pgxpool.Pool
 	clock *clock
-	robot *robot
+	robot *fakeRobot
 	users map[string]desk.User
 }
 
@@ -90,35 +92,39 @@ desks:
 func setup(t *testing.T) *fixture {
 	t.Helper()
 	pool, _ := schematest.OpenPostgres(t)
-	f := &fixture{pool: pool, clock: &clock{t: at("2020-03-02 09:00")}, robot: &robot{}, users: map[string]desk.User{}}
+	f := &fixture{pool: pool, clock: &clock{t: at("2020-03-02 09:00")}, robot: &fakeRobot{}, users: map[string]desk.User{}}
 	srv := httptest.NewServer(f.robot)
 	t.Cleanup(srv.Close)
 	cfg := desk.DefaultConfig()
 	cfg.Deadlines.PauseClock = true
-	f.store = desk.NewStore(pool, cfg, calendar.Default(), desktest.Parties{}, desktest.Sealer{})
-	f.store.SetClock(f.clock.now)
+	var err error
+	f.Parts, err = desk.New(pool, cfg, desk.Deps{Calendar: calendar.Default(), Mask: normalize.MaskText,
+		Parties: desktest.Parties{}, Contacts: desktest.Sealer{}, Now: f.clock.now})
+	if err != nil {
+		t.Fatal(err)
+	}
 	desks, err := desk.ReadDirectory(strings.NewReader(strings.ReplaceAll(directory, "ROBOT", srv.URL+"/robot/send?access_token=secret")))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	admin, err := f.store.AddUser(ctx, nil, desk.User{Username: "admin", Role: desk.RoleAdmin, Jurisdiction: "330681"}, "correct horse battery")
+	admin, err := f.Accounts.AddUser(ctx, nil, desk.User{Username: "admin", Role: desk.RoleAdmin, Jurisdiction: "330681"}, "correct horse battery")
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.users["admin"] = admin
 	for _, d := range desks {
-		if _, err := f.store.SaveDesk(ctx, admin, d); err != nil && d.ID != "city" {
+		if _, err := f.Directory.SaveDesk(ctx, admin, d); err != nil && d.ID != "city" {
 			t.Fatal(err)
 		}
 	}
 	// The city desk is outside the county administrator's jurisdiction.
 	city := desks[0]
-	cityAdmin, err := f.store.AddUser(ctx, nil, desk.User{Username: "cityadmin", Role: desk.RoleAdmin, Jurisdiction: "3306"}, "correct horse battery")
+	cityAdmin, err := f.Accounts.AddUser(ctx, nil, desk.User{Username: "cityadmin", Role: desk.RoleAdmin, Jurisdiction: "3306"}, "correct horse battery")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.store.SaveDesk(ctx, cityAdmin, city); err != nil {
+	if _, err := f.Directory.SaveDesk(ctx, cityAdmin, city); err != nil {
 		t.Fatal(err)
 	}
 	for _, u := range []desk.User{
@@ -131,7 +137,7 @@ func setup(t *testing.T) *fixture {
 		{Username: "sun", Role: desk.RoleMediator, Jurisdiction: "330681"},
 		{Username: "chen", Role: desk.RoleLeader, Jurisdiction: "330681"},
 	} {
-		made, err := f.store.AddUser(ctx, &admin, u, "correct horse battery")
+		made, err := f.Accounts.AddUser(ctx, &admin, u, "correct horse battery")
 		if err != nil && u.Username != "qian" {
 			t.Fatal(err)
 		}
@@ -139,7 +145,7 @@ func setup(t *testing.T) *fixture {
 			if !errors.Is(err, risk.ErrForbidden) {
 				t.Fatalf("adding a user outside the jurisdiction: got %v, want ErrForbidden", err)
 			}
-			made, err = f.store.AddUser(ctx, &cityAdmin, u, "correct horse battery")
+			made, err = f.Accounts.AddUser(ctx, &cityAdmin, u, "correct horse battery")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -163,7 +169,7 @@ func (f *fixture) alert(t *testing.T, key, detector string, level risk.Level, re
 
 func (f *fixture) auditActions(t *testing.T, caseID int64) []string {
 	t.Helper()
-	entries, err := f.store.Audit(context.Background(), f.users["zhang"], desk.AuditFilter{Case: caseID})
+	entries, err := f.Audit.Entries(context.Background(), f.users["zhang"], desk.AuditFilter{Case: caseID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,17 +187,17 @@ func TestAlertToSettledCase(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 	f.alert(t, "A1", "collective", risk.LevelOrange, "330681109201", "", "firm:兴达")
-	if err := f.store.Intake(ctx); err != nil {
+	if err := f.Review.Intake(ctx); err != nil {
 		t.Fatal(err)
 	}
-	a, err := f.store.GetAlert(ctx, f.users["zhang"], "A1")
+	a, err := f.Review.GetAlert(ctx, f.users["zhang"], "A1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if a.Desk != "fengqiao" || !strings.Contains(a.RouteReason, "分派至枫桥镇综治中心：橙色预警由乡镇级处置") {
 		t.Fatalf("routed to %q because %q; want fengqiao because orange", a.Desk, a.RouteReason)
 	}
-	k, err := f.store.Confirm(ctx, f.users["zhang"], "A1", "已电话核实")
+	k, err := f.Review.Confirm(ctx, f.users["zhang"], "A1", "已电话核实")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,23 +208,23 @@ func TestAlertToSettledCase(t *testing.T) {
 	if len(k.Parties) != 1 || k.Parties[0].Phone != "138****2345" {
 		t.Errorf("parties %+v: want the caller, masked", k.Parties)
 	}
-	if _, err := f.store.Confirm(ctx, f.users["zhang"], "A1", ""); !errors.Is(err, risk.ErrConflict) {
+	if _, err := f.Review.Confirm(ctx, f.users["zhang"], "A1", ""); !errors.Is(err, risk.ErrConflict) {
 		t.Errorf("confirming twice: got %v, want a conflict", err)
 	}
 	li := f.users["li"]
-	if k, err = f.store.Act(ctx, li, k.ID, k.Version, risk.ActAccept, ""); err != nil || k.Mediator != "li" {
+	if k, err = f.Cases.Act(ctx, li, k.ID, k.Version, risk.ActAccept, ""); err != nil || k.Mediator != "li" {
 		t.Fatalf("accept: %+v, %v", k, err)
 	}
-	if _, err := f.store.AddNote(ctx, li, k.ID, "contact", "电话联系来电人，约定周三到镇综治中心面谈"); err != nil {
+	if _, err := f.Cases.AddNote(ctx, li, k.ID, "contact", "电话联系来电人，约定周三到镇综治中心面谈"); err != nil {
 		t.Fatal(err)
 	}
-	if k, err = f.store.Act(ctx, li, k.ID, k.Version, risk.ActStart, ""); err != nil {
+	if k, err = f.Cases.Act(ctx, li, k.ID, k.Version, risk.ActStart, ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.store.Act(ctx, li, k.ID, k.Version, risk.ActSettle, ""); err != nil {
+	if _, err := f.Cases.Act(ctx, li, k.ID, k.Version, risk.ActSettle, ""); err != nil {
 		t.Fatal(err)
 	}
-	k, err = f.store.Case(ctx, li, k.ID)
+	k, err = f.Cases.Case(ctx, li, k.ID)
 	if err != nil || k.Status != risk.CaseSettled || k.ClosedAt == nil {
 		t.Fatalf("settled case %+v, %v", k, err)
 	}
@@ -226,7 +232,7 @@ func TestAlertToSettledCase(t *testing.T) {
 	if got := f.auditActions(t, k.ID); !slices.Equal(got, want) {
 		t.Errorf("audit log of the case:\n got %q\nwant %q", got, want)
 	}
-	fig, err := f.store.Figures(ctx, f.users["chen"])
+	fig, err := f.Stats.Figures(ctx, f.users["chen"])
 	if err != nil || fig.Settled != 1 || fig.SettledFirst != 1 || fig.SettledShare != 1 {
 		t.Errorf("figures %+v, %v; want one case settled where it was first received", fig, err)
 	}
@@ -237,31 +243,31 @@ func TestReviewerDismissAndMerge(t *testing.T) {
 	ctx := context.Background()
 	zhang := f.users["zhang"]
 	f.alert(t, "D1", "surge", risk.LevelBlue, "330681109201", "", "")
-	if _, err := f.store.Dismiss(ctx, zhang, "D1", "bored", ""); !errors.Is(err, risk.ErrInvalid) {
+	if _, err := f.Review.Dismiss(ctx, zhang, "D1", "bored", ""); !errors.Is(err, risk.ErrInvalid) {
 		t.Errorf("dismiss without a valid reason: got %v, want ErrInvalid", err)
 	}
-	if a, err := f.store.Dismiss(ctx, zhang, "D1", risk.DismissFalsePositive, "停电引起"); err != nil || a.Status != "dismissed" || a.DismissReason != "false_positive" {
+	if a, err := f.Review.Dismiss(ctx, zhang, "D1", risk.DismissFalsePositive, "停电引起"); err != nil || a.Status != "dismissed" || a.DismissReason != "false_positive" {
 		t.Errorf("dismiss: %+v, %v", a, err)
 	}
 	// The reasons feed the detectors' figures.
-	if fig, err := f.store.Figures(ctx, f.users["chen"]); err != nil || fig.Reviewed["surge"]["false_positive"] != 1 {
+	if fig, err := f.Stats.Figures(ctx, f.users["chen"]); err != nil || fig.Reviewed["surge"]["false_positive"] != 1 {
 		t.Errorf("figures after a dismissal: %+v, %v; want surge's false positive counted", fig.Reviewed, err)
 	}
 	f.alert(t, "M1", "repeat", risk.LevelYellow, "330681109201", "pk-wang", "")
 	f.alert(t, "M2", "convergence", risk.LevelOrange, "330681109201", "pk-wang", "")
-	k, err := f.store.Confirm(ctx, zhang, "M1", "")
+	k, err := f.Review.Confirm(ctx, zhang, "M1", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	related, cases, err := f.store.Related(ctx, zhang, "M2")
+	related, cases, err := f.Review.Related(ctx, zhang, "M2")
 	if err != nil || len(related) != 0 || len(cases) != 1 || cases[0].ID != k.ID {
 		t.Fatalf("related to M2: alerts %v, cases %v, %v; want case %d", related, cases, err, k.ID)
 	}
-	if k, err = f.store.Merge(ctx, zhang, "M2", k.ID); err != nil || k.Level != risk.LevelOrange || !slices.Contains(k.Alerts, "M2") {
+	if k, err = f.Review.Merge(ctx, zhang, "M2", k.ID); err != nil || k.Level != risk.LevelOrange || !slices.Contains(k.Alerts, "M2") {
 		t.Fatalf("merge: %+v, %v; want M2 in the case and its level orange", k, err)
 	}
 	// Another county's reviewer sees none of it.
-	if _, err := f.store.GetAlert(ctx, f.users["qian"], "M1"); !errors.Is(err, risk.ErrNotFound) {
+	if _, err := f.Review.GetAlert(ctx, f.users["qian"], "M1"); !errors.Is(err, risk.ErrNotFound) {
 		t.Errorf("reviewer of another county reading an alert: got %v, want not found", err)
 	}
 }
@@ -272,19 +278,19 @@ func TestIntakeJoinsOpenCase(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 	f.alert(t, "J1", "repeat", risk.LevelYellow, "330681109201", "pk-wang", "")
-	k, err := f.store.Confirm(ctx, f.users["zhang"], "J1", "")
+	k, err := f.Review.Confirm(ctx, f.users["zhang"], "J1", "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.alert(t, "J2", "extreme_intent", risk.LevelRed, "330681109201", "pk-wang", "")
-	if err := f.store.Intake(ctx); err != nil {
+	if err := f.Review.Intake(ctx); err != nil {
 		t.Fatal(err)
 	}
-	a, _ := f.store.GetAlert(ctx, f.users["zhang"], "J2")
+	a, _ := f.Review.GetAlert(ctx, f.users["zhang"], "J2")
 	if a.Status != "merged" || a.Case != k.ID {
 		t.Fatalf("J2 %s case %d; want merged into %d", a.Status, a.Case, k.ID)
 	}
-	k, _ = f.store.Case(ctx, f.users["zhang"], k.ID)
+	k, _ = f.Cases.Case(ctx, f.users["zhang"], k.ID)
 	if k.Level != risk.LevelRed || k.Notes[len(k.Notes)-1].Kind != "evidence" {
 		t.Errorf("case level %s, last note %+v; want red with the evidence noted", k.Level, k.Notes[len(k.Notes)-1])
 	}
@@ -296,12 +302,12 @@ func TestDeadlineClock(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 	f.alert(t, "C1", "collective", risk.LevelOrange, "330681109201", "", "")
-	k, err := f.store.Confirm(ctx, f.users["zhang"], "C1", "")
+	k, err := f.Review.Confirm(ctx, f.users["zhang"], "C1", "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	li := f.users["li"]
-	if k, err = f.store.Act(ctx, li, k.ID, k.Version, risk.ActAccept, ""); err != nil {
+	if k, err = f.Cases.Act(ctx, li, k.ID, k.Version, risk.ActAccept, ""); err != nil {
 		t.Fatal(err)
 	}
 	tick := func(when string) {
@@ -309,7 +315,7 @@ func TestDeadlineClock(t *testing.T) {
 		var wg sync.WaitGroup
 		for range 3 { // three replicas at once
 			wg.Go(func() {
-				if err := f.store.Tick(ctx, at(when)); err != nil {
+				if err := f.Clock.Tick(ctx, at(when)); err != nil {
 					t.Error(err)
 				}
 			})
@@ -321,13 +327,13 @@ func TestDeadlineClock(t *testing.T) {
 	tick("2020-03-09 09:00")
 	tick("2020-03-10 09:00") // overdue: yellow card
 	tick("2020-03-11 12:00")
-	k, _ = f.store.Case(ctx, li, k.ID)
+	k, _ = f.Cases.Case(ctx, li, k.ID)
 	if k.Card != "yellow" || k.Desk != "fengqiao" {
 		t.Fatalf("after one day overdue: card %q at %s; want yellow at fengqiao", k.Card, k.Desk)
 	}
 	tick("2020-03-12 00:00") // two working days past due: red card, up to the county
 	tick("2020-03-12 00:05")
-	k, _ = f.store.Case(ctx, f.users["zhang"], k.ID)
+	k, _ = f.Cases.Case(ctx, f.users["zhang"], k.ID)
 	if k.Desk != "county" || k.Status != risk.CasePending || k.Card != "" || k.Escalations != 1 {
 		t.Fatalf("after red card: %+v; want pending at the county, no card, one escalation", k)
 	}
@@ -339,16 +345,16 @@ func TestDeadlineClock(t *testing.T) {
 		t.Errorf("audit:\n got %q\nwant %q", got, want)
 	}
 	// The township keeps read access, not write.
-	if _, err := f.store.Case(ctx, li, k.ID); err != nil {
+	if _, err := f.Cases.Case(ctx, li, k.ID); err != nil {
 		t.Errorf("the lower desk's mediator reading the escalated case: %v", err)
 	}
-	if _, err := f.store.Act(ctx, li, k.ID, k.Version, risk.ActAccept, ""); !errors.Is(err, risk.ErrForbidden) {
+	if _, err := f.Cases.Act(ctx, li, k.ID, k.Version, risk.ActAccept, ""); !errors.Is(err, risk.ErrForbidden) {
 		t.Errorf("the lower desk's mediator accepting at the county: got %v, want forbidden", err)
 	}
-	if _, err := f.store.Act(ctx, f.users["sun"], k.ID, k.Version, risk.ActAccept, ""); err != nil {
+	if _, err := f.Cases.Act(ctx, f.users["sun"], k.ID, k.Version, risk.ActAccept, ""); err != nil {
 		t.Errorf("the county mediator accepting: %v", err)
 	}
-	fig, _ := f.store.Figures(ctx, f.users["chen"])
+	fig, _ := f.Stats.Figures(ctx, f.users["chen"])
 	if fig.Escalated != 1 {
 		t.Errorf("figures: %d escalated, want 1", fig.Escalated)
 	}
@@ -360,7 +366,7 @@ func TestConcurrentChangesOneWins(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 	f.alert(t, "X1", "collective", risk.LevelOrange, "330681109201", "", "")
-	k, err := f.store.Confirm(ctx, f.users["zhang"], "X1", "")
+	k, err := f.Review.Confirm(ctx, f.users["zhang"], "X1", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -368,8 +374,8 @@ func TestConcurrentChangesOneWins(t *testing.T) {
 	errs := make([]error, 2)
 	for i, who := range []string{"li", "zhou"} {
 		wg.Go(func() {
-			_, errs[i] = f.store.Act(ctx, f.users[who], k.ID, k.Version, risk.ActAccept, "")
-			f.store.AddNote(ctx, f.users[who], k.ID, "note", who+"的记录")
+			_, errs[i] = f.Cases.Act(ctx, f.users[who], k.ID, k.Version, risk.ActAccept, "")
+			f.Cases.AddNote(ctx, f.users[who], k.ID, "note", who+"的记录")
 		})
 	}
 	wg.Wait()
@@ -387,7 +393,7 @@ func TestConcurrentChangesOneWins(t *testing.T) {
 	if won != 1 || lost != 1 {
 		t.Errorf("%d won, %d conflicts; want one each", won, lost)
 	}
-	k, _ = f.store.Case(ctx, f.users["zhang"], k.ID)
+	k, _ = f.Cases.Case(ctx, f.users["zhang"], k.ID)
 	if len(k.Notes) != 2 {
 		t.Errorf("%d notes kept, want both", len(k.Notes))
 	}
@@ -397,23 +403,23 @@ func TestRevealIsTheMediatorsAndAudited(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 	f.alert(t, "R1", "repeat", risk.LevelYellow, "330681109", "pk-wang", "")
-	k, err := f.store.Confirm(ctx, f.users["zhang"], "R1", "")
+	k, err := f.Review.Confirm(ctx, f.users["zhang"], "R1", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if k, err = f.store.Act(ctx, f.users["li"], k.ID, k.Version, risk.ActAccept, ""); err != nil {
+	if k, err = f.Cases.Act(ctx, f.users["li"], k.ID, k.Version, risk.ActAccept, ""); err != nil {
 		t.Fatal(err)
 	}
 	for _, who := range []string{"zhang", "zhou", "wang", "chen", "admin"} {
-		if _, err := f.store.Reveal(ctx, f.users[who], k.ID, "pk-wang"); !errors.Is(err, risk.ErrForbidden) && !errors.Is(err, risk.ErrNotFound) {
+		if _, err := f.Cases.Reveal(ctx, f.users[who], k.ID, "pk-wang"); !errors.Is(err, risk.ErrForbidden) && !errors.Is(err, risk.ErrNotFound) {
 			t.Errorf("%s revealing a contact: got %v, want refused", who, err)
 		}
 	}
-	c, err := f.store.Reveal(ctx, f.users["li"], k.ID, "pk-wang")
+	c, err := f.Cases.Reveal(ctx, f.users["li"], k.ID, "pk-wang")
 	if err != nil || c.Phone != "13805712345" {
 		t.Fatalf("the mediator's reveal: %+v, %v", c, err)
 	}
-	entries, _ := f.store.Audit(ctx, f.users["zhang"], desk.AuditFilter{Case: k.ID})
+	entries, _ := f.Audit.Entries(ctx, f.users["zhang"], desk.AuditFilter{Case: k.ID})
 	if entries[0].Action != "party.reveal" || entries[0].Actor != "li" || !strings.Contains(string(entries[0].Detail), "pk-wang") {
 		t.Errorf("last audit entry %+v: want li's reveal of pk-wang", entries[0])
 	}
@@ -428,13 +434,13 @@ func TestNotificationsOnceAcrossReplicas(t *testing.T) {
 	for i := range 5 {
 		key := fmt.Sprint("N", i)
 		f.alert(t, key, "collective", risk.LevelRed, "330681109201", "", "")
-		if _, err := f.store.Confirm(ctx, f.users["zhang"], key, ""); err != nil {
+		if _, err := f.Review.Confirm(ctx, f.users["zhang"], key, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// Red cases go to the county, which has no robot; an orange one to fengqiao.
 	f.alert(t, "N9", "collective", risk.LevelOrange, "330681109201", "", "")
-	if _, err := f.store.Confirm(ctx, f.users["zhang"], "N9", ""); err != nil {
+	if _, err := f.Review.Confirm(ctx, f.users["zhang"], "N9", ""); err != nil {
 		t.Fatal(err)
 	}
 	cfg := desk.DefaultConfig().Notify
@@ -459,14 +465,14 @@ func TestNotificationsOnceAcrossReplicas(t *testing.T) {
 		t.Errorf("robot told %q; want the new case once", got)
 	}
 	// The log shows it sent on the second attempt, and never the robot's address.
-	log, err := f.store.Notices(ctx, f.users["zhang"], "", 0, 0)
+	log, err := f.Outbox.Notices(ctx, f.users["zhang"], "", 0, 0)
 	if err != nil || len(log) != 1 || log[0].SentAt == nil || log[0].Attempts != 2 || log[0].Desk != "fengqiao" {
 		t.Errorf("notification log %+v, %v; want fengqiao's new case, sent at the second attempt", log, err)
 	}
 	if b, _ := json.Marshal(log); strings.Contains(string(b), "access_token") {
 		t.Errorf("the log shows the robot's address: %s", b)
 	}
-	if _, err := f.store.Notices(ctx, f.users["li"], "", 0, 0); !errors.Is(err, risk.ErrForbidden) {
+	if _, err := f.Outbox.Notices(ctx, f.users["li"], "", 0, 0); !errors.Is(err, risk.ErrForbidden) {
 		t.Errorf("a mediator reading the notification log: %v, want forbidden", err)
 	}
 }
@@ -475,40 +481,40 @@ func TestLoginThrottle(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 	for range 5 {
-		if _, _, err := f.store.Login(ctx, "li", "wrong password!"); !errors.Is(err, desk.ErrUnauthenticated) {
+		if _, _, err := f.Accounts.Login(ctx, "li", "wrong password!"); !errors.Is(err, desk.ErrUnauthenticated) {
 			t.Fatalf("wrong password: got %v", err)
 		}
 	}
-	if _, _, err := f.store.Login(ctx, "li", "correct horse battery"); !errors.Is(err, desk.ErrLocked) {
+	if _, _, err := f.Accounts.Login(ctx, "li", "correct horse battery"); !errors.Is(err, desk.ErrLocked) {
 		t.Fatalf("right password while locked: got %v, want locked", err)
 	}
 	f.clock.advance(2 * time.Minute)
-	u, sess, err := f.store.Login(ctx, "li", "correct horse battery")
+	u, sess, err := f.Accounts.Login(ctx, "li", "correct horse battery")
 	if err != nil || u.Username != "li" || sess.Token == "" || sess.CSRF == "" {
 		t.Fatalf("after the lock: %+v %+v %v", u, sess, err)
 	}
-	if got, csrf, err := f.store.SessionUser(ctx, sess.Token); err != nil || got.Username != "li" || csrf != sess.CSRF {
+	if got, csrf, err := f.Accounts.SessionUser(ctx, sess.Token); err != nil || got.Username != "li" || csrf != sess.CSRF {
 		t.Errorf("session: %+v %q %v", got, csrf, err)
 	}
 	// An unknown name answers and locks like a known one: a lock tells
 	// nothing about which names exist.
 	for range 5 {
-		if _, _, err := f.store.Login(ctx, "nobody", "whatever it is"); !errors.Is(err, desk.ErrUnauthenticated) {
+		if _, _, err := f.Accounts.Login(ctx, "nobody", "whatever it is"); !errors.Is(err, desk.ErrUnauthenticated) {
 			t.Errorf("unknown user: got %v", err)
 		}
 	}
-	if _, _, err := f.store.Login(ctx, "nobody", "whatever it is"); !errors.Is(err, desk.ErrLocked) {
+	if _, _, err := f.Accounts.Login(ctx, "nobody", "whatever it is"); !errors.Is(err, desk.ErrLocked) {
 		t.Errorf("unknown user after five failures: got %v, want locked", err)
 	}
 	admin := f.users["admin"]
-	if _, err := f.store.CreateToken(ctx, &admin, f.users["li"].ID, "李的令牌"); !errors.Is(err, risk.ErrForbidden) {
+	if _, err := f.Accounts.CreateToken(ctx, &admin, f.users["li"].ID, "李的令牌"); !errors.Is(err, risk.ErrForbidden) {
 		t.Errorf("an administrator making a mediator's token: got %v, want forbidden", err)
 	}
-	token, err := f.store.CreateToken(ctx, &admin, f.users["zhang"].ID, "对接系统")
+	token, err := f.Accounts.CreateToken(ctx, &admin, f.users["zhang"].ID, "对接系统")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u, err := f.store.TokenUser(ctx, token); err != nil || u.Username != "zhang" {
+	if u, err := f.Accounts.TokenUser(ctx, token); err != nil || u.Username != "zhang" {
 		t.Errorf("token user: %+v %v", u, err)
 	}
 }
@@ -517,17 +523,17 @@ func TestPausedClockMovesTheDeadline(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 	f.alert(t, "P1", "collective", risk.LevelOrange, "330681109201", "", "")
-	k, _ := f.store.Confirm(ctx, f.users["zhang"], "P1", "")
+	k, _ := f.Review.Confirm(ctx, f.users["zhang"], "P1", "")
 	li := f.users["li"]
-	k, _ = f.store.Act(ctx, li, k.ID, k.Version, risk.ActAccept, "")
+	k, _ = f.Cases.Act(ctx, li, k.ID, k.Version, risk.ActAccept, "")
 	due := k.DueAt
 	f.clock.set(at("2020-03-04 00:00")) // Wednesday
-	k, err := f.store.Pause(ctx, li, k.ID, k.Version, "等待司法鉴定结论")
+	k, err := f.Cases.Pause(ctx, li, k.ID, k.Version, "等待司法鉴定结论")
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.clock.set(at("2020-03-09 00:00")) // the next Monday: three working days later
-	if k, err = f.store.Resume(ctx, li, k.ID, k.Version); err != nil {
+	if k, err = f.Cases.Resume(ctx, li, k.ID, k.Version); err != nil {
 		t.Fatal(err)
 	}
 	if want := calendar.Default().ExtendBy(due, 3*24*time.Hour); !k.DueAt.Equal(want) {
@@ -551,7 +557,7 @@ func TestAlertsListedInTheJurisdiction(t *testing.T) {
 	var keys []string
 	after := ""
 	for pages := 0; ; pages++ {
-		page, next, err := f.store.Alerts(ctx, zhang, desk.AlertFilter{Detector: "repeat", Limit: 3, After: after})
+		page, next, err := f.Review.Alerts(ctx, zhang, desk.AlertFilter{Detector: "repeat", Limit: 3, After: after})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -568,17 +574,17 @@ func TestAlertsListedInTheJurisdiction(t *testing.T) {
 	if len(keys) != 7 || slices.Contains(keys, "ELSEWHERE") {
 		t.Errorf("paged through %q; want the county's 7, not another county's", keys)
 	}
-	red, _, err := f.store.Alerts(ctx, zhang, desk.AlertFilter{Level: "red", Region: "33068110"})
+	red, _, err := f.Review.Alerts(ctx, zhang, desk.AlertFilter{Level: "red", Region: "33068110"})
 	if err != nil || len(red) != 4 {
 		t.Errorf("red alerts under 33068110: %d, %v; want 4", len(red), err)
 	}
-	if got, _, _ := f.store.Alerts(ctx, zhang, desk.AlertFilter{Region: "330682"}); len(got) != 0 {
+	if got, _, _ := f.Review.Alerts(ctx, zhang, desk.AlertFilter{Region: "330682"}); len(got) != 0 {
 		t.Errorf("asking for another county: %d alerts, want none", len(got))
 	}
-	if _, _, err := f.store.Alerts(ctx, zhang, desk.AlertFilter{After: "no-such-key"}); !errors.Is(err, risk.ErrInvalid) {
+	if _, _, err := f.Review.Alerts(ctx, zhang, desk.AlertFilter{After: "no-such-key"}); !errors.Is(err, risk.ErrInvalid) {
 		t.Errorf("bad cursor: %v, want ErrInvalid", err)
 	}
-	if _, _, err := f.store.Alerts(ctx, f.users["chen"], desk.AlertFilter{}); !errors.Is(err, risk.ErrForbidden) {
+	if _, _, err := f.Review.Alerts(ctx, f.users["chen"], desk.AlertFilter{}); !errors.Is(err, risk.ErrForbidden) {
 		t.Errorf("a leader listing alerts: %v, want forbidden", err)
 	}
 }
@@ -590,20 +596,20 @@ func TestDeskEditKeepsRobotSecrets(t *testing.T) {
 	ctx := context.Background()
 	admin := f.users["admin"]
 	d := desk.Desk{ID: "datang", Name: "大唐街道综治中心", Tier: risk.TierTownship, Region: "330681004",
-		Webhooks: []desk.Webhook{{Kind: desk.RobotDingTalk, URL: "https://oapi.dingtalk.com/robot/send?access_token=T", Secret: "SECabc"}}}
-	if _, err := f.store.SaveDesk(ctx, admin, d); err != nil {
+		Webhooks: []robot.Webhook{{Kind: robot.DingTalk, URL: "https://oapi.dingtalk.com/robot/send?access_token=T", Secret: "SECabc"}}}
+	if _, err := f.Directory.SaveDesk(ctx, admin, d); err != nil {
 		t.Fatal(err)
 	}
 	d.Webhooks[0].Secret = ""
 	d.Members = []string{"dt-luo"}
-	if _, err := f.store.SaveDesk(ctx, admin, d); err != nil {
+	if _, err := f.Directory.SaveDesk(ctx, admin, d); err != nil {
 		t.Fatal(err)
 	}
-	got, err := f.store.Desk(ctx, "datang")
+	got, err := f.Directory.Desk(ctx, "datang")
 	if err != nil || got.Webhooks[0].Secret != "SECabc" || len(got.Members) != 1 {
 		t.Errorf("after an edit without the secret: %+v, %v; want the secret kept", got, err)
 	}
-	listed, _ := f.store.DesksFor(ctx, f.users["zhang"])
+	listed, _ := f.Directory.DesksFor(ctx, f.users["zhang"])
 	for _, l := range listed {
 		if len(l.Webhooks) > 0 {
 			t.Errorf("a reviewer sees %s's robots", l.ID)

@@ -1,9 +1,3 @@
-// Package desk turns alerts into work for the resolution desks of the
-// Fengqiao ladder — village mediation committees, township governance
-// centres, county dispute-resolution centres, the city — and keeps that work
-// moving: routing, review, cases, deadlines in working days, cards and
-// escalation, notifications, users and the audit log. Its state lives in
-// PostgreSQL; it meets the detectors at the alerts table.
 package desk
 
 import (
@@ -15,26 +9,25 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"gopkg.in/yaml.v3"
 
 	risk "riskwatch"
+	"riskwatch/desk/robot"
 )
 
 // Desk is a resolution desk: it owns the matters of its region at its tier.
 type Desk struct {
-	ID       string    `yaml:"id" json:"id"`         // stable slug: fengqiao-zzzx
-	Name     string    `yaml:"name" json:"name"`     // 枫桥镇综治中心
-	Tier     risk.Tier `yaml:"tier" json:"tier"`     // village, township, county, city
-	Region   string    `yaml:"region" json:"region"` // division code prefix of 6, 9 or 12 digits
-	Members  []string  `yaml:"members" json:"members"`
-	Heads    []string  `yaml:"heads" json:"heads"`
-	Hours    string    `yaml:"hours" json:"hours"` // working hours in UTC+8, "08:30-17:30"; "" always
-	Webhooks []Webhook `yaml:"webhooks" json:"webhooks"`
-	Source   string    `yaml:"-" json:"source"` // "file" or "api"
+	ID       string          `yaml:"id" json:"id"`         // stable slug: fengqiao-zzzx
+	Name     string          `yaml:"name" json:"name"`     // 枫桥镇综治中心
+	Tier     risk.Tier       `yaml:"tier" json:"tier"`     // village, township, county, city
+	Region   string          `yaml:"region" json:"region"` // division code prefix of 6, 9 or 12 digits
+	Members  []string        `yaml:"members" json:"members"`
+	Heads    []string        `yaml:"heads" json:"heads"`
+	Hours    string          `yaml:"hours" json:"hours"` // working hours in UTC+8, "08:30-17:30"; "" always
+	Webhooks []robot.Webhook `yaml:"webhooks" json:"webhooks"`
+	Source   string          `yaml:"-" json:"source"` // "file" or "api"
 }
 
 var (
@@ -102,11 +95,11 @@ func ReadDirectory(r io.Reader) ([]Desk, error) {
 	return f.Desks, nil
 }
 
-// LoadDirectoryFile reads the directory file at path into the store: the
+// LoadFile reads the directory file at path into the directory: the
 // file's desks replace those of the last load; desks added through the API
 // stay. It is what serve runs at start and on SIGHUP (by nil), and what an
 // administrator whose jurisdiction holds every desk of the file may ask for.
-func LoadDirectoryFile(ctx context.Context, s *Store, by *User, path string) (int, error) {
+func (s *Directory) LoadFile(ctx context.Context, by *User, path string) (int, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, fmt.Errorf("open desk directory: %w", err)
@@ -128,7 +121,7 @@ func LoadDirectoryFile(ctx context.Context, s *Store, by *User, path string) (in
 
 // replaceFileDesks makes the file's desks the store's 'file' desks in one
 // transaction. A desk that left the file but is in use is kept.
-func (s *Store) replaceFileDesks(ctx context.Context, desks []Desk) error {
+func (s *Directory) replaceFileDesks(ctx context.Context, desks []Desk) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		ids := make([]string, len(desks))
 		for i, d := range desks {
@@ -153,7 +146,7 @@ func upsertDesk(ctx context.Context, tx pgx.Tx, d Desk, source string) error {
 		d.Heads = []string{}
 	}
 	if d.Webhooks == nil {
-		d.Webhooks = []Webhook{}
+		d.Webhooks = []robot.Webhook{}
 	}
 	_, err := tx.Exec(ctx, `INSERT INTO desks (id, name, tier, region, members, heads, hours, webhooks, source, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now())
@@ -169,26 +162,26 @@ func upsertDesk(ctx context.Context, tx pgx.Tx, d Desk, source string) error {
 	return nil
 }
 
-// stored is a webhook as the store keeps it (desks, outbox): with its
-// secret, which Webhook's JSON form drops.
-func (w Webhook) stored() map[string]string {
+// storedRobot is a robot as the desks table keeps it: with its secret,
+// which robot.Webhook's JSON form drops.
+func storedRobot(w robot.Webhook) map[string]string {
 	return map[string]string{"kind": string(w.Kind), "url": w.URL, "secret": w.Secret}
 }
 
-func storedWebhook(m map[string]string) Webhook {
-	return Webhook{Kind: RobotKind(m["kind"]), URL: m["url"], Secret: m["secret"]}
+func storedWebhook(m map[string]string) robot.Webhook {
+	return robot.Webhook{Kind: robot.Kind(m["kind"]), URL: m["url"], Secret: m["secret"]}
 }
 
-func webhooksJSON(ws []Webhook) []map[string]string {
+func webhooksJSON(ws []robot.Webhook) []map[string]string {
 	out := make([]map[string]string, len(ws))
 	for i, w := range ws {
-		out[i] = w.stored()
+		out[i] = storedRobot(w)
 	}
 	return out
 }
 
-func webhooksFromJSON(ms []map[string]string) []Webhook {
-	out := make([]Webhook, len(ms))
+func webhooksFromJSON(ms []map[string]string) []robot.Webhook {
+	out := make([]robot.Webhook, len(ms))
 	for i, m := range ms {
 		out[i] = storedWebhook(m)
 	}
@@ -212,7 +205,7 @@ func scanDesk(row pgx.CollectableRow) (Desk, error) {
 }
 
 // Desks returns every desk, lowest tier first, then by region.
-func (s *Store) Desks(ctx context.Context) ([]Desk, error) {
+func (s *Directory) Desks(ctx context.Context) ([]Desk, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+deskColumns+` FROM desks
 		ORDER BY CASE tier WHEN 'village' THEN 1 WHEN 'township' THEN 2 WHEN 'county' THEN 3 ELSE 4 END, region`)
 	if err != nil {
@@ -222,7 +215,7 @@ func (s *Store) Desks(ctx context.Context) ([]Desk, error) {
 }
 
 // Desk returns one desk, or risk.ErrNotFound.
-func (s *Store) Desk(ctx context.Context, id string) (Desk, error) {
+func (s *Directory) Desk(ctx context.Context, id string) (Desk, error) {
 	return getDesk(ctx, s.pool, id)
 }
 
@@ -242,54 +235,17 @@ func getDesk(ctx context.Context, q querier, id string) (Desk, error) {
 	return d, err
 }
 
-// Store is the desks' state in PostgreSQL: the directory, users, alerts'
-// review, cases, the audit log and the outbox.
-type Store struct {
-	pool  *pgxpool.Pool
-	cfg   Config
-	cal   calendar
-	now   func() time.Time
-	party partyFinder
-	seal  unsealer
-	// strangers counts failed sign-ins of unknown names, so that they lock
-	// like known ones: a lock must not tell which names exist.
-	strangers strangers
+// Directory is the desk directory (the desks table): who owns the matters
+// of which region at which tier, and the routing rule over it.
+type Directory struct {
+	base
+	routing RoutingConfig
 }
-
-// calendar counts deadlines in working days (package desk/calendar).
-type calendar interface {
-	AddWorkingDays(start time.Time, n int) time.Time
-	WorkingTimeBetween(from, to time.Time) time.Duration
-	ExtendBy(deadline time.Time, paused time.Duration) time.Time
-	DueWithin(now, deadline time.Time, days int) bool
-}
-
-// partyFinder finds the persons of an alert's evidence records (in
-// ClickHouse), masked and sealed as the pipeline stored them.
-type partyFinder interface {
-	Parties(ctx context.Context, evidence []risk.Evidence) ([]Party, error)
-}
-
-// unsealer opens a party's sealed contact for the mediator who owns the case.
-type unsealer interface {
-	Unseal(sealed string) (Contact, error)
-}
-
-// NewStore returns the desks' store on a migrated database. parties and
-// seal may be nil: cases then have no parties, and contacts cannot be
-// revealed.
-func NewStore(pool *pgxpool.Pool, cfg Config, cal calendar, parties partyFinder, seal unsealer) *Store {
-	return &Store{pool: pool, cfg: cfg, cal: cal, now: time.Now, party: parties, seal: seal}
-}
-
-// SetClock replaces the store's clock: tests and backtests run it on
-// injected time.
-func (s *Store) SetClock(now func() time.Time) { s.now = now }
 
 // DesksFor lists the desks for by: administrators see everything of the
 // desks in their jurisdiction; everyone else sees no robot addresses, which
 // carry access tokens.
-func (s *Store) DesksFor(ctx context.Context, by User) ([]Desk, error) {
+func (s *Directory) DesksFor(ctx context.Context, by User) ([]Desk, error) {
 	if by.Role == RoleLeader || by.Disabled {
 		return nil, fmt.Errorf("%s may not list desks: %w", by.Role, risk.ErrForbidden)
 	}
@@ -314,7 +270,7 @@ func (s *Store) DesksFor(ctx context.Context, by User) ([]Desk, error) {
 
 // SaveDesk creates or replaces a desk through the API. Administrators
 // manage the desks of their jurisdiction.
-func (s *Store) SaveDesk(ctx context.Context, by User, d Desk) (Desk, error) {
+func (s *Directory) SaveDesk(ctx context.Context, by User, d Desk) (Desk, error) {
 	if err := d.Validate(); err != nil {
 		return Desk{}, err
 	}
@@ -348,7 +304,7 @@ func (s *Store) SaveDesk(ctx context.Context, by User, d Desk) (Desk, error) {
 }
 
 // DeleteDesk removes a desk that never had an alert or a case.
-func (s *Store) DeleteDesk(ctx context.Context, by User, id string) error {
+func (s *Directory) DeleteDesk(ctx context.Context, by User, id string) error {
 	return s.write(ctx, by.Username, func(c *change) error {
 		d, err := getDesk(ctx, c.tx, id)
 		if err != nil {
@@ -372,7 +328,7 @@ func (s *Store) DeleteDesk(ctx context.Context, by User, id string) error {
 }
 
 // PreviewRoute answers "where would this go" without creating anything.
-func (s *Store) PreviewRoute(ctx context.Context, by User, sc Scope) (Route, error) {
+func (s *Directory) PreviewRoute(ctx context.Context, by User, sc Scope) (Route, error) {
 	if err := by.allow(permRouting, sc.Region); err != nil {
 		return Route{}, err
 	}
@@ -380,7 +336,7 @@ func (s *Store) PreviewRoute(ctx context.Context, by User, sc Scope) (Route, err
 	if err != nil {
 		return Route{}, err
 	}
-	r, err := s.cfg.Routing.Route(sc, desks)
+	r, err := s.routing.Route(sc, desks)
 	if by.Role != RoleAdmin {
 		r.Desk.Webhooks = nil
 	}

@@ -13,8 +13,8 @@ import (
 // a new matter; every other new alert — and an open one whose level rose —
 // is routed to the one desk competent for it, with the reason. Replicas
 // share the work (SKIP LOCKED); each alert is handled once per level.
-func (s *Store) Intake(ctx context.Context) error {
-	desks, err := s.Desks(ctx)
+func (s *Review) Intake(ctx context.Context) error {
+	desks, err := s.dir.Desks(ctx)
 	if err != nil {
 		return err
 	}
@@ -45,7 +45,7 @@ func (s *Store) Intake(ctx context.Context) error {
 	}
 }
 
-func (s *Store) intake(ctx context.Context, c *change, a Alert, desks []Desk) error {
+func (s *Review) intake(ctx context.Context, c *change, a Alert, desks []Desk) error {
 	k, found, err := openCaseOf(ctx, c.tx, a)
 	if err != nil {
 		return err
@@ -55,9 +55,9 @@ func (s *Store) intake(ctx context.Context, c *change, a Alert, desks []Desk) er
 			route_reason = $5, updated_at = $4 WHERE key = $1`, a.Key, k.ID, k.Desk, c.at, fmt.Sprintf("并入在办案件 #%d", k.ID)); err != nil {
 			return err
 		}
-		return s.joinCase(ctx, c, k, a, "alert.join")
+		return s.cases.join(ctx, c, k, a, "alert.join")
 	}
-	route, err := s.cfg.Routing.Route(Scope{a.Detector, a.Level, a.Region}, desks)
+	route, err := s.routing.Route(Scope{a.Detector, a.Level, a.Region}, desks)
 	desk, reason := route.Desk.ID, route.Reason
 	if err != nil {
 		// Kept for the county's reviewers, who see every alert of their

@@ -3,118 +3,17 @@ package desk
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	risk "riskwatch"
+	"riskwatch/desk/robot"
 )
-
-// change is one transaction of the desks' state: every change writes its
-// audit entry and its outgoing messages in the same transaction, so that
-// none is lost and none is sent for a change that rolled back.
-type change struct {
-	tx    pgx.Tx
-	at    time.Time
-	actor string // username, or "system"
-}
-
-// write runs fn in a transaction as actor.
-func (s *Store) write(ctx context.Context, actor string, fn func(*change) error) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		return fn(&change{tx: tx, at: s.now().UTC(), actor: actor})
-	})
-}
-
-func actorName(u *User) string {
-	if u == nil {
-		return "system"
-	}
-	return u.Username
-}
-
-// auditRef says what an audit entry is about.
-type auditRef struct {
-	caseID   int64
-	alertKey string
-	deskID   string
-}
-
-// audit appends an entry to the audit log.
-func (c *change) audit(ctx context.Context, action string, ref auditRef, detail any) error {
-	if detail == nil {
-		detail = map[string]any{}
-	}
-	_, err := c.tx.Exec(ctx, `INSERT INTO audit_log (at, actor, action, case_id, alert_key, desk_id, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		c.at, c.actor, action, nullInt(ref.caseID), nullString(ref.alertKey), nullString(ref.deskID), detail)
-	if err != nil {
-		return fmt.Errorf("audit %s: %w", action, err)
-	}
-	return nil
-}
-
-// notify queues a message to each of the desk's robots. dedup names the
-// fact told ("case/42/card/yellow"): a fact is told once, however many
-// replicas or retries try. Only red matters are told outside the desk's
-// working hours; the rest wait for the morning.
-func (c *change) notify(ctx context.Context, d Desk, dedup string, urgent bool, m Message) error {
-	next := c.at
-	if !urgent {
-		next = nextOpen(d.Hours, c.at)
-	}
-	for i, w := range d.Webhooks {
-		target, _ := json.Marshal(w.stored())
-		payload, _ := json.Marshal(map[string]string{"title": m.Title, "markdown": m.Markdown, "desk": d.ID})
-		if _, err := c.tx.Exec(ctx, `INSERT INTO outbox (dedup_key, channel, target, payload, created_at, next_at)
-			VALUES ($1, 'webhook', $2, $3, $4, $5) ON CONFLICT (dedup_key) DO NOTHING`,
-			dedup+"#"+strconv.Itoa(i), target, payload, c.at, next); err != nil {
-			return fmt.Errorf("queue notification: %w", err)
-		}
-	}
-	return nil
-}
-
-// Event is a change published to other systems on the riskwatch.cases
-// topic: every alert review and every case change.
-type Event struct {
-	Type   string    `json:"type"` // alert.routed, alert.confirmed, case.created, case.escalated …
-	At     time.Time `json:"at"`
-	Actor  string    `json:"actor"`
-	Case   int64     `json:"case,omitempty"`
-	Alert  string    `json:"alert,omitempty"`
-	Desk   string    `json:"desk,omitempty"`
-	Status string    `json:"status,omitempty"`
-	Level  string    `json:"level,omitempty"`
-	Detail any       `json:"detail,omitempty"`
-}
-
-// publish queues an event for the topic, keyed by its case or alert so that
-// one matter's events stay in order.
-func (c *change) publish(ctx context.Context, e Event) error {
-	e.At, e.Actor = c.at, c.actor
-	key := e.Alert
-	if e.Case != 0 {
-		key = "case/" + strconv.FormatInt(e.Case, 10)
-	}
-	target, _ := json.Marshal(map[string]string{"key": key})
-	payload, _ := json.Marshal(e)
-	// Every event is its own fact: the audit id would do, the time and type
-	// and key are as good and need no round trip.
-	dedup := fmt.Sprintf("event/%s/%s/%d", key, e.Type, c.at.UnixNano())
-	_, err := c.tx.Exec(ctx, `INSERT INTO outbox (dedup_key, channel, target, payload, created_at, next_at)
-		VALUES ($1, 'kafka', $2, $3, $4, $4) ON CONFLICT (dedup_key) DO NOTHING`, dedup, target, payload, c.at)
-	if err != nil {
-		return fmt.Errorf("queue event: %w", err)
-	}
-	return nil
-}
 
 // nextOpen is the first instant at or after t inside the working hours
 // "HH:MM-HH:MM" (UTC+8); t itself when hours is empty.
@@ -123,8 +22,8 @@ func nextOpen(hours string, t time.Time) time.Time {
 	if _, err := fmt.Sscanf(hours, "%d:%d-%d:%d", &h1, &m1, &h2, &m2); err != nil {
 		return t
 	}
-	local := t.In(cst)
-	day := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, cst)
+	local := t.In(risk.CST)
+	day := time.Date(local.Year(), local.Month(), local.Day(), 0, 0, 0, 0, risk.CST)
 	open := day.Add(time.Duration(h1)*time.Hour + time.Duration(m1)*time.Minute)
 	closes := day.Add(time.Duration(h2)*time.Hour + time.Duration(m2)*time.Minute)
 	switch {
@@ -135,8 +34,6 @@ func nextOpen(hours string, t time.Time) time.Time {
 	}
 	return open.AddDate(0, 0, 1).UTC()
 }
-
-var cst = time.FixedZone("CST", 8*3600)
 
 // publisher sends an event to the riskwatch.cases topic.
 type publisher interface {
@@ -222,10 +119,10 @@ func (s *Sender) SendDue(ctx context.Context) (int, error) {
 			continue
 		}
 		attempts := o.attempts + 1
-		giveUp := attempts >= s.cfg.MaxAttempts || o.channel == "webhook" && !Retryable(err)
+		giveUp := attempts >= s.cfg.MaxAttempts || o.channel == "webhook" && !robot.Retryable(err)
 		to := o.target["key"] // the topic's key
 		if o.channel == "webhook" {
-			to = webhookRedact(o.target["url"]) // never the token in its query
+			to = robot.Redact(o.target["url"]) // never the token in its query
 		}
 		s.log.Warn("notification not sent", "outbox", o.id, "channel", o.channel, "to", to, "attempt", attempts, "give_up", giveUp, "err", err)
 		next := now.Add(s.cfg.Backoff << min(attempts-1, 16))
@@ -251,36 +148,15 @@ func (s *Sender) send(ctx context.Context, o outboxRow) error {
 		w := storedWebhook(o.target)
 		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
-		return w.Post(ctx, s.client, Message{Title: p.Title, Markdown: p.Markdown}, s.now())
+		return w.Post(ctx, s.client, robot.Message{Title: p.Title, Markdown: p.Markdown}, s.now())
 	case "kafka":
 		return s.pub.Publish(ctx, o.target["key"], o.payload)
 	}
 	return fmt.Errorf("outbox %d: unknown channel %q", o.id, o.channel)
 }
 
-func nullInt(v int64) *int64 {
-	if v == 0 {
-		return nil
-	}
-	return &v
-}
-
-func nullString(v string) *string {
-	if v == "" {
-		return nil
-	}
-	return &v
-}
-
-func isUniqueViolation(err error) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == "23505"
-}
-
-// notFound wraps risk.ErrNotFound for a thing outside the caller's sight.
-func notFound(what string, id any) error {
-	return fmt.Errorf("%s %v: %w", what, id, risk.ErrNotFound)
-}
+// Outbox reads the notification log.
+type Outbox struct{ base }
 
 // Notice is a notification as its log shows it: to which desk, what, and
 // how its delivery went. Robot addresses stay in the store.
@@ -289,7 +165,7 @@ type Notice struct {
 	Desk      string     `json:"desk"`
 	Title     string     `json:"title"`
 	Text      string     `json:"text"`
-	Robot     RobotKind  `json:"robot"`
+	Robot     robot.Kind `json:"robot"`
 	CreatedAt time.Time  `json:"created_at"`
 	NextAt    time.Time  `json:"next_at"` // when it is (or was) due: non-urgent notices wait for working hours
 	SentAt    *time.Time `json:"sent_at,omitempty"`
@@ -301,7 +177,7 @@ type Notice struct {
 // Notices returns the notification log of the desks in by's jurisdiction,
 // newest first, for administrators and centre staff: what each desk was
 // told, and what could not be delivered. before pages (ids below it).
-func (s *Store) Notices(ctx context.Context, by User, desk string, before int64, limit int) ([]Notice, error) {
+func (s *Outbox) Notices(ctx context.Context, by User, desk string, before int64, limit int) ([]Notice, error) {
 	if err := by.allow(permAudit, by.Jurisdiction); err != nil {
 		return nil, err
 	}

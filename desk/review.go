@@ -13,6 +13,16 @@ import (
 	risk "riskwatch"
 )
 
+// Review is the alerts table: the intake that routes new alerts to their
+// desk, the centres' review (confirm, dismiss, merge) and the listings.
+type Review struct {
+	base
+	routing RoutingConfig
+	dir     *Directory
+	cases   *Cases
+	party   partyFinder // nil: no parties
+}
+
 // Alert is an alert as a desk sees it: the detector's fields, its review
 // and where it was routed.
 type Alert struct {
@@ -69,7 +79,7 @@ type AlertFilter struct {
 
 // Alerts lists the alerts in by's jurisdiction newest first, and the
 // cursor of the next page ("" at the end).
-func (s *Store) Alerts(ctx context.Context, by User, f AlertFilter) ([]Alert, string, error) {
+func (s *Review) Alerts(ctx context.Context, by User, f AlertFilter) ([]Alert, string, error) {
 	if err := by.allow(permAlerts, by.Jurisdiction); err != nil {
 		return nil, "", err
 	}
@@ -164,7 +174,7 @@ func reviewable(ctx context.Context, tx pgx.Tx, by User, key string) (Alert, err
 }
 
 // GetAlert returns an alert in by's jurisdiction.
-func (s *Store) GetAlert(ctx context.Context, by User, key string) (Alert, error) {
+func (s *Review) GetAlert(ctx context.Context, by User, key string) (Alert, error) {
 	if err := by.allow(permAlerts, by.Jurisdiction); err != nil {
 		return Alert{}, err
 	}
@@ -182,8 +192,8 @@ func (s *Store) GetAlert(ctx context.Context, by User, key string) (Alert, error
 // Confirm makes a reviewed alert a case at the desk the routing rule picks
 // now (the directory may have changed since intake), with the parties of its
 // evidence, and tells the desk.
-func (s *Store) Confirm(ctx context.Context, by User, key, note string) (Case, error) {
-	desks, err := s.Desks(ctx)
+func (s *Review) Confirm(ctx context.Context, by User, key, note string) (Case, error) {
+	desks, err := s.dir.Desks(ctx)
 	if err != nil {
 		return Case{}, err
 	}
@@ -209,11 +219,11 @@ func (s *Store) Confirm(ctx context.Context, by User, key, note string) (Case, e
 		if err != nil {
 			return err
 		}
-		route, err := s.cfg.Routing.Route(Scope{a.Detector, a.Level, a.Region}, desks)
+		route, err := s.routing.Route(Scope{a.Detector, a.Level, a.Region}, desks)
 		if err != nil {
 			return err
 		}
-		if id, err = s.openCase(ctx, c, a, route, parties); err != nil {
+		if id, err = s.cases.open(ctx, c, a, route, parties); err != nil {
 			return err
 		}
 		if _, err := c.tx.Exec(ctx, `UPDATE alerts SET status = 'confirmed', case_id = $2, reviewed_by = $3, reviewed_at = $4,
@@ -234,56 +244,12 @@ func (s *Store) Confirm(ctx context.Context, by User, key, note string) (Case, e
 	if err != nil {
 		return Case{}, err
 	}
-	return s.Case(ctx, by, id)
-}
-
-// openCase creates the case of an alert at the route's desk.
-func (s *Store) openCase(ctx context.Context, c *change, a Alert, route Route, parties []Party) (int64, error) {
-	persons := []string{}
-	if a.Person != "" {
-		persons = append(persons, a.Person)
-	}
-	for _, p := range parties {
-		if !strings.Contains(strings.Join(persons, "\x00"), p.Key) {
-			persons = append(persons, p.Key)
-		}
-	}
-	due := s.cal.AddWorkingDays(c.at, s.cfg.Deadlines.days(route.Desk.Tier, a.Detector))
-	var id int64
-	err := c.tx.QueryRow(ctx, `INSERT INTO cases (desk_id, first_desk_id, status, level, kind, title, region, subject, persons,
-			received_at, due_at, created_at, updated_at)
-		VALUES ($1, $1, 'pending', $2, $3, $4, $5, $6, $7, $8, $9, $8, $8) RETURNING id`,
-		route.Desk.ID, a.Level, a.Detector, a.Summary, a.Region, a.Subject, persons, c.at, due).Scan(&id)
-	if err != nil {
-		return 0, fmt.Errorf("create case: %w", err)
-	}
-	if _, err := c.tx.Exec(ctx, `INSERT INTO case_desks (case_id, desk_id) VALUES ($1, $2)`, id, route.Desk.ID); err != nil {
-		return 0, err
-	}
-	for _, p := range parties {
-		if _, err := c.tx.Exec(ctx, `INSERT INTO case_parties (case_id, person_key, role, name, phone, sealed) VALUES ($1, $2, $3, $4, $5, $6)
-			ON CONFLICT DO NOTHING`, id, p.Key, p.Role, p.Name, p.Phone, p.Sealed); err != nil {
-			return 0, fmt.Errorf("add party: %w", err)
-		}
-	}
-	if err := c.audit(ctx, "case.create", auditRef{caseID: id, alertKey: a.Key, deskID: route.Desk.ID},
-		map[string]any{"due": due, "level": a.Level, "kind": a.Detector, "parties": len(parties)}); err != nil {
-		return 0, err
-	}
-	msg := Message{
-		Title: "新案件：" + detectorName(a.Detector),
-		Markdown: fmt.Sprintf("#### 新案件 #%d（%s预警）\n%s\n\n- 接收：%s\n- 期限：%s\n- %s",
-			id, levelNames[a.Level], a.Summary, route.Desk.Name, due.In(cst).Format("2006-01-02 15:04"), route.Reason),
-	}
-	if err := c.notify(ctx, route.Desk, fmt.Sprintf("case/%d/new/%s", id, route.Desk.ID), a.Level == risk.LevelRed, msg); err != nil {
-		return 0, err
-	}
-	return id, c.publish(ctx, Event{Type: "case.created", Case: id, Alert: a.Key, Desk: route.Desk.ID, Status: string(risk.CasePending), Level: string(a.Level)})
+	return s.cases.Case(ctx, by, id)
 }
 
 // Dismiss closes a reviewed alert without a case. The reason is required:
 // dismissals by reason are the detectors' measured false alarms.
-func (s *Store) Dismiss(ctx context.Context, by User, key string, reason risk.DismissReason, note string) (Alert, error) {
+func (s *Review) Dismiss(ctx context.Context, by User, key string, reason risk.DismissReason, note string) (Alert, error) {
 	if err := by.allow(permReview, by.Jurisdiction); err != nil {
 		return Alert{}, err
 	}
@@ -312,7 +278,7 @@ func (s *Store) Dismiss(ctx context.Context, by User, key string, reason risk.Di
 
 // Merge joins a reviewed alert to an existing case: its evidence becomes
 // the case's, and the case's mediator is told.
-func (s *Store) Merge(ctx context.Context, by User, key string, caseID int64) (Case, error) {
+func (s *Review) Merge(ctx context.Context, by User, key string, caseID int64) (Case, error) {
 	err := s.write(ctx, by.Username, func(c *change) error {
 		a, err := reviewable(ctx, c.tx, by, key)
 		if err != nil {
@@ -329,46 +295,17 @@ func (s *Store) Merge(ctx context.Context, by User, key string, caseID int64) (C
 			WHERE key = $1`, key, caseID, by.Username, c.at); err != nil {
 			return err
 		}
-		return s.joinCase(ctx, c, k, a, "alert.merge")
+		return s.cases.join(ctx, c, k, a, "alert.merge")
 	})
 	if err != nil {
 		return Case{}, err
 	}
-	return s.Case(ctx, by, caseID)
-}
-
-// joinCase adds an alert's evidence to a case and tells its mediator.
-func (s *Store) joinCase(ctx context.Context, c *change, k Case, a Alert, action string) error {
-	if err := addNote(ctx, c, k.ID, "evidence", fmt.Sprintf("新增预警（%s，%s）：%s", detectorName(a.Detector), levelNames[a.Level], a.Summary)); err != nil {
-		return err
-	}
-	if _, err := c.tx.Exec(ctx, `UPDATE cases SET level = $2, version = version + 1, updated_at = $3 WHERE id = $1`, k.ID, k.Level.Max(a.Level), c.at); err != nil {
-		return err
-	}
-	if err := c.audit(ctx, action, auditRef{caseID: k.ID, alertKey: a.Key, deskID: k.Desk}, map[string]any{"level": a.Level}); err != nil {
-		return err
-	}
-	d, err := getDesk(ctx, c.tx, k.Desk)
-	if err != nil {
-		return err
-	}
-	msg := Message{Title: "案件新情况", Markdown: fmt.Sprintf("#### 案件 #%d 有新情况\n%s\n\n- 承办：%s", k.ID, a.Summary, orNone(k.Mediator))}
-	if err := c.notify(ctx, d, fmt.Sprintf("case/%d/evidence/%s", k.ID, a.Key), a.Level == risk.LevelRed, msg); err != nil {
-		return err
-	}
-	return c.publish(ctx, Event{Type: "case.evidence", Case: k.ID, Alert: a.Key, Desk: k.Desk, Level: string(a.Level)})
-}
-
-func orNone(s string) string {
-	if s == "" {
-		return "未指派"
-	}
-	return s
+	return s.cases.Case(ctx, by, caseID)
 }
 
 // Related lists the open alerts and the cases about the same person or
 // subject as an alert, in by's jurisdiction: what a reviewer merges into.
-func (s *Store) Related(ctx context.Context, by User, key string) ([]Alert, []Case, error) {
+func (s *Review) Related(ctx context.Context, by User, key string) ([]Alert, []Case, error) {
 	a, err := s.GetAlert(ctx, by, key)
 	if err != nil {
 		return nil, nil, err
@@ -397,6 +334,6 @@ func (s *Store) Related(ctx context.Context, by User, key string) ([]Alert, []Ca
 	if err != nil {
 		return nil, nil, err
 	}
-	cases, err := s.listCases(ctx, `starts_with(region, $1) AND (persons && $2 OR ($3 <> '' AND subject = $3))`, by.Jurisdiction, persons, subject)
+	cases, err := s.cases.list(ctx, `starts_with(region, $1) AND (persons && $2 OR ($3 <> '' AND subject = $3))`, by.Jurisdiction, persons, subject)
 	return alerts, cases, err
 }

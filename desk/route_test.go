@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	risk "riskwatch"
+	"riskwatch/desk/robot"
 )
 
 // ladder is part of 诸暨市: one village desk in 枫桥镇, two township desks,
@@ -104,7 +105,7 @@ func TestDeskValidate(t *testing.T) {
 		"region of tier":  func(d *Desk) { d.Region = "330681" },
 		"bad region":      func(d *Desk) { d.Region = "33068" },
 		"bad hours":       func(d *Desk) { d.Hours = "8:30-17:30" },
-		"bad webhook url": func(d *Desk) { d.Webhooks = []Webhook{{Kind: RobotDingTalk, URL: "ftp://x"}} },
+		"bad webhook url": func(d *Desk) { d.Webhooks = []robot.Webhook{{Kind: robot.DingTalk, URL: "ftp://x"}} },
 	} {
 		d := good
 		mod(&d)

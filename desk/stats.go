@@ -5,6 +5,9 @@ import (
 	"fmt"
 )
 
+// Stats computes the aggregates leaders read.
+type Stats struct{ base }
+
 // Figures are the aggregates leaders read: no person, no text.
 type Figures struct {
 	Jurisdiction string         `json:"jurisdiction"`
@@ -25,7 +28,7 @@ type Figures struct {
 }
 
 // Figures returns the jurisdiction's aggregates.
-func (s *Store) Figures(ctx context.Context, by User) (Figures, error) {
+func (s *Stats) Figures(ctx context.Context, by User) (Figures, error) {
 	if err := by.allow(permStats, by.Jurisdiction); err != nil {
 		return Figures{}, err
 	}
@@ -74,7 +77,7 @@ func (s *Store) Figures(ctx context.Context, by User) (Figures, error) {
 	return f, nil
 }
 
-func (s *Store) reviewed(ctx context.Context, by User, f *Figures) error {
+func (s *Stats) reviewed(ctx context.Context, by User, f *Figures) error {
 	f.Reviewed = map[string]map[string]int{}
 	rows, err := s.pool.Query(ctx, `SELECT detector, CASE WHEN status = 'dismissed' THEN dismiss_reason ELSE status END, count(*)
 		FROM alerts WHERE status IN ('confirmed', 'merged', 'dismissed') AND reviewed_by IS NOT NULL AND starts_with(region, $1)

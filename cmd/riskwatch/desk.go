@@ -17,6 +17,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	risk "riskwatch"
+	"riskwatch/console"
 	"riskwatch/desk"
 	"riskwatch/desk/calendar"
 	"riskwatch/pipeline"
@@ -24,30 +25,43 @@ import (
 	"riskwatch/schema"
 )
 
-// newDeskStore wires the desks' store: its rules, the working-day
-// calendar, the parties of evidence from ClickHouse and the personal-data
-// key that opens their contacts. log, when not nil, hears of years the
-// calendar lacks.
-func newDeskStore(c *config, pool *pgxpool.Pool, conn driver.Conn, p *normalize.Protector, log *slog.Logger) (*desk.Store, desk.Config, error) {
+// newDesks wires the desks' parts: their rules, the working-day calendar,
+// the parties of evidence from ClickHouse (conn may be nil) and the
+// personal-data key that opens their contacts (p may be nil). log, when not
+// nil, hears of years the calendar lacks; now is the clock, nil for the
+// wall clock.
+func newDesks(c *config, pool *pgxpool.Pool, conn driver.Conn, p *normalize.Protector, log *slog.Logger, now func() time.Time) (desk.Parts, desk.Config, error) {
 	cal, err := loadCalendar(c.Calendar)
 	if err != nil {
-		return nil, desk.Config{}, err
+		return desk.Parts{}, desk.Config{}, err
 	}
 	if years := unknownYears(cal, time.Now()); len(years) > 0 && log != nil {
 		log.Warn("the working-day calendar lacks these years: their deadlines count weekends only; add them with -calendar", "years", years)
 	}
 	cfg, err := desk.LoadConfig(c.DeskConfig)
 	if err != nil {
-		return nil, cfg, err
+		return desk.Parts{}, cfg, err
 	}
-	parties := partiesOf{}
+	deps := desk.Deps{Calendar: cal, Mask: normalize.MaskText, Now: now}
 	if conn != nil {
-		parties.r = pipeline.NewPersonReader(conn)
+		deps.Parties = partiesOf{pipeline.NewPersonReader(conn)}
 	}
-	if p == nil {
-		return desk.NewStore(pool, cfg, cal, parties, nil), cfg, nil
+	if p != nil {
+		deps.Contacts = &contactOpener{p}
 	}
-	return desk.NewStore(pool, cfg, cal, parties, &contactOpener{p}), cfg, nil
+	parts, err := desk.New(pool, cfg, deps)
+	return parts, cfg, err
+}
+
+// consoleDeps gives the API the desks' parts, the ingestion's health and
+// the directory's reloader (nil without a directory file).
+func consoleDeps(d desk.Parts, stats *pipeline.StatsReader, reload func(context.Context, *desk.User) (int, error)) console.Deps {
+	deps := console.Deps{Accounts: d.Accounts, Review: d.Review, Cases: d.Cases, Directory: d.Directory,
+		Audit: d.Audit, Outbox: d.Outbox, Stats: d.Stats, Reload: reload}
+	if stats != nil {
+		deps.Ingest = stats
+	}
+	return deps
 }
 
 // loadCalendar is the built-in working-day calendar, with the years of
@@ -84,9 +98,6 @@ func unknownYears(cal *calendar.Calendar, now time.Time) []int {
 type partiesOf struct{ r *pipeline.PersonReader }
 
 func (p partiesOf) Parties(ctx context.Context, evidence []risk.Evidence) ([]desk.Party, error) {
-	if p.r == nil {
-		return nil, nil
-	}
 	persons, err := p.r.Persons(ctx, evidence)
 	if err != nil {
 		return nil, err
@@ -152,16 +163,16 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	defer pool.Close()
-	store, _, err := newDeskStore(c, pool, nil, nil, nil)
+	d, _, err := newDesks(c, pool, nil, nil, nil, nil)
 	if err != nil {
 		return err
 	}
 	if sub == "token" {
-		u, err := store.UserByName(ctx, name)
+		u, err := d.Accounts.UserByName(ctx, name)
 		if err != nil {
 			return err
 		}
-		token, err := store.CreateToken(ctx, nil, u.ID, tokenName)
+		token, err := d.Accounts.CreateToken(ctx, nil, u.ID, tokenName)
 		if err != nil {
 			return err
 		}
@@ -177,7 +188,7 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 		}
 		password = strings.TrimRight(line, "\r\n")
 	}
-	u, err := store.AddUser(ctx, nil, desk.User{Username: name, DisplayName: display, Role: desk.Role(role), Jurisdiction: juris}, password)
+	u, err := d.Accounts.AddUser(ctx, nil, desk.User{Username: name, DisplayName: display, Role: desk.Role(role), Jurisdiction: juris}, password)
 	if err != nil {
 		return err
 	}

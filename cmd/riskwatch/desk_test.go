@@ -141,30 +141,29 @@ func TestDemoAtTheDesks(t *testing.T) {
 		}
 	}
 
-	store, _, err := newDeskStore(c, pool, conn, nil, nil)
+	now := s.Truth.To.Add(9 * time.Hour) // the morning after the scenario
+	store, _, err := newDesks(c, pool, conn, nil, nil, func() time.Time { return now })
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := s.Truth.To.Add(9 * time.Hour) // the morning after the scenario
-	store.SetClock(func() time.Time { return now })
-	if _, err := desk.LoadDirectoryFile(ctx, store, nil, c.Directory); err != nil {
+	if _, err := store.Directory.LoadFile(ctx, nil, c.Directory); err != nil {
 		t.Fatal(err)
 	}
-	desks, _ := store.Desks(ctx)
+	desks, _ := store.Directory.Desks(ctx)
 	for _, u := range []desk.User{
 		{Username: "zj-reviewer", Role: desk.RoleReviewer, Jurisdiction: "330681"},
 		{Username: "fq-li", Role: desk.RoleMediator, Jurisdiction: "330681109"},
 		{Username: "jy-wu", Role: desk.RoleMediator, Jurisdiction: "330681001"},
 		{Username: "zj-sun", Role: desk.RoleMediator, Jurisdiction: "330681"},
 	} {
-		if _, err := store.AddUser(ctx, nil, u, "correct horse battery"); err != nil {
+		if _, err := store.Accounts.AddUser(ctx, nil, u, "correct horse battery"); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := store.Intake(ctx); err != nil {
+	if err := store.Review.Intake(ctx); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(console.NewServer(nil, store, nil, prometheus.NewRegistry(), log))
+	srv := httptest.NewServer(console.NewServer(consoleDeps(store, nil, nil), prometheus.NewRegistry(), log))
 	defer srv.Close()
 	reviewer := signIn(t, srv.URL, "zj-reviewer")
 
@@ -228,7 +227,7 @@ func TestDemoAtTheDesks(t *testing.T) {
 	late := signIn(t, srv.URL, deskOf(desks, "", at, true).Members[0])
 	late.call("POST", fmt.Sprintf("/api/v1/cases/%d/actions", k.ID), map[string]any{"action": "accept", "version": k.Version}, &k)
 	cal := calendar.Default()
-	if err := store.Tick(ctx, k.DueAt.Add(time.Hour)); err != nil {
+	if err := store.Clock.Tick(ctx, k.DueAt.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	var yellow apiCase
@@ -236,7 +235,7 @@ func TestDemoAtTheDesks(t *testing.T) {
 	if yellow.Card != "yellow" || yellow.Desk != at {
 		t.Fatalf("an hour overdue: card %q at %s; want a yellow card at %s", yellow.Card, yellow.Desk, at)
 	}
-	if err := store.Tick(ctx, cal.AddWorkingDays(yellow.DueAt.Add(-time.Nanosecond), 2)); err != nil {
+	if err := store.Clock.Tick(ctx, cal.AddWorkingDays(yellow.DueAt.Add(-time.Nanosecond), 2)); err != nil {
 		t.Fatal(err)
 	}
 	var up apiCase

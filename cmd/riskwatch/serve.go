@@ -115,11 +115,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		}
 	})
 
-	desks, dcfgDesk, err := newDeskStore(c, pool, conn, protector, log)
+	desks, dcfgDesk, err := newDesks(c, pool, conn, protector, log, nil)
 	if err != nil {
 		return err
 	}
-	reload := deskReloader(desks, c.Directory, log)
+	reload := deskReloader(desks.Directory, c.Directory, log)
 	if reload != nil {
 		if _, err := reload(ctx, nil); err != nil {
 			return err
@@ -138,18 +138,21 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 			}
 		})
 	}
+	// Every 5 seconds: a red alert reaches its desk seconds after the
+	// detector raised it.
+	dlog := log.With("component", "desk")
+	wg.Go(func() { desk.Every(ctx, 5*time.Second, dlog, "alert intake", desks.Review.Intake) })
 	wg.Go(func() {
-		// Every 5 seconds: a red alert reaches its desk seconds after the
-		// detector raised it.
-		desks.RunClock(ctx, 5*time.Second, func(err error) { log.Warn("desk clock", "err", err) })
+		desk.Every(ctx, 5*time.Second, dlog, "deadline clock", func(ctx context.Context) error { return desks.Clock.Tick(ctx, time.Now()) })
 	})
+	wg.Go(func() { desk.Every(ctx, time.Hour, dlog, "session sweep", desks.Accounts.Sweep) })
 	cases := newTopicWriter(brokers, c.CaseTopic)
 	defer cases.Close()
 	sender := desk.NewSender(pool, &http.Client{Timeout: 15 * time.Second}, cases, dcfgDesk.Notify, log.With("component", "notify"))
 	wg.Go(func() { sender.Run(ctx, 2*time.Second) })
 
 	stats := pipeline.NewStatsReader(conn, brokers, feeds, metrics)
-	srv := &http.Server{Addr: c.HTTP, Handler: console.NewServer(stats, desks, reload, reg, log), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Addr: c.HTTP, Handler: console.NewServer(consoleDeps(desks, stats, reload), reg, log), ReadHeaderTimeout: 10 * time.Second}
 	log.Info("serving", "http", ln.Addr().String(), "kafka", brokers, "group", c.KafkaGroup)
 	wg.Go(func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -224,12 +227,12 @@ func migrateCmd(ctx context.Context, args []string, getenv func(string) string, 
 
 // deskReloader loads the desk directory file into the store; nil without
 // a file. A bad file is an error and changes nothing.
-func deskReloader(store *desk.Store, path string, log *slog.Logger) func(context.Context, *desk.User) (int, error) {
+func deskReloader(dir *desk.Directory, path string, log *slog.Logger) func(context.Context, *desk.User) (int, error) {
 	if path == "" {
 		return nil
 	}
 	return func(ctx context.Context, by *desk.User) (int, error) {
-		n, err := desk.LoadDirectoryFile(ctx, store, by, path)
+		n, err := dir.LoadFile(ctx, by, path)
 		if err != nil {
 			log.Error("desk directory not loaded", "file", path, "err", err)
 			return 0, err

@@ -60,6 +60,17 @@ func maskNumbers(dst, src []byte) ([]byte, bool) {
 	return append(dst, src[last:]...), true
 }
 
+// MaskText returns s with its personal numbers masked as in the records'
+// free text: for what people type about a matter (case notes, contact
+// records, reasons), which must hide the numbers the same way.
+func MaskText(s string) string {
+	out, masked := maskNumbers(nil, []byte(s))
+	if !masked {
+		return s
+	}
+	return string(out)
+}
+
 // token is one run of digit groups: the digits as ASCII ('X' for the check
 // character of an ID), where each sits in the source, and the groups.
 type token struct {

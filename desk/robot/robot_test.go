@@ -1,4 +1,4 @@
-package desk
+package robot
 
 import (
 	"context"
@@ -54,8 +54,8 @@ func (r *webhookRecorder) server(t *testing.T, status int, answer string) *httpt
 	return srv
 }
 
-func webhookTestURL(srv *httptest.Server, kind RobotKind) string {
-	if kind == RobotWeCom {
+func webhookTestURL(srv *httptest.Server, kind Kind) string {
+	if kind == WeCom {
 		return srv.URL + "/cgi-bin/webhook/send?key=" + webhookTestToken
 	}
 	return srv.URL + "/robot/send?access_token=" + webhookTestToken
@@ -66,14 +66,14 @@ const webhookOK = `{"errcode":0,"errmsg":"ok"}`
 func TestWebhookPostBody(t *testing.T) {
 	m := Message{Title: "红牌督办：张村土地纠纷", Markdown: "**已超期 3 天** <a> & b\n- 责任人：李四"}
 	tests := []struct {
-		kind RobotKind
+		kind Kind
 		want map[string]any
 	}{
-		{RobotDingTalk, map[string]any{
+		{DingTalk, map[string]any{
 			"msgtype":  "markdown",
 			"markdown": map[string]any{"title": m.Title, "text": m.Markdown},
 		}},
-		{RobotWeCom, map[string]any{
+		{WeCom, map[string]any{
 			"msgtype":  "markdown",
 			"markdown": map[string]any{"content": "### " + m.Title + "\n" + m.Markdown},
 		}},
@@ -119,7 +119,7 @@ func TestWebhookWeComTitle(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b, err := webhookBody(RobotWeCom, tt.m)
+			b, err := encode(WeCom, tt.m)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -161,7 +161,7 @@ func TestWebhookDingTalkSign(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var rec webhookRecorder
 			srv := rec.server(t, http.StatusOK, webhookOK)
-			w := Webhook{Kind: RobotDingTalk, URL: srv.URL + tt.path, Secret: secret}
+			w := Webhook{Kind: DingTalk, URL: srv.URL + tt.path, Secret: secret}
 			if err := w.Post(context.Background(), srv.Client(), Message{Title: "t", Markdown: "m"}, webhookTestNow); err != nil {
 				t.Fatalf("Post: got %v, want nil", err)
 			}
@@ -181,44 +181,44 @@ func TestWebhookDingTalkSign(t *testing.T) {
 func TestWebhookPostAnswers(t *testing.T) {
 	tests := []struct {
 		name          string
-		kind          RobotKind
+		kind          Kind
 		status        int
 		answer        string
 		wantErr       bool
 		wantRetryable bool
 		wantInErr     string
 	}{
-		{"dingtalk ok", RobotDingTalk, 200, webhookOK, false, false, ""},
-		{"wecom ok", RobotWeCom, 200, webhookOK, false, false, ""},
-		{"dingtalk sign not match", RobotDingTalk, 200, `{"errcode":310000,"errmsg":"sign not match"}`, true, false, "errcode 310000: sign not match"},
-		{"dingtalk token not exist", RobotDingTalk, 200, `{"errcode":300001,"errmsg":"token is not exist"}`, true, false, "errcode 300001"},
-		{"dingtalk robot disabled", RobotDingTalk, 200, `{"errcode":400102,"errmsg":"机器人已停用"}`, true, false, "errcode 400102"},
-		{"dingtalk over monthly quota", RobotDingTalk, 200, `{"errcode":90030,"errmsg":"webhook over limit"}`, true, false, "errcode 90030"},
-		{"dingtalk send too fast", RobotDingTalk, 200, `{"errcode":130101,"errmsg":"send too fast"}`, true, true, "errcode 130101"},
-		{"dingtalk throttled", RobotDingTalk, 200, `{"errcode":410100,"errmsg":"发送速度太快而限流"}`, true, true, "errcode 410100"},
-		{"dingtalk busy", RobotDingTalk, 200, `{"errcode":-1,"errmsg":"系统繁忙"}`, true, true, "errcode -1"},
-		{"wecom invalid url", RobotWeCom, 200, `{"errcode":93000,"errmsg":"invalid webhook url, hint: [1700000000123], more info at https://open.work.weixin.qq.com/devtool/query?e=93000"}`, true, false, "errcode 93000: invalid webhook url"},
-		{"wecom invalid msgtype", RobotWeCom, 200, `{"errcode":40008,"errmsg":"invalid message type"}`, true, false, "errcode 40008"},
-		{"wecom freq limit", RobotWeCom, 200, `{"errcode":45009,"errmsg":"api freq out of limit"}`, true, true, "errcode 45009"},
-		{"wecom concurrency limit", RobotWeCom, 200, `{"errcode":45033,"errmsg":"api concurrent out of limit"}`, true, true, "errcode 45033"},
-		{"dingtalk code is per kind", RobotWeCom, 200, `{"errcode":130101,"errmsg":"?"}`, true, false, "errcode 130101"},
-		{"unknown errcode", RobotDingTalk, 200, `{"errcode":123456,"errmsg":"new"}`, true, false, "errcode 123456"},
-		{"HTTP 503", RobotDingTalk, 503, "busy", true, true, "post to dingtalk robot: HTTP 503"},
-		{"HTTP 500", RobotWeCom, 500, "", true, true, "post to wecom robot: HTTP 500"},
-		{"HTTP 429", RobotWeCom, 429, "", true, true, "HTTP 429"},
-		{"HTTP 408", RobotDingTalk, 408, "", true, true, "HTTP 408"},
-		{"HTTP 400", RobotDingTalk, 400, `{"errcode":0}`, true, false, "post to dingtalk robot: HTTP 400"},
-		{"HTTP 404", RobotWeCom, 404, "", true, false, "HTTP 404"},
-		{"200 not json", RobotDingTalk, 200, "<html>gateway</html>", true, true, "not a robot answer"},
-		{"200 without errcode", RobotWeCom, 200, `{"errmsg":"ok"}`, true, true, "not a robot answer"},
-		{"200 answer beyond read bound", RobotDingTalk, 200, strings.Repeat(" ", webhookMaxResponse) + webhookOK, true, true, "not a robot answer"},
+		{"dingtalk ok", DingTalk, 200, webhookOK, false, false, ""},
+		{"wecom ok", WeCom, 200, webhookOK, false, false, ""},
+		{"dingtalk sign not match", DingTalk, 200, `{"errcode":310000,"errmsg":"sign not match"}`, true, false, "errcode 310000: sign not match"},
+		{"dingtalk token not exist", DingTalk, 200, `{"errcode":300001,"errmsg":"token is not exist"}`, true, false, "errcode 300001"},
+		{"dingtalk robot disabled", DingTalk, 200, `{"errcode":400102,"errmsg":"机器人已停用"}`, true, false, "errcode 400102"},
+		{"dingtalk over monthly quota", DingTalk, 200, `{"errcode":90030,"errmsg":"webhook over limit"}`, true, false, "errcode 90030"},
+		{"dingtalk send too fast", DingTalk, 200, `{"errcode":130101,"errmsg":"send too fast"}`, true, true, "errcode 130101"},
+		{"dingtalk throttled", DingTalk, 200, `{"errcode":410100,"errmsg":"发送速度太快而限流"}`, true, true, "errcode 410100"},
+		{"dingtalk busy", DingTalk, 200, `{"errcode":-1,"errmsg":"系统繁忙"}`, true, true, "errcode -1"},
+		{"wecom invalid url", WeCom, 200, `{"errcode":93000,"errmsg":"invalid webhook url, hint: [1700000000123], more info at https://open.work.weixin.qq.com/devtool/query?e=93000"}`, true, false, "errcode 93000: invalid webhook url"},
+		{"wecom invalid msgtype", WeCom, 200, `{"errcode":40008,"errmsg":"invalid message type"}`, true, false, "errcode 40008"},
+		{"wecom freq limit", WeCom, 200, `{"errcode":45009,"errmsg":"api freq out of limit"}`, true, true, "errcode 45009"},
+		{"wecom concurrency limit", WeCom, 200, `{"errcode":45033,"errmsg":"api concurrent out of limit"}`, true, true, "errcode 45033"},
+		{"dingtalk code is per kind", WeCom, 200, `{"errcode":130101,"errmsg":"?"}`, true, false, "errcode 130101"},
+		{"unknown errcode", DingTalk, 200, `{"errcode":123456,"errmsg":"new"}`, true, false, "errcode 123456"},
+		{"HTTP 503", DingTalk, 503, "busy", true, true, "post to dingtalk robot: HTTP 503"},
+		{"HTTP 500", WeCom, 500, "", true, true, "post to wecom robot: HTTP 500"},
+		{"HTTP 429", WeCom, 429, "", true, true, "HTTP 429"},
+		{"HTTP 408", DingTalk, 408, "", true, true, "HTTP 408"},
+		{"HTTP 400", DingTalk, 400, `{"errcode":0}`, true, false, "post to dingtalk robot: HTTP 400"},
+		{"HTTP 404", WeCom, 404, "", true, false, "HTTP 404"},
+		{"200 not json", DingTalk, 200, "<html>gateway</html>", true, true, "not a robot answer"},
+		{"200 without errcode", WeCom, 200, `{"errmsg":"ok"}`, true, true, "not a robot answer"},
+		{"200 answer beyond read bound", DingTalk, 200, strings.Repeat(" ", maxResponse) + webhookOK, true, true, "not a robot answer"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var rec webhookRecorder
 			srv := rec.server(t, tt.status, tt.answer)
 			w := Webhook{Kind: tt.kind, URL: webhookTestURL(srv, tt.kind)}
-			if tt.kind == RobotDingTalk {
+			if tt.kind == DingTalk {
 				w.Secret = "SECtest0001"
 			}
 			err := w.Post(context.Background(), srv.Client(), Message{Title: "新案件", Markdown: "正文"}, webhookTestNow)
@@ -256,7 +256,7 @@ func webhookAssertNoSecrets(t *testing.T, err error, secret string) {
 func TestWebhookErrmsgEchoingToken(t *testing.T) {
 	var rec webhookRecorder
 	srv := rec.server(t, http.StatusOK, `{"errcode":93000,"errmsg":"invalid key `+webhookTestToken+`"}`)
-	w := Webhook{Kind: RobotWeCom, URL: webhookTestURL(srv, RobotWeCom)}
+	w := Webhook{Kind: WeCom, URL: webhookTestURL(srv, WeCom)}
 	err := w.Post(context.Background(), srv.Client(), Message{Title: "t", Markdown: "m"}, webhookTestNow)
 	if err == nil {
 		t.Fatal("err: got nil, want errcode 93000")
@@ -268,7 +268,7 @@ func TestWebhookErrmsgEchoingToken(t *testing.T) {
 }
 
 func TestWebhookNetworkError(t *testing.T) {
-	for _, kind := range []RobotKind{RobotDingTalk, RobotWeCom} {
+	for _, kind := range []Kind{DingTalk, WeCom} {
 		t.Run(string(kind), func(t *testing.T) {
 			var rec webhookRecorder
 			srv := rec.server(t, http.StatusOK, webhookOK)
@@ -300,7 +300,7 @@ func TestWebhookNetworkError(t *testing.T) {
 func TestWebhookContextCancelled(t *testing.T) {
 	var rec webhookRecorder
 	srv := rec.server(t, http.StatusOK, webhookOK)
-	w := Webhook{Kind: RobotDingTalk, URL: webhookTestURL(srv, RobotDingTalk)}
+	w := Webhook{Kind: DingTalk, URL: webhookTestURL(srv, DingTalk)}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	err := w.Post(ctx, srv.Client(), Message{Title: "t", Markdown: "m"}, webhookTestNow)
@@ -320,7 +320,7 @@ func TestWebhookRedirectNotFollowed(t *testing.T) {
 		http.Redirect(w, r, elsewhere.URL+"/limited", http.StatusFound)
 	}))
 	defer srv.Close()
-	w := Webhook{Kind: RobotDingTalk, URL: webhookTestURL(srv, RobotDingTalk)}
+	w := Webhook{Kind: DingTalk, URL: webhookTestURL(srv, DingTalk)}
 	err := w.Post(context.Background(), srv.Client(), Message{Title: "t", Markdown: "m"}, webhookTestNow)
 	if err == nil || !strings.Contains(err.Error(), "HTTP 302") {
 		t.Fatalf("err: got %v, want HTTP 302", err)
@@ -340,8 +340,8 @@ func TestWebhookInvalidIsPermanent(t *testing.T) {
 		m    Message
 	}{
 		{"bad kind", Webhook{Kind: "feishu", URL: "https://example.com/hook?token=" + webhookTestToken}, Message{Title: "t"}},
-		{"bad scheme", Webhook{Kind: RobotWeCom, URL: "ftp://example.com/hook?key=" + webhookTestToken}, Message{Title: "t"}},
-		{"empty message", Webhook{Kind: RobotWeCom, URL: "https://example.com/hook?key=" + webhookTestToken}, Message{Title: " ", Markdown: "\n"}},
+		{"bad scheme", Webhook{Kind: WeCom, URL: "ftp://example.com/hook?key=" + webhookTestToken}, Message{Title: "t"}},
+		{"empty message", Webhook{Kind: WeCom, URL: "https://example.com/hook?key=" + webhookTestToken}, Message{Title: " ", Markdown: "\n"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -360,16 +360,16 @@ func TestWebhookInvalidIsPermanent(t *testing.T) {
 func TestWebhookTruncation(t *testing.T) {
 	long := strings.Repeat("张村与李村因宅基地边界发生纠纷，调解员已上门两次。", 2000) // ~ 150 KB
 	tests := []struct {
-		kind  RobotKind
+		kind  Kind
 		limit int
 		field func(body []byte) string
 	}{
-		{RobotDingTalk, webhookDingTalkMaxText, func(b []byte) string {
+		{DingTalk, dingTalkMaxText, func(b []byte) string {
 			var v struct{ Markdown struct{ Text string } }
 			json.Unmarshal(b, &v)
 			return v.Markdown.Text
 		}},
-		{RobotWeCom, webhookWeComMaxContent, func(b []byte) string {
+		{WeCom, weComMaxContent, func(b []byte) string {
 			var v struct{ Markdown struct{ Content string } }
 			json.Unmarshal(b, &v)
 			return v.Markdown.Content
@@ -420,8 +420,8 @@ func TestWebhookTruncate(t *testing.T) {
 		{"", 0, ""},
 	}
 	for _, tt := range tests {
-		if got := webhookTruncate(tt.s, tt.max); got != tt.want {
-			t.Errorf("webhookTruncate(%q, %d): got %q, want %q", tt.s, tt.max, got, tt.want)
+		if got := truncate(tt.s, tt.max); got != tt.want {
+			t.Errorf("truncate(%q, %d): got %q, want %q", tt.s, tt.max, got, tt.want)
 		}
 	}
 }
@@ -432,19 +432,19 @@ func TestWebhookValidate(t *testing.T) {
 		w       Webhook
 		wantErr string // "" for valid
 	}{
-		{"dingtalk", Webhook{Kind: RobotDingTalk, URL: "https://oapi.dingtalk.com/robot/send?access_token=x"}, ""},
-		{"dingtalk signed", Webhook{Kind: RobotDingTalk, URL: "https://oapi.dingtalk.com/robot/send?access_token=x", Secret: "SECx"}, ""},
-		{"wecom", Webhook{Kind: RobotWeCom, URL: "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=x"}, ""},
-		{"http intranet", Webhook{Kind: RobotWeCom, URL: "http://10.0.0.8:8080/send?key=x"}, ""},
-		{"upper-case scheme", Webhook{Kind: RobotWeCom, URL: "HTTPS://qyapi.weixin.qq.com/send?key=x"}, ""},
+		{"dingtalk", Webhook{Kind: DingTalk, URL: "https://oapi.dingtalk.com/robot/send?access_token=x"}, ""},
+		{"dingtalk signed", Webhook{Kind: DingTalk, URL: "https://oapi.dingtalk.com/robot/send?access_token=x", Secret: "SECx"}, ""},
+		{"wecom", Webhook{Kind: WeCom, URL: "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=x"}, ""},
+		{"http intranet", Webhook{Kind: WeCom, URL: "http://10.0.0.8:8080/send?key=x"}, ""},
+		{"upper-case scheme", Webhook{Kind: WeCom, URL: "HTTPS://qyapi.weixin.qq.com/send?key=x"}, ""},
 		{"kind missing", Webhook{URL: "https://example.com/"}, "kind is missing"},
 		{"kind unknown", Webhook{Kind: "DingTalk", URL: "https://example.com/"}, "unknown kind"},
-		{"url missing", Webhook{Kind: RobotDingTalk}, "url is missing"},
-		{"url scheme", Webhook{Kind: RobotDingTalk, URL: "ftp://example.com/x"}, "not http or https"},
-		{"url without scheme", Webhook{Kind: RobotDingTalk, URL: "oapi.dingtalk.com/robot/send?access_token=x"}, "not http or https"},
-		{"url without host", Webhook{Kind: RobotDingTalk, URL: "https:///robot/send"}, "no host"},
-		{"url unparsable", Webhook{Kind: RobotDingTalk, URL: "https://exa mple.com/%zz?access_token=" + webhookTestToken}, "does not parse"},
-		{"secret on wecom", Webhook{Kind: RobotWeCom, URL: "https://qyapi.weixin.qq.com/send?key=x", Secret: "s"}, "secret is only used by dingtalk"},
+		{"url missing", Webhook{Kind: DingTalk}, "url is missing"},
+		{"url scheme", Webhook{Kind: DingTalk, URL: "ftp://example.com/x"}, "not http or https"},
+		{"url without scheme", Webhook{Kind: DingTalk, URL: "oapi.dingtalk.com/robot/send?access_token=x"}, "not http or https"},
+		{"url without host", Webhook{Kind: DingTalk, URL: "https:///robot/send"}, "no host"},
+		{"url unparsable", Webhook{Kind: DingTalk, URL: "https://exa mple.com/%zz?access_token=" + webhookTestToken}, "does not parse"},
+		{"secret on wecom", Webhook{Kind: WeCom, URL: "https://qyapi.weixin.qq.com/send?key=x", Secret: "s"}, "secret is only used by dingtalk"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -473,14 +473,14 @@ func TestWebhookRedact(t *testing.T) {
 		{"https://exa mple.com/?access_token=abc", "(invalid url)"},
 	}
 	for _, tt := range tests {
-		if got := webhookRedact(tt.in); got != tt.want {
-			t.Errorf("webhookRedact(%q): got %q, want %q", tt.in, got, tt.want)
+		if got := Redact(tt.in); got != tt.want {
+			t.Errorf("Redact(%q): got %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }
 
 func TestWebhookSecretNotInJSON(t *testing.T) {
-	b, err := json.Marshal(Webhook{Kind: RobotDingTalk, URL: "https://x/", Secret: "SECdonotleak"})
+	b, err := json.Marshal(Webhook{Kind: DingTalk, URL: "https://x/", Secret: "SECdonotleak"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -144,11 +144,25 @@ func scanUser(row pgx.CollectableRow) (User, error) {
 	return u, err
 }
 
+// Accounts are the people who sign in (users), their browser sessions and
+// their machines' API tokens.
+type Accounts struct {
+	base
+	cfg SessionConfig
+	// strangers counts failed sign-ins of unknown names, so that they lock
+	// like known ones: a lock must not tell which names exist.
+	strangers strangers
+}
+
+func newAccounts(b base, cfg SessionConfig) *Accounts {
+	return &Accounts{base: b, cfg: cfg}
+}
+
 // AddUser creates a user with a password. It is the command line's
 // bootstrap of the first administrator and the API's way to add people;
 // by is the administrator asking, nil for the command line (whoever runs it
 // already holds the server).
-func (s *Store) AddUser(ctx context.Context, by *User, u User, password string) (User, error) {
+func (s *Accounts) AddUser(ctx context.Context, by *User, u User, password string) (User, error) {
 	if err := u.validate(); err != nil {
 		return User{}, err
 	}
@@ -189,7 +203,7 @@ type UserChange struct {
 
 // UpdateUser applies an administrator's change. Disabling a user or
 // resetting their password ends their sessions.
-func (s *Store) UpdateUser(ctx context.Context, by User, id int64, ch UserChange) (User, error) {
+func (s *Accounts) UpdateUser(ctx context.Context, by User, id int64, ch UserChange) (User, error) {
 	if err := by.allow(permUsers, by.Jurisdiction); err != nil {
 		return User{}, err
 	}
@@ -243,7 +257,7 @@ func (s *Store) UpdateUser(ctx context.Context, by User, id int64, ch UserChange
 }
 
 // Users lists the users in by's jurisdiction.
-func (s *Store) Users(ctx context.Context, by User) ([]User, error) {
+func (s *Accounts) Users(ctx context.Context, by User) ([]User, error) {
 	if err := by.allow(permUsers, by.Jurisdiction); err != nil {
 		return nil, err
 	}
@@ -265,7 +279,7 @@ type Session struct {
 // Login checks a password and opens a session. After MaxFailures wrong
 // passwords in a row the account is locked for Lock, doubling with each
 // further failure (across replicas: the count is in the database).
-func (s *Store) Login(ctx context.Context, name, password string) (User, Session, error) {
+func (s *Accounts) Login(ctx context.Context, name, password string) (User, Session, error) {
 	now := s.now()
 	var u User
 	var hash string
@@ -274,7 +288,7 @@ func (s *Store) Login(ctx context.Context, name, password string) (User, Session
 	err := s.pool.QueryRow(ctx, `SELECT `+userColumns+`, password_hash, failed_logins, locked_until FROM users WHERE username = $1`, name).
 		Scan(&u.ID, &u.Username, &u.DisplayName, &u.Role, &u.Jurisdiction, &u.Disabled, &hash, &failures, &lockedUntil)
 	if errors.Is(err, pgx.ErrNoRows) {
-		if s.strangers.fail(name, now, s.cfg.Sessions) {
+		if s.strangers.fail(name, now, s.cfg) {
 			return User{}, Session{}, ErrLocked
 		}
 		checkPassword(dummyHash, password)
@@ -289,8 +303,8 @@ func (s *Store) Login(ctx context.Context, name, password string) (User, Session
 	if u.Disabled || !checkPassword(hash, password) {
 		failures++
 		var until *time.Time
-		if over := failures - s.cfg.Sessions.MaxFailures; over >= 0 {
-			t := now.Add(s.cfg.Sessions.Lock << min(over, 10))
+		if over := failures - s.cfg.MaxFailures; over >= 0 {
+			t := now.Add(s.cfg.Lock << min(over, 10))
 			until = &t
 		}
 		err := s.write(ctx, u.Username, func(c *change) error {
@@ -304,7 +318,7 @@ func (s *Store) Login(ctx context.Context, name, password string) (User, Session
 		}
 		return User{}, Session{}, ErrUnauthenticated
 	}
-	sess := Session{Token: randomToken(), CSRF: randomToken(), Expires: now.Add(s.cfg.Sessions.TTL)}
+	sess := Session{Token: randomToken(), CSRF: randomToken(), Expires: now.Add(s.cfg.TTL)}
 	err = s.write(ctx, u.Username, func(c *change) error {
 		if _, err := c.tx.Exec(ctx, `UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1`, u.ID); err != nil {
 			return err
@@ -322,7 +336,7 @@ func (s *Store) Login(ctx context.Context, name, password string) (User, Session
 }
 
 // SessionUser returns the user of a live session and its CSRF token.
-func (s *Store) SessionUser(ctx context.Context, token string) (User, string, error) {
+func (s *Accounts) SessionUser(ctx context.Context, token string) (User, string, error) {
 	var u User
 	var csrf string
 	err := s.pool.QueryRow(ctx, `SELECT u.id, u.username, u.display_name, u.role, u.jurisdiction, u.disabled, s.csrf
@@ -339,9 +353,17 @@ func (s *Store) SessionUser(ctx context.Context, token string) (User, string, er
 }
 
 // Logout ends a session.
-func (s *Store) Logout(ctx context.Context, token string) error {
+func (s *Accounts) Logout(ctx context.Context, token string) error {
 	_, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE token_hash = $1`, tokenHash(token))
 	return err
+}
+
+// Sweep removes the sessions that have expired.
+func (s *Accounts) Sweep(ctx context.Context) error {
+	if _, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE expires_at < $1`, s.now()); err != nil {
+		return fmt.Errorf("remove expired sessions: %w", err)
+	}
+	return nil
 }
 
 // tokenPrefix marks API tokens, so that a leaked one is recognisable.
@@ -351,7 +373,7 @@ const tokenPrefix = "rwt_"
 // shown once and stored only as a hash. Administrators make tokens for the
 // staff and machine accounts of their jurisdiction, not for mediators (who
 // read contacts); by is nil for the command line, which may make any.
-func (s *Store) CreateToken(ctx context.Context, by *User, userID int64, name string) (string, error) {
+func (s *Accounts) CreateToken(ctx context.Context, by *User, userID int64, name string) (string, error) {
 	if strings.TrimSpace(name) == "" {
 		return "", fmt.Errorf("token name missing: %w", risk.ErrInvalid)
 	}
@@ -379,7 +401,7 @@ func (s *Store) CreateToken(ctx context.Context, by *User, userID int64, name st
 }
 
 // TokenUser returns the user of a live API token.
-func (s *Store) TokenUser(ctx context.Context, token string) (User, error) {
+func (s *Accounts) TokenUser(ctx context.Context, token string) (User, error) {
 	var u User
 	err := s.pool.QueryRow(ctx, `SELECT u.id, u.username, u.display_name, u.role, u.jurisdiction, u.disabled
 		FROM api_tokens t JOIN users u ON u.id = t.user_id
@@ -407,7 +429,7 @@ func tokenHash(token string) []byte {
 
 // UserByName returns a user by sign-in name: for the command line, which
 // already holds the server.
-func (s *Store) UserByName(ctx context.Context, name string) (User, error) {
+func (s *Accounts) UserByName(ctx context.Context, name string) (User, error) {
 	return userBy(ctx, s.pool, "username", name)
 }
 

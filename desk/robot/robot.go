@@ -1,4 +1,8 @@
-package desk
+// Package robot posts notifications to the group robots of DingTalk (钉钉)
+// and WeCom (企业微信) that the resolution desks read: the message formats,
+// 加签 signing, the robots' errcodes told apart as retryable or not, and
+// errors that never print a robot's access token.
+package robot
 
 import (
 	"bytes"
@@ -18,24 +22,24 @@ import (
 	"unicode/utf8"
 )
 
-// RobotKind is the format of a group-robot webhook.
-type RobotKind string
+// Kind is the format of a group-robot webhook.
+type Kind string
 
 // Robot kinds. The values appear in desk configuration files: never rename
 // them.
 const (
-	RobotDingTalk RobotKind = "dingtalk" // 钉钉自定义机器人
-	RobotWeCom    RobotKind = "wecom"    // 企业微信群机器人
+	DingTalk Kind = "dingtalk" // 钉钉自定义机器人
+	WeCom    Kind = "wecom"    // 企业微信群机器人
 )
 
 // Webhook is one notification endpoint of a desk.
 //
 // URL carries the robot's access token in its query (DingTalk access_token,
-// WeCom key), so treat it as a secret: log it only through webhookRedact.
+// WeCom key), so treat it as a secret: log it only through Redact.
 type Webhook struct {
-	Kind   RobotKind `yaml:"kind" json:"kind"`
-	URL    string    `yaml:"url" json:"url"`
-	Secret string    `yaml:"secret,omitempty" json:"-"` // DingTalk 加签 secret; never serialised to JSON
+	Kind   Kind   `yaml:"kind" json:"kind"`
+	URL    string `yaml:"url" json:"url"`
+	Secret string `yaml:"secret,omitempty" json:"-"` // DingTalk 加签 secret; never serialised to JSON
 }
 
 // Message is what a robot posts: a title and markdown text.
@@ -50,21 +54,21 @@ type Message struct {
 // 4096 bytes for markdown.content; DingTalk documents none for markdown but
 // rejects texts of about 20000 bytes and more.
 const (
-	webhookDingTalkMaxText = 20000
-	webhookWeComMaxContent = 4096
+	dingTalkMaxText = 20000
+	weComMaxContent = 4096
 )
 
-// webhookMaxResponse bounds how much of a robot's answer is read: the real
+// maxResponse bounds how much of a robot's answer is read: the real
 // answer is a few dozen bytes, and a misconfigured URL may point anywhere.
-const webhookMaxResponse = 64 << 10
+const maxResponse = 64 << 10
 
-// webhookMaxErrmsg bounds the robot's errmsg quoted in an error; WeCom's carry
+// maxErrmsg bounds the robot's errmsg quoted in an error; WeCom's carry
 // a hint and a help link, and logs need only the gist.
-const webhookMaxErrmsg = 200
+const maxErrmsg = 200
 
-// errWebhookPermanent marks failures that retrying will not fix. It is
+// errPermanent marks failures that retrying will not fix. It is
 // unexported so that callers ask Retryable instead of depending on it.
-var errWebhookPermanent = errors.New("permanent webhook failure")
+var errPermanent = errors.New("permanent webhook failure")
 
 // Retryable reports whether err, returned by Post, may succeed if the same
 // message is posted again later: network errors and timeouts (including a
@@ -74,27 +78,27 @@ var errWebhookPermanent = errors.New("permanent webhook failure")
 // an invalid Webhook or Message, other HTTP 4xx, and every other errcode
 // (bad token, signature or keyword mismatch, disabled robot, bad content).
 func Retryable(err error) bool {
-	return err != nil && !errors.Is(err, errWebhookPermanent)
+	return err != nil && !errors.Is(err, errPermanent)
 }
 
-// webhookError is Post's error. Its text never contains the URL's query or
+// postError is Post's error. Its text never contains the URL's query or
 // the secret, and it deliberately does not wrap *url.Error, whose text holds
 // the full URL with its token.
-type webhookError struct {
+type postError struct {
 	msg       string
 	permanent bool
 	cause     error // network or context error, for errors.Is; may be nil
 }
 
-func (e *webhookError) Error() string { return e.msg }
+func (e *postError) Error() string { return e.msg }
 
-func (e *webhookError) Unwrap() []error {
+func (e *postError) Unwrap() []error {
 	var errs []error
 	if e.cause != nil {
 		errs = append(errs, e.cause)
 	}
 	if e.permanent {
-		errs = append(errs, errWebhookPermanent)
+		errs = append(errs, errPermanent)
 	}
 	return errs
 }
@@ -103,11 +107,11 @@ func (e *webhookError) Unwrap() []error {
 // Its errors never quote the URL, which carries the access token.
 func (w Webhook) Validate() error {
 	switch w.Kind {
-	case RobotDingTalk, RobotWeCom:
+	case DingTalk, WeCom:
 	case "":
 		return errors.New("webhook: kind is missing")
 	default:
-		return fmt.Errorf("webhook: unknown kind %q (want %q or %q)", w.Kind, RobotDingTalk, RobotWeCom)
+		return fmt.Errorf("webhook: unknown kind %q (want %q or %q)", w.Kind, DingTalk, WeCom)
 	}
 	if w.URL == "" {
 		return errors.New("webhook: url is missing")
@@ -125,8 +129,8 @@ func (w Webhook) Validate() error {
 	}
 	// A secret on a WeCom hook would be silently ignored; WeCom robots do not
 	// sign, so whoever set it believes a protection exists that does not.
-	if w.Secret != "" && w.Kind != RobotDingTalk {
-		return fmt.Errorf("webhook: secret is only used by %s robots", RobotDingTalk)
+	if w.Secret != "" && w.Kind != DingTalk {
+		return fmt.Errorf("webhook: secret is only used by %s robots", DingTalk)
 	}
 	return nil
 }
@@ -140,26 +144,26 @@ func (w Webhook) Validate() error {
 // throttling 302), and following one would send the token in the Referer.
 func (w Webhook) Post(ctx context.Context, client *http.Client, m Message, now time.Time) error {
 	if err := w.Validate(); err != nil {
-		return &webhookError{msg: "post to robot: " + err.Error(), permanent: true}
+		return &postError{msg: "post to robot: " + err.Error(), permanent: true}
 	}
 	prefix := "post to " + string(w.Kind) + " robot: "
 	if strings.TrimSpace(m.Title) == "" && strings.TrimSpace(m.Markdown) == "" {
-		return &webhookError{msg: prefix + "empty message", permanent: true}
+		return &postError{msg: prefix + "empty message", permanent: true}
 	}
 	u, _ := url.Parse(w.URL) // Validate parsed it
-	scrub := func(s string) string { return webhookScrub(s, u, w.Secret) }
+	scrub := func(s string) string { return scrub(s, u, w.Secret) }
 
-	body, err := webhookBody(w.Kind, m)
+	body, err := encode(w.Kind, m)
 	if err != nil {
-		return &webhookError{msg: prefix + "encode: " + scrub(err.Error()), permanent: true}
+		return &postError{msg: prefix + "encode: " + scrub(err.Error()), permanent: true}
 	}
 	target := w.URL
-	if w.Kind == RobotDingTalk && w.Secret != "" {
-		target = webhookSignURL(w.URL, u.RawQuery != "", w.Secret, now)
+	if w.Kind == DingTalk && w.Secret != "" {
+		target = signURL(w.URL, u.RawQuery != "", w.Secret, now)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
-		return &webhookError{msg: prefix + "build request: " + scrub(webhookUnwrapURLError(err).Error()), permanent: true}
+		return &postError{msg: prefix + "build request: " + scrub(unwrapURLError(err).Error()), permanent: true}
 	}
 	req.Header.Set("Content-Type", "application/json; charset=utf-8")
 
@@ -172,23 +176,23 @@ func (w Webhook) Post(ctx context.Context, client *http.Client, m Message, now t
 
 	resp, err := noRedirect.Do(req)
 	if err != nil {
-		cause := webhookUnwrapURLError(err)
-		return &webhookError{msg: prefix + scrub(cause.Error()), cause: cause}
+		cause := unwrapURLError(err)
+		return &postError{msg: prefix + scrub(cause.Error()), cause: cause}
 	}
 	defer resp.Body.Close()
-	raw, readErr := io.ReadAll(io.LimitReader(resp.Body, webhookMaxResponse))
+	raw, readErr := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
 
 	switch code := resp.StatusCode; {
 	case code >= 200 && code < 300:
 	case code == http.StatusTooManyRequests, code == http.StatusRequestTimeout:
-		return &webhookError{msg: fmt.Sprintf("%sHTTP %d", prefix, code)}
+		return &postError{msg: fmt.Sprintf("%sHTTP %d", prefix, code)}
 	case code >= 400 && code < 500:
-		return &webhookError{msg: fmt.Sprintf("%sHTTP %d", prefix, code), permanent: true}
+		return &postError{msg: fmt.Sprintf("%sHTTP %d", prefix, code), permanent: true}
 	default: // 5xx, and 3xx: DingTalk answers 302 to a robot it is throttling
-		return &webhookError{msg: fmt.Sprintf("%sHTTP %d", prefix, code)}
+		return &postError{msg: fmt.Sprintf("%sHTTP %d", prefix, code)}
 	}
 	if readErr != nil {
-		return &webhookError{msg: prefix + "read answer: " + scrub(readErr.Error()), cause: readErr}
+		return &postError{msg: prefix + "read answer: " + scrub(readErr.Error()), cause: readErr}
 	}
 
 	var ans struct {
@@ -198,19 +202,19 @@ func (w Webhook) Post(ctx context.Context, client *http.Client, m Message, now t
 	// A 2xx without a robot answer is most likely a proxy or gateway page:
 	// retryable, and not success, since nothing says the robot posted it.
 	if err := json.Unmarshal(raw, &ans); err != nil || ans.Errcode == nil {
-		return &webhookError{msg: fmt.Sprintf("%sHTTP %d: not a robot answer (%d bytes)", prefix, resp.StatusCode, len(raw))}
+		return &postError{msg: fmt.Sprintf("%sHTTP %d: not a robot answer (%d bytes)", prefix, resp.StatusCode, len(raw))}
 	}
 	if *ans.Errcode == 0 {
 		return nil
 	}
 	msg := fmt.Sprintf("%serrcode %d", prefix, *ans.Errcode)
 	if e := strings.TrimSpace(ans.Errmsg); e != "" {
-		msg += ": " + webhookTruncate(scrub(e), webhookMaxErrmsg)
+		msg += ": " + truncate(scrub(e), maxErrmsg)
 	}
-	return &webhookError{msg: msg, permanent: !webhookRetryableErrcode(w.Kind, *ans.Errcode)}
+	return &postError{msg: msg, permanent: !retryableErrcode(w.Kind, *ans.Errcode)}
 }
 
-// webhookRetryableErrcodes are the errcodes, sent with HTTP 200, that mean
+// retryableErrcodes are the errcodes, sent with HTTP 200, that mean
 // "not now" rather than "never". Every other non-zero errcode is permanent:
 // the robots' errcodes are overwhelmingly configuration or content errors,
 // and retrying those only spends the robot's 20-messages-a-minute budget.
@@ -228,29 +232,29 @@ func (w Webhook) Post(ctx context.Context, client *http.Client, m Message, now t
 //	WeCom    40008  invalid message type
 //	WeCom    93004  robot disabled; 93008 robot not in the group
 //	WeCom    40058, 44004, 45002  missing, empty or oversized content
-var webhookRetryableErrcodes = map[RobotKind]map[int]bool{
-	RobotDingTalk: {
+var retryableErrcodes = map[Kind]map[int]bool{
+	DingTalk: {
 		-1:     true, // 系统繁忙
 		130101: true, // send too fast, exceed 20 times per minute
 		410100: true, // 发送速度太快而限流
 	},
-	RobotWeCom: {
+	WeCom: {
 		-1:    true, // 系统繁忙
 		45009: true, // api freq out of limit (20 messages a minute per robot)
 		45033: true, // api concurrent out of limit
 	},
 }
 
-func webhookRetryableErrcode(kind RobotKind, code int) bool {
-	return webhookRetryableErrcodes[kind][code]
+func retryableErrcode(kind Kind, code int) bool {
+	return retryableErrcodes[kind][code]
 }
 
-// webhookBody encodes m in the markdown message format of kind, cut to the
+// encode encodes m in the markdown message format of kind, cut to the
 // robot's size limit so that a long message arrives truncated, not refused.
-func webhookBody(kind RobotKind, m Message) ([]byte, error) {
+func encode(kind Kind, m Message) ([]byte, error) {
 	var v any
 	switch kind {
-	case RobotDingTalk:
+	case DingTalk:
 		type markdown struct {
 			Title string `json:"title"`
 			Text  string `json:"text"`
@@ -258,11 +262,11 @@ func webhookBody(kind RobotKind, m Message) ([]byte, error) {
 		v = struct {
 			Msgtype  string   `json:"msgtype"`
 			Markdown markdown `json:"markdown"`
-		}{"markdown", markdown{m.Title, webhookTruncate(m.Markdown, webhookDingTalkMaxText)}}
-	case RobotWeCom:
+		}{"markdown", markdown{m.Title, truncate(m.Markdown, dingTalkMaxText)}}
+	case WeCom:
 		content := m.Markdown
 		// A line break in the title would end the heading early.
-		if t := strings.TrimSpace(webhookOneLine.Replace(m.Title)); t != "" {
+		if t := strings.TrimSpace(oneLine.Replace(m.Title)); t != "" {
 			content = "### " + t + "\n" + m.Markdown
 		}
 		type markdown struct {
@@ -271,7 +275,7 @@ func webhookBody(kind RobotKind, m Message) ([]byte, error) {
 		v = struct {
 			Msgtype  string   `json:"msgtype"`
 			Markdown markdown `json:"markdown"`
-		}{"markdown", markdown{webhookTruncate(content, webhookWeComMaxContent)}}
+		}{"markdown", markdown{truncate(content, weComMaxContent)}}
 	default:
 		return nil, fmt.Errorf("unknown kind %q", kind)
 	}
@@ -284,11 +288,11 @@ func webhookBody(kind RobotKind, m Message) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-var webhookOneLine = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ")
+var oneLine = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ")
 
-// webhookSignURL appends DingTalk's 加签 parameters to rawURL:
+// signURL appends DingTalk's 加签 parameters to rawURL:
 // sign = urlescape(base64(HMAC-SHA256(secret, timestamp_ms + "\n" + secret))).
-func webhookSignURL(rawURL string, hasQuery bool, secret string, now time.Time) string {
+func signURL(rawURL string, hasQuery bool, secret string, now time.Time) string {
 	ts := strconv.FormatInt(now.UnixMilli(), 10)
 	mac := hmac.New(sha256.New, []byte(secret))
 	mac.Write([]byte(ts + "\n" + secret))
@@ -300,9 +304,9 @@ func webhookSignURL(rawURL string, hasQuery bool, secret string, now time.Time) 
 	return rawURL + sep + "timestamp=" + ts + "&sign=" + url.QueryEscape(sign)
 }
 
-// webhookTruncate cuts s to at most max bytes, ending with "…" when cut, and
+// truncate cuts s to at most max bytes, ending with "…" when cut, and
 // never splits a UTF-8 sequence (the robots reject invalid UTF-8).
-func webhookTruncate(s string, max int) string {
+func truncate(s string, max int) string {
 	if len(s) <= max {
 		return s
 	}
@@ -317,9 +321,9 @@ func webhookTruncate(s string, max int) string {
 	return s[:cut] + ellipsis
 }
 
-// webhookUnwrapURLError drops the *url.Error layer, whose text quotes the
+// unwrapURLError drops the *url.Error layer, whose text quotes the
 // full request URL and so the token.
-func webhookUnwrapURLError(err error) error {
+func unwrapURLError(err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) && ue.Err != nil {
 		return ue.Err
@@ -327,10 +331,10 @@ func webhookUnwrapURLError(err error) error {
 	return err
 }
 
-// webhookScrub removes from s anything of u's query and the secret. Errors
+// scrub removes from s anything of u's query and the secret. Errors
 // should not contain them in the first place; this is the second line, for
 // texts we do not control (transport errors, the robot's errmsg).
-func webhookScrub(s string, u *url.URL, secret string) string {
+func scrub(s string, u *url.URL, secret string) string {
 	var secrets []string
 	if u != nil && u.RawQuery != "" {
 		secrets = append(secrets, u.RawQuery)
@@ -355,9 +359,9 @@ func webhookScrub(s string, u *url.URL, secret string) string {
 	return s
 }
 
-// webhookRedact gives scheme://host/path of rawURL without userinfo, query
+// Redact gives scheme://host/path of rawURL without userinfo, query
 // or fragment, for logs: the query holds the robot's access token.
-func webhookRedact(rawURL string) string {
+func Redact(rawURL string) string {
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Scheme == "" || u.Host == "" {
 		return "(invalid url)"

@@ -1,0 +1,132 @@
+package desk
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	risk "riskwatch"
+	"riskwatch/desk/robot"
+)
+
+// change is one transaction of the desks' state: every change writes its
+// audit entry and its outgoing messages in the same transaction, so that
+// none is lost and none is sent for a change that rolled back.
+type change struct {
+	tx    pgx.Tx
+	at    time.Time
+	actor string // username, or "system"
+}
+
+func actorName(u *User) string {
+	if u == nil {
+		return "system"
+	}
+	return u.Username
+}
+
+// auditRef says what an audit entry is about.
+type auditRef struct {
+	caseID   int64
+	alertKey string
+	deskID   string
+}
+
+// audit appends an entry to the audit log.
+func (c *change) audit(ctx context.Context, action string, ref auditRef, detail any) error {
+	if detail == nil {
+		detail = map[string]any{}
+	}
+	_, err := c.tx.Exec(ctx, `INSERT INTO audit_log (at, actor, action, case_id, alert_key, desk_id, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		c.at, c.actor, action, nullInt(ref.caseID), nullString(ref.alertKey), nullString(ref.deskID), detail)
+	if err != nil {
+		return fmt.Errorf("audit %s: %w", action, err)
+	}
+	return nil
+}
+
+// notify queues a message to each of the desk's robots. dedup names the
+// fact told ("case/42/card/yellow"): a fact is told once, however many
+// replicas or retries try. Only red matters are told outside the desk's
+// working hours; the rest wait for the morning.
+func (c *change) notify(ctx context.Context, d Desk, dedup string, urgent bool, m robot.Message) error {
+	next := c.at
+	if !urgent {
+		next = nextOpen(d.Hours, c.at)
+	}
+	for i, w := range d.Webhooks {
+		target, _ := json.Marshal(storedRobot(w))
+		payload, _ := json.Marshal(map[string]string{"title": m.Title, "markdown": m.Markdown, "desk": d.ID})
+		if _, err := c.tx.Exec(ctx, `INSERT INTO outbox (dedup_key, channel, target, payload, created_at, next_at)
+			VALUES ($1, 'webhook', $2, $3, $4, $5) ON CONFLICT (dedup_key) DO NOTHING`,
+			dedup+"#"+strconv.Itoa(i), target, payload, c.at, next); err != nil {
+			return fmt.Errorf("queue notification: %w", err)
+		}
+	}
+	return nil
+}
+
+// Event is a change published to other systems on the riskwatch.cases
+// topic: every alert review and every case change.
+type Event struct {
+	Type   string    `json:"type"` // alert.routed, alert.confirmed, case.created, case.escalated …
+	At     time.Time `json:"at"`
+	Actor  string    `json:"actor"`
+	Case   int64     `json:"case,omitempty"`
+	Alert  string    `json:"alert,omitempty"`
+	Desk   string    `json:"desk,omitempty"`
+	Status string    `json:"status,omitempty"`
+	Level  string    `json:"level,omitempty"`
+	Detail any       `json:"detail,omitempty"`
+}
+
+// publish queues an event for the topic, keyed by its case or alert so that
+// one matter's events stay in order.
+func (c *change) publish(ctx context.Context, e Event) error {
+	e.At, e.Actor = c.at, c.actor
+	key := e.Alert
+	if e.Case != 0 {
+		key = "case/" + strconv.FormatInt(e.Case, 10)
+	}
+	target, _ := json.Marshal(map[string]string{"key": key})
+	payload, _ := json.Marshal(e)
+	// Every event is its own fact: the audit id would do, the time and type
+	// and key are as good and need no round trip.
+	dedup := fmt.Sprintf("event/%s/%s/%d", key, e.Type, c.at.UnixNano())
+	_, err := c.tx.Exec(ctx, `INSERT INTO outbox (dedup_key, channel, target, payload, created_at, next_at)
+		VALUES ($1, 'kafka', $2, $3, $4, $4) ON CONFLICT (dedup_key) DO NOTHING`, dedup, target, payload, c.at)
+	if err != nil {
+		return fmt.Errorf("queue event: %w", err)
+	}
+	return nil
+}
+
+func nullInt(v int64) *int64 {
+	if v == 0 {
+		return nil
+	}
+	return &v
+}
+
+func nullString(v string) *string {
+	if v == "" {
+		return nil
+	}
+	return &v
+}
+
+func isUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505"
+}
+
+// notFound wraps risk.ErrNotFound for a thing outside the caller's sight.
+func notFound(what string, id any) error {
+	return fmt.Errorf("%s %v: %w", what, id, risk.ErrNotFound)
+}
