@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 
 	risk "riskwatch"
 	"riskwatch/desk"
@@ -272,16 +273,38 @@ func (s *Server) routes() {
 		return reply(w, made, err)
 	})
 	s.handle("POST /api/v1/users/{id}/tokens", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
-		var in struct{ Name string }
+		var in struct {
+			Name string
+			Days int // life; 0 for the configured default
+		}
 		id, err := idAndBody(r, &in)
 		if err != nil {
 			return err
 		}
-		token, err := s.Accounts.CreateToken(r.Context(), &u, id, in.Name)
+		token, err := s.Accounts.CreateToken(r.Context(), &u, id, in.Name, time.Duration(in.Days)*24*time.Hour)
 		if err == nil {
 			w.Header().Set("Cache-Control", "no-store")
 		}
 		return replyStatus(w, http.StatusCreated, map[string]string{"token": token}, err)
+	})
+	s.handle("GET /api/v1/tokens", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
+		list, err := s.Accounts.Tokens(r.Context(), u)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"tokens": nonNil(list)})
+		return nil
+	})
+	s.handle("DELETE /api/v1/tokens/{id}", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
+		id, err := pathID(r)
+		if err != nil {
+			return err
+		}
+		if err := s.Accounts.RevokeToken(r.Context(), &u, id); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
 	})
 	s.handle("GET /api/v1/audit", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
 		q := r.URL.Query()
@@ -370,6 +393,9 @@ func decodeOptional(r *http.Request, v any) error {
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil
+	}
+	if !isJSON(r) {
+		return errNotJSON
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()

@@ -82,7 +82,7 @@ type fixture struct {
 	pool   *pgxpool.Pool
 	stats  *fakeStats
 	users  map[string]desk.User
-	tokens map[string]string // username → API token
+	auths  map[string]auth // username → an API token, or a mediator's session
 	seq    int               // for fresh names
 
 	// The seeded objects: an open alert in our village, an open alert in the
@@ -97,7 +97,7 @@ func setup(t *testing.T) *fixture {
 	ctx := context.Background()
 	cfg := desk.DefaultConfig()
 	cfg.Deadlines.PauseClock = true // so that pause and resume are about who asks
-	f := &fixture{pool: pool, stats: &fakeStats{}, users: map[string]desk.User{}, tokens: map[string]string{}}
+	f := &fixture{pool: pool, stats: &fakeStats{}, users: map[string]desk.User{}, auths: map[string]auth{}}
 	var err error
 	f.Parts, err = desk.New(pool, cfg, desk.Deps{Calendar: calendar.Default(), Mask: normalize.MaskText, Parties: desktest.Parties{}, Contacts: desktest.Sealer{}})
 	if err != nil {
@@ -159,9 +159,15 @@ func setup(t *testing.T) *fixture {
 		f.users[u.Username] = made
 	}
 	for name, u := range f.users {
-		if f.tokens[name], err = f.Accounts.CreateToken(ctx, nil, u.ID, "测试"); err != nil {
+		if u.Role == desk.RoleMediator {
+			f.signIn(t, name) // mediators sign in themselves: a token never works for them
+			continue
+		}
+		token, err := f.Accounts.CreateToken(ctx, nil, u.ID, "测试", 0)
+		if err != nil {
 			t.Fatal(err)
 		}
+		f.auths[name] = bearer(token)
 	}
 
 	f.openAlert = f.alert(t, "330681109201")
@@ -232,8 +238,31 @@ func bearer(token string) auth {
 	return func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+token) }
 }
 
-// as signs in with a user's API token.
-func (f *fixture) as(username string) auth { return bearer(f.tokens[username]) }
+// signIn gives a user a browser session, for as.
+func (f *fixture) signIn(t *testing.T, username string) {
+	t.Helper()
+	_, sess, err := f.Accounts.Login(context.Background(), username, password, "127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.auths[username] = session(&http.Cookie{Name: "rw_session", Value: sess.Token}, sess.CSRF)
+}
+
+// token makes a spare token for a user and returns its id.
+func (f *fixture) token(t *testing.T, username string) int64 {
+	t.Helper()
+	if _, err := f.Accounts.CreateToken(context.Background(), nil, f.users[username].ID, "备用", 0); err != nil {
+		t.Fatal(err)
+	}
+	var id int64
+	if err := f.pool.QueryRow(context.Background(), `SELECT max(id) FROM api_tokens`).Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// as signs in as a user: with their API token, or a mediator's session.
+func (f *fixture) as(username string) auth { return f.auths[username] }
 
 // session signs in with a browser's session cookie, and the CSRF header
 // when csrf is not empty.
@@ -400,7 +429,13 @@ func matrix(f *fixture) []row {
 			},
 			in: [5]int{ok, ok, ok, ok, ok}, out: [5]int{ok, ok, ok, ok, ok}},
 		{pattern: "POST /api/v1/logout", public: true, build: func(*testing.T, *fixture, string) request { return request{"POST", "/api/v1/logout", ""} },
-			in: [5]int{noBody, noBody, noBody, noBody, noBody}, out: [5]int{noBody, noBody, noBody, noBody, noBody}},
+			in: [5]int{noBody, noBody, noBody, noBody, noBody}, out: [5]int{noBody, noBody, noBody, noBody, noBody},
+			check: func(t *testing.T, f *fixture, username string, _ []byte) {
+				if f.users[username].Role == desk.RoleMediator {
+					f.call(t, request{"GET", "/api/v1/me", ""}, f.as(username), http.StatusUnauthorized)
+					f.signIn(t, username) // for the rows to come
+				}
+			}},
 		{pattern: "GET /api/v1/me", build: get("/api/v1/me"),
 			in: [5]int{ok, ok, ok, ok, ok}, out: [5]int{ok, ok, ok, ok, ok},
 			check: func(t *testing.T, _ *fixture, username string, body []byte) {
@@ -563,6 +598,21 @@ func matrix(f *fixture) []row {
 		{pattern: "POST /api/v1/users/{id}/tokens", name: "a mediator's", build: func(*testing.T, *fixture, string) request {
 			return request{"POST", fmt.Sprintf("/api/v1/users/%d/tokens", zhou), `{"name": "对接系统"}`}
 		}, in: [5]int{refused, refused, refused, refused, refused}, out: [5]int{notFound, refused, refused, refused, refused}},
+		// Administrators list and revoke the tokens of their jurisdiction's
+		// users; another county's revoking ours learns nothing of it.
+		{pattern: "GET /api/v1/tokens", build: get("/api/v1/tokens"),
+			in: [5]int{ok, refused, refused, refused, refused}, out: [5]int{ok, refused, refused, refused, refused},
+			check: func(t *testing.T, _ *fixture, username string, body []byte) {
+				if outsiders[username] == strings.Contains(string(body), `"username": "zhang"`) {
+					t.Errorf("%s: the token list is not the jurisdiction's: %s", username, body)
+				}
+				if strings.Contains(string(body), "rwt_") {
+					t.Errorf("%s: the token list shows a secret: %s", username, body)
+				}
+			}},
+		{pattern: "DELETE /api/v1/tokens/{id}", build: func(t *testing.T, f *fixture, _ string) request {
+			return request{"DELETE", fmt.Sprintf("/api/v1/tokens/%d", f.token(t, "zhang")), ""}
+		}, in: [5]int{noBody, refused, refused, refused, refused}, out: [5]int{notFound, refused, refused, refused, refused}},
 
 		// The audit log: centre staff and administrators read their
 		// jurisdiction's (another county's staff see nothing of ours); a
@@ -650,7 +700,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 				name string
 				auth auth
 			}{{"anonymous", nil}, {"forged token", bearer("rwt_forged")}, {"not a bearer", func(r *http.Request) {
-				r.Header.Set("Authorization", "Basic "+f.tokens["admin"])
+				f.as("admin")(r)
+				r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), "Bearer", "Basic", 1))
 			}}} {
 				want := http.StatusUnauthorized
 				if r.public {
@@ -809,7 +860,11 @@ func TestSessionsAndCSRF(t *testing.T) {
 		f.call(t, del, session(admin, adminCSRF), noBody)
 	})
 	t.Run("logout ends the session", func(t *testing.T) {
-		w := f.call(t, request{"POST", "/api/v1/logout", ""}, session(cookie, ""), noBody)
+		if w := f.call(t, request{"POST", "/api/v1/logout", ""}, session(cookie, ""), refused); checkError(t, "logout without CSRF", w) != "forbidden" {
+			t.Errorf("logout without the CSRF token: %s, want code forbidden", w.Body)
+		}
+		f.call(t, request{"GET", "/api/v1/me", ""}, session(cookie, ""), ok) // still signed in
+		w := f.call(t, request{"POST", "/api/v1/logout", ""}, session(cookie, csrf), noBody)
 		cleared := false
 		for _, c := range w.Result().Cookies() {
 			cleared = cleared || c.Name == "rw_session" && c.MaxAge < 0
@@ -819,6 +874,15 @@ func TestSessionsAndCSRF(t *testing.T) {
 		}
 		if w := f.call(t, request{"GET", "/api/v1/me", ""}, session(cookie, ""), http.StatusUnauthorized); checkError(t, "after logout", w) != "unauthenticated" {
 			t.Errorf("after logout: %s, want code unauthenticated", w.Body)
+		}
+	})
+	t.Run("a form posted by another site is not read", func(t *testing.T) {
+		r := httptest.NewRequest("POST", "/api/v1/login", strings.NewReader("username=zhou&password="+password))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		w := httptest.NewRecorder()
+		f.srv.ServeHTTP(w, r)
+		if w.Code != http.StatusUnsupportedMediaType || checkError(t, "form login", w) != "unsupported_media_type" || len(w.Result().Cookies()) != 0 {
+			t.Errorf("form login: %d %s %q; want 415 unsupported_media_type and no cookie", w.Code, w.Body, w.Header().Values("Set-Cookie"))
 		}
 	})
 	t.Run("wrong passwords, then a lock", func(t *testing.T) {

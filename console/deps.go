@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"time"
 
 	risk "riskwatch"
 	"riskwatch/desk"
@@ -30,14 +31,16 @@ type ingestStats interface {
 
 // accounts signs people and machines in and manages them.
 type accounts interface {
-	Login(ctx context.Context, name, password string) (desk.User, desk.Session, error)
+	Login(ctx context.Context, name, password, from string) (desk.User, desk.Session, error)
 	SessionUser(ctx context.Context, token string) (desk.User, string, error)
 	Logout(ctx context.Context, token string) error
 	TokenUser(ctx context.Context, token string) (desk.User, error)
 	Users(ctx context.Context, by desk.User) ([]desk.User, error)
 	AddUser(ctx context.Context, by *desk.User, u desk.User, password string) (desk.User, error)
 	UpdateUser(ctx context.Context, by desk.User, id int64, ch desk.UserChange) (desk.User, error)
-	CreateToken(ctx context.Context, by *desk.User, userID int64, name string) (string, error)
+	CreateToken(ctx context.Context, by *desk.User, userID int64, name string, ttl time.Duration) (string, error)
+	Tokens(ctx context.Context, by desk.User) ([]desk.Token, error)
+	RevokeToken(ctx context.Context, by *desk.User, id int64) error
 }
 
 // review is the centres' work on alerts.

@@ -5,11 +5,14 @@
 package console
 
 import (
+	"crypto/subtle"
 	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"mime"
+	"net"
 	"net/http"
 	"slices"
 	"strconv"
@@ -117,10 +120,15 @@ func (s *Server) user(r *http.Request) (desk.User, error) {
 	if err != nil {
 		return desk.User{}, err
 	}
-	if r.Method != http.MethodGet && r.Method != http.MethodHead && r.Header.Get(csrfHeader) != csrf {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead && !sameToken(r.Header.Get(csrfHeader), csrf) {
 		return desk.User{}, errCSRF
 	}
 	return u, nil
+}
+
+// sameToken compares a sent token with the session's in constant time.
+func sameToken(sent, want string) bool {
+	return want != "" && subtle.ConstantTimeCompare([]byte(sent), []byte(want)) == 1
 }
 
 var errCSRF = fmt.Errorf("missing or wrong %s header: %w", csrfHeader, risk.ErrForbidden)
@@ -131,7 +139,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	u, sess, err := s.Accounts.Login(r.Context(), in.Username, in.Password)
+	u, sess, err := s.Accounts.Login(r.Context(), in.Username, in.Password, clientAddr(r))
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -141,9 +149,21 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"user": u, "csrf": sess.CSRF, "expires": sess.Expires})
 }
 
+// logout ends the browser's session. It needs the session's CSRF token
+// like every unsafe request: another site must not sign people out.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(sessionCookie); err == nil {
-		if err := s.Accounts.Logout(r.Context(), c.Value); err != nil {
+		_, csrf, err := s.Accounts.SessionUser(r.Context(), c.Value)
+		switch {
+		case err == nil && !sameToken(r.Header.Get(csrfHeader), csrf):
+			s.fail(w, r, errCSRF)
+			return
+		case err == nil:
+			if err := s.Accounts.Logout(r.Context(), c.Value); err != nil {
+				s.fail(w, r, err)
+				return
+			}
+		case !errors.Is(err, desk.ErrUnauthenticated):
 			s.fail(w, r, err)
 			return
 		}
@@ -180,6 +200,9 @@ var errorKinds = []struct {
 }{
 	{desk.ErrUnauthenticated, http.StatusUnauthorized, "unauthenticated", "未登录，或用户名、密码错误"},
 	{desk.ErrLocked, http.StatusTooManyRequests, "locked", "登录失败次数过多，请稍后再试"},
+	{desk.ErrThrottled, http.StatusTooManyRequests, "throttled", "本机登录尝试过于频繁，请一分钟后再试"},
+	{desk.ErrBusy, http.StatusTooManyRequests, "busy", "登录人数较多，请稍候重试"},
+	{errNotJSON, http.StatusUnsupportedMediaType, "unsupported_media_type", "请求内容须为 JSON"},
 	{risk.ErrInvalid, http.StatusBadRequest, "invalid", "请求内容有误"},
 	{risk.ErrForbidden, http.StatusForbidden, "forbidden", "无权进行此操作"},
 	{risk.ErrNotFound, http.StatusNotFound, "not_found", "未找到，或不在您的管辖范围内"},
@@ -209,9 +232,31 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc.Encode(v)
 }
 
+// errNotJSON refuses a body that does not say it is JSON: a form posted
+// by another site's page (which needs no CORS preflight) is never read.
+var errNotJSON = errors.New("the body must be JSON (Content-Type: application/json)")
+
+// isJSON reports whether the request's body says it is JSON.
+func isJSON(r *http.Request) bool {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && mt == "application/json"
+}
+
+// clientAddr is the address of the client: the peer of the connection.
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
 // decode reads a JSON body of at most 1 MiB; unknown fields are errors, so
 // that a misspelt field is not silently ignored.
 func decode(r *http.Request, v any) error {
+	if r.ContentLength != 0 && !isJSON(r) {
+		return errNotJSON
+	}
 	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {

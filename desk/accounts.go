@@ -3,15 +3,12 @@ package desk
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"regexp"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/crypto/argon2"
@@ -56,13 +53,6 @@ var (
 	jurisdiction = regexp.MustCompile(`^[0-9]{2,12}$`)
 )
 
-// Authentication errors. Both are failures of the caller's credentials, not
-// of the request: the console answers 401 and 429.
-var (
-	ErrUnauthenticated = errors.New("not signed in or wrong credentials")
-	ErrLocked          = errors.New("too many failed sign-ins: try again later")
-)
-
 func (u User) validate() error {
 	var errs []error
 	if !username.MatchString(u.Username) {
@@ -92,9 +82,9 @@ const (
 	argonKeyLen  = 32
 )
 
-// HashPassword returns the argon2id hash of password in the PHC string
+// hashPassword returns the argon2id hash of password in the PHC string
 // format ($argon2id$v=19$m=…,t=…,p=…$salt$hash), with a random salt.
-func HashPassword(password string) (string, error) {
+func hashPassword(password string) (string, error) {
 	if len([]rune(password)) < MinPassword {
 		return "", fmt.Errorf("password: want at least %d characters: %w", MinPassword, risk.ErrInvalid)
 	}
@@ -106,7 +96,7 @@ func HashPassword(password string) (string, error) {
 		b64.EncodeToString(salt), b64.EncodeToString(key)), nil
 }
 
-// checkPassword reports whether password matches a HashPassword hash, with
+// checkPassword reports whether password matches a hashPassword hash, with
 // the parameters the hash was made with.
 func checkPassword(hash, password string) bool {
 	parts := strings.Split(hash, "$")
@@ -134,7 +124,7 @@ func checkPassword(hash, password string) bool {
 
 // dummyHash is checked against when the username is unknown, so that a
 // wrong name takes as long as a wrong password.
-var dummyHash, _ = HashPassword("riskwatch-no-such-user")
+var dummyHash, _ = hashPassword("riskwatch-no-such-user")
 
 const userColumns = `id, username, display_name, role, jurisdiction, disabled`
 
@@ -149,13 +139,27 @@ func scanUser(row pgx.CollectableRow) (User, error) {
 type Accounts struct {
 	base
 	cfg SessionConfig
+	// hashing holds a slot per password being hashed (SessionConfig.Hashing).
+	hashing chan struct{}
+	// addresses throttles sign-ins per client address.
+	addresses addresses
 	// strangers counts failed sign-ins of unknown names, so that they lock
 	// like known ones: a lock must not tell which names exist.
 	strangers strangers
 }
 
 func newAccounts(b base, cfg SessionConfig) *Accounts {
-	return &Accounts{base: b, cfg: cfg}
+	return &Accounts{base: b, cfg: cfg, hashing: make(chan struct{}, cfg.Hashing)}
+}
+
+// hash hashes a new password in a hashing slot.
+func (s *Accounts) hash(ctx context.Context, password string) (string, error) {
+	release, err := s.slot(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer release()
+	return hashPassword(password)
 }
 
 // AddUser creates a user with a password. It is the command line's
@@ -171,7 +175,7 @@ func (s *Accounts) AddUser(ctx context.Context, by *User, u User, password strin
 			return User{}, err
 		}
 	}
-	hash, err := HashPassword(password)
+	hash, err := s.hash(ctx, password)
 	if err != nil {
 		return User{}, err
 	}
@@ -207,6 +211,13 @@ func (s *Accounts) UpdateUser(ctx context.Context, by User, id int64, ch UserCha
 	if err := by.allow(permUsers, by.Jurisdiction); err != nil {
 		return User{}, err
 	}
+	var hash string
+	if ch.Password != nil {
+		var err error
+		if hash, err = s.hash(ctx, *ch.Password); err != nil {
+			return User{}, err
+		}
+	}
 	var u User
 	err := s.write(ctx, by.Username, func(c *change) error {
 		var err error
@@ -237,10 +248,6 @@ func (s *Accounts) UpdateUser(ctx context.Context, by User, id int64, ch UserCha
 		}
 		detail := map[string]any{"username": u.Username, "role": u.Role, "jurisdiction": u.Jurisdiction, "disabled": u.Disabled}
 		if ch.Password != nil {
-			hash, err := HashPassword(*ch.Password)
-			if err != nil {
-				return err
-			}
 			if _, err := c.tx.Exec(ctx, `UPDATE users SET password_hash = $2, failed_logins = 0, locked_until = NULL WHERE id = $1`, id, hash); err != nil {
 				return err
 			}
@@ -266,165 +273,6 @@ func (s *Accounts) Users(ctx context.Context, by User) ([]User, error) {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
 	return pgx.CollectRows(rows, scanUser)
-}
-
-// Session is a signed-in browser: Token goes in a cookie, CSRF in every
-// form and every unsafe request's header.
-type Session struct {
-	Token   string    `json:"-"`
-	CSRF    string    `json:"csrf"`
-	Expires time.Time `json:"expires"`
-}
-
-// Login checks a password and opens a session. After MaxFailures wrong
-// passwords in a row the account is locked for Lock, doubling with each
-// further failure (across replicas: the count is in the database).
-func (s *Accounts) Login(ctx context.Context, name, password string) (User, Session, error) {
-	now := s.now()
-	var u User
-	var hash string
-	var failures int
-	var lockedUntil *time.Time
-	err := s.pool.QueryRow(ctx, `SELECT `+userColumns+`, password_hash, failed_logins, locked_until FROM users WHERE username = $1`, name).
-		Scan(&u.ID, &u.Username, &u.DisplayName, &u.Role, &u.Jurisdiction, &u.Disabled, &hash, &failures, &lockedUntil)
-	if errors.Is(err, pgx.ErrNoRows) {
-		if s.strangers.fail(name, now, s.cfg) {
-			return User{}, Session{}, ErrLocked
-		}
-		checkPassword(dummyHash, password)
-		return User{}, Session{}, ErrUnauthenticated
-	}
-	if err != nil {
-		return User{}, Session{}, fmt.Errorf("sign in: %w", err)
-	}
-	if lockedUntil != nil && now.Before(*lockedUntil) {
-		return User{}, Session{}, ErrLocked
-	}
-	if u.Disabled || !checkPassword(hash, password) {
-		failures++
-		var until *time.Time
-		if over := failures - s.cfg.MaxFailures; over >= 0 {
-			t := now.Add(s.cfg.Lock << min(over, 10))
-			until = &t
-		}
-		err := s.write(ctx, u.Username, func(c *change) error {
-			if _, err := c.tx.Exec(ctx, `UPDATE users SET failed_logins = failed_logins + 1, locked_until = $2 WHERE id = $1`, u.ID, until); err != nil {
-				return err
-			}
-			return c.audit(ctx, "user.login_failed", auditRef{}, map[string]any{"failures": failures, "locked": until != nil})
-		})
-		if err != nil {
-			return User{}, Session{}, fmt.Errorf("sign in: %w", err)
-		}
-		return User{}, Session{}, ErrUnauthenticated
-	}
-	sess := Session{Token: randomToken(), CSRF: randomToken(), Expires: now.Add(s.cfg.TTL)}
-	err = s.write(ctx, u.Username, func(c *change) error {
-		if _, err := c.tx.Exec(ctx, `UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1`, u.ID); err != nil {
-			return err
-		}
-		if _, err := c.tx.Exec(ctx, `INSERT INTO sessions (token_hash, user_id, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)`,
-			tokenHash(sess.Token), u.ID, sess.CSRF, now, sess.Expires); err != nil {
-			return err
-		}
-		return c.audit(ctx, "user.login", auditRef{}, nil)
-	})
-	if err != nil {
-		return User{}, Session{}, fmt.Errorf("sign in: %w", err)
-	}
-	return u, sess, nil
-}
-
-// SessionUser returns the user of a live session and its CSRF token.
-func (s *Accounts) SessionUser(ctx context.Context, token string) (User, string, error) {
-	var u User
-	var csrf string
-	err := s.pool.QueryRow(ctx, `SELECT u.id, u.username, u.display_name, u.role, u.jurisdiction, u.disabled, s.csrf
-		FROM sessions s JOIN users u ON u.id = s.user_id
-		WHERE s.token_hash = $1 AND s.expires_at > $2 AND NOT u.disabled`, tokenHash(token), s.now()).
-		Scan(&u.ID, &u.Username, &u.DisplayName, &u.Role, &u.Jurisdiction, &u.Disabled, &csrf)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return User{}, "", ErrUnauthenticated
-	}
-	if err != nil {
-		return User{}, "", fmt.Errorf("read session: %w", err)
-	}
-	return u, csrf, nil
-}
-
-// Logout ends a session.
-func (s *Accounts) Logout(ctx context.Context, token string) error {
-	_, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE token_hash = $1`, tokenHash(token))
-	return err
-}
-
-// Sweep removes the sessions that have expired.
-func (s *Accounts) Sweep(ctx context.Context) error {
-	if _, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE expires_at < $1`, s.now()); err != nil {
-		return fmt.Errorf("remove expired sessions: %w", err)
-	}
-	return nil
-}
-
-// tokenPrefix marks API tokens, so that a leaked one is recognisable.
-const tokenPrefix = "rwt_"
-
-// CreateToken gives a user an API token for machines and returns it: it is
-// shown once and stored only as a hash. Administrators make tokens for the
-// staff and machine accounts of their jurisdiction, not for mediators (who
-// read contacts); by is nil for the command line, which may make any.
-func (s *Accounts) CreateToken(ctx context.Context, by *User, userID int64, name string) (string, error) {
-	if strings.TrimSpace(name) == "" {
-		return "", fmt.Errorf("token name missing: %w", risk.ErrInvalid)
-	}
-	if by != nil {
-		if err := by.allow(permUsers, by.Jurisdiction); err != nil {
-			return "", err // a role without the right learns nothing of users
-		}
-	}
-	token := tokenPrefix + randomToken()
-	err := s.write(ctx, actorName(by), func(c *change) error {
-		owner, err := userOf(ctx, c.tx, by, userID)
-		if err != nil {
-			return err
-		}
-		if by != nil && owner.Role == RoleMediator {
-			return fmt.Errorf("tokens are for machines and staff, not mediators, who sign in themselves: %w", risk.ErrForbidden)
-		}
-		if _, err := c.tx.Exec(ctx, `INSERT INTO api_tokens (token_hash, user_id, name, created_at) VALUES ($1, $2, $3, $4)`,
-			tokenHash(token), userID, name, c.at); err != nil {
-			return err
-		}
-		return c.audit(ctx, "token.create", auditRef{}, map[string]any{"username": owner.Username, "name": name})
-	})
-	return token, err
-}
-
-// TokenUser returns the user of a live API token.
-func (s *Accounts) TokenUser(ctx context.Context, token string) (User, error) {
-	var u User
-	err := s.pool.QueryRow(ctx, `SELECT u.id, u.username, u.display_name, u.role, u.jurisdiction, u.disabled
-		FROM api_tokens t JOIN users u ON u.id = t.user_id
-		WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND NOT u.disabled`, tokenHash(token)).
-		Scan(&u.ID, &u.Username, &u.DisplayName, &u.Role, &u.Jurisdiction, &u.Disabled)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return User{}, ErrUnauthenticated
-	}
-	if err != nil {
-		return User{}, fmt.Errorf("read token: %w", err)
-	}
-	return u, nil
-}
-
-func randomToken() string {
-	b := make([]byte, 32)
-	rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func tokenHash(token string) []byte {
-	h := sha256.Sum256([]byte(token))
-	return h[:]
 }
 
 // UserByName returns a user by sign-in name: for the command line, which
@@ -454,39 +302,4 @@ func userBy(ctx context.Context, q querier, column string, v any, lock ...string
 		return User{}, notFound("user", v)
 	}
 	return u, err
-}
-
-// strangers are the failed sign-ins of names that do not exist, in memory
-// (one replica's view is enough to make the answers alike).
-type strangers struct {
-	mu    sync.Mutex
-	names map[string]stranger
-}
-
-type stranger struct {
-	failures int
-	until    time.Time
-}
-
-// maxStrangers bounds the memory a spray of made-up names can take.
-const maxStrangers = 10_000
-
-// fail records a failed sign-in of an unknown name and reports whether the
-// name is locked, on the same schedule as a real account's.
-func (st *strangers) fail(name string, now time.Time, cfg SessionConfig) bool {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if st.names == nil || len(st.names) >= maxStrangers {
-		st.names = map[string]stranger{}
-	}
-	g := st.names[name]
-	if now.Before(g.until) {
-		return true
-	}
-	g.failures++
-	if over := g.failures - cfg.MaxFailures; over >= 0 {
-		g.until = now.Add(cfg.Lock << min(over, 10))
-	}
-	st.names[name] = g
-	return false
 }

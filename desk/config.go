@@ -48,11 +48,20 @@ type DeadlineConfig struct {
 	PauseClock bool `yaml:"pause_clock"`
 }
 
-// SessionConfig tunes logins.
+// SessionConfig tunes logins, sessions and API tokens.
 type SessionConfig struct {
-	TTL         time.Duration `yaml:"ttl"`          // a session lasts this long; default 12h
+	TTL         time.Duration `yaml:"ttl"`          // a session lasts at most this long; default 12h
+	Idle        time.Duration `yaml:"idle"`         // … and ends after this long unused; default 30m
 	MaxFailures int           `yaml:"max_failures"` // failed logins in a row before a lock; default 5
 	Lock        time.Duration `yaml:"lock"`         // the lock's length, doubling with each further failure; default 1m
+	// PerAddress is how many sign-ins one client address may try a minute,
+	// whatever the names: password spraying across accounts.
+	PerAddress int `yaml:"per_address"` // default 20
+	// Hashing is how many passwords are hashed at once (argon2id takes
+	// 19 MiB and a core for tens of milliseconds); a sign-in finding them
+	// all busy is answered "busy, try again" at once.
+	Hashing  int           `yaml:"hashing"`   // default 2
+	TokenTTL time.Duration `yaml:"token_ttl"` // an API token's life when its maker gives none; default 90 days (2160h)
 }
 
 // NotifyConfig tunes the outbox.
@@ -79,8 +88,9 @@ func DefaultConfig() Config {
 			DueSoon: 1,
 			RedCard: 2,
 		},
-		Sessions: SessionConfig{TTL: 12 * time.Hour, MaxFailures: 5, Lock: time.Minute},
-		Notify:   NotifyConfig{MaxAttempts: 8, Backoff: 30 * time.Second},
+		Sessions: SessionConfig{TTL: 12 * time.Hour, Idle: 30 * time.Minute, MaxFailures: 5, Lock: time.Minute,
+			PerAddress: 20, Hashing: 2, TokenTTL: 90 * 24 * time.Hour},
+		Notify: NotifyConfig{MaxAttempts: 8, Backoff: 30 * time.Second},
 	}
 }
 
@@ -130,8 +140,8 @@ func (c Config) Validate() error {
 	if c.Deadlines.DueSoon < 0 || c.Deadlines.RedCard < 1 {
 		errs = append(errs, errors.New("deadlines: due_soon ≥ 0 and red_card ≥ 1"))
 	}
-	if c.Sessions.TTL <= 0 || c.Sessions.MaxFailures < 1 || c.Sessions.Lock <= 0 {
-		errs = append(errs, errors.New("sessions: ttl, max_failures and lock must be positive"))
+	if ss := c.Sessions; ss.TTL <= 0 || ss.Idle <= 0 || ss.MaxFailures < 1 || ss.Lock <= 0 || ss.PerAddress < 1 || ss.Hashing < 1 || ss.TokenTTL <= 0 {
+		errs = append(errs, errors.New("sessions: ttl, idle, max_failures, lock, per_address, hashing and token_ttl must be positive"))
 	}
 	if c.Notify.MaxAttempts < 1 || c.Notify.Backoff <= 0 {
 		errs = append(errs, errors.New("notify: max_attempts and backoff must be positive"))

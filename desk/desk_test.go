@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	risk "riskwatch"
@@ -124,6 +125,7 @@ func setup(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.users["cityadmin"] = cityAdmin
 	if _, err := f.Directory.SaveDesk(ctx, cityAdmin, city); err != nil {
 		t.Fatal(err)
 	}
@@ -165,6 +167,21 @@ func (f *fixture) alert(t *testing.T, key, detector string, level risk.Level, re
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// auditActionsOf lists the audit log's actions whose name starts with
+// prefix, oldest first, as "actor action".
+func (f *fixture) auditActionsOf(t *testing.T, prefix string) []string {
+	t.Helper()
+	rows, err := f.pool.Query(context.Background(), `SELECT actor || ' ' || action FROM audit_log WHERE starts_with(action, $1) ORDER BY id`, prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 func (f *fixture) auditActions(t *testing.T, caseID int64) []string {
@@ -481,15 +498,15 @@ func TestLoginThrottle(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 	for range 5 {
-		if _, _, err := f.Accounts.Login(ctx, "li", "wrong password!"); !errors.Is(err, desk.ErrUnauthenticated) {
+		if _, _, err := f.Accounts.Login(ctx, "li", "wrong password!", "10.0.0.1"); !errors.Is(err, desk.ErrUnauthenticated) {
 			t.Fatalf("wrong password: got %v", err)
 		}
 	}
-	if _, _, err := f.Accounts.Login(ctx, "li", "correct horse battery"); !errors.Is(err, desk.ErrLocked) {
+	if _, _, err := f.Accounts.Login(ctx, "li", "correct horse battery", "10.0.0.1"); !errors.Is(err, desk.ErrLocked) {
 		t.Fatalf("right password while locked: got %v, want locked", err)
 	}
 	f.clock.advance(2 * time.Minute)
-	u, sess, err := f.Accounts.Login(ctx, "li", "correct horse battery")
+	u, sess, err := f.Accounts.Login(ctx, "li", "correct horse battery", "10.0.0.1")
 	if err != nil || u.Username != "li" || sess.Token == "" || sess.CSRF == "" {
 		t.Fatalf("after the lock: %+v %+v %v", u, sess, err)
 	}
@@ -499,18 +516,18 @@ func TestLoginThrottle(t *testing.T) {
 	// An unknown name answers and locks like a known one: a lock tells
 	// nothing about which names exist.
 	for range 5 {
-		if _, _, err := f.Accounts.Login(ctx, "nobody", "whatever it is"); !errors.Is(err, desk.ErrUnauthenticated) {
+		if _, _, err := f.Accounts.Login(ctx, "nobody", "whatever it is", "10.0.0.1"); !errors.Is(err, desk.ErrUnauthenticated) {
 			t.Errorf("unknown user: got %v", err)
 		}
 	}
-	if _, _, err := f.Accounts.Login(ctx, "nobody", "whatever it is"); !errors.Is(err, desk.ErrLocked) {
+	if _, _, err := f.Accounts.Login(ctx, "nobody", "whatever it is", "10.0.0.1"); !errors.Is(err, desk.ErrLocked) {
 		t.Errorf("unknown user after five failures: got %v, want locked", err)
 	}
 	admin := f.users["admin"]
-	if _, err := f.Accounts.CreateToken(ctx, &admin, f.users["li"].ID, "李的令牌"); !errors.Is(err, risk.ErrForbidden) {
+	if _, err := f.Accounts.CreateToken(ctx, &admin, f.users["li"].ID, "李的令牌", 0); !errors.Is(err, risk.ErrForbidden) {
 		t.Errorf("an administrator making a mediator's token: got %v, want forbidden", err)
 	}
-	token, err := f.Accounts.CreateToken(ctx, &admin, f.users["zhang"].ID, "对接系统")
+	token, err := f.Accounts.CreateToken(ctx, &admin, f.users["zhang"].ID, "对接系统", 0)
 	if err != nil {
 		t.Fatal(err)
 	}

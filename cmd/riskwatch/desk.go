@@ -148,12 +148,14 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	sub := args[0]
 	var name, role, juris, display, tokenName string
+	var ttl time.Duration
 	c, err := parse("user "+sub, args[1:], getenv, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&name, "username", "", "The user's sign-in name: lowercase letters, digits, dots, dashes.")
 		fs.StringVar(&role, "role", "", "add: admin, reviewer, mediator or leader.")
 		fs.StringVar(&juris, "jurisdiction", "", "add: division code prefix the user sees, e.g. 330681 for 诸暨市.")
 		fs.StringVar(&display, "display", "", "add: the name shown, e.g. 张三.")
 		fs.StringVar(&tokenName, "name", "", "token: what the token is for.")
+		fs.DurationVar(&ttl, "ttl", 0, "token: how long the token works, up to two years (e.g. 2160h); 0 for the desks' sessions.token_ttl (90 days by default).")
 	})
 	if err != nil {
 		return err
@@ -172,7 +174,7 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 		if err != nil {
 			return err
 		}
-		token, err := d.Accounts.CreateToken(ctx, nil, u.ID, tokenName)
+		token, err := d.Accounts.CreateToken(ctx, nil, u.ID, tokenName, ttl)
 		if err != nil {
 			return err
 		}
