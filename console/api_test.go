@@ -79,11 +79,11 @@ type fixture struct {
 	srv  *console.Server
 	deps console.Deps
 	desk.Parts
-	pool   *pgxpool.Pool
-	stats  *fakeStats
-	users  map[string]desk.User
-	auths  map[string]auth // username → an API token, or a mediator's session
-	seq    int               // for fresh names
+	pool  *pgxpool.Pool
+	stats *fakeStats
+	users map[string]desk.User
+	auths map[string]auth // username → an API token, or a mediator's session
+	seq   int             // for fresh names
 
 	// The seeded objects: an open alert in our village, an open alert in the
 	// other county, and a case at 枫桥镇 accepted by li.
