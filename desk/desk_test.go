@@ -633,3 +633,46 @@ func TestDeskEditKeepsRobotSecrets(t *testing.T) {
 		}
 	}
 }
+
+// TestRobotsOnlyInJurisdiction: an administrator sees the robots (whose
+// addresses carry access tokens) of the desks in their jurisdiction only,
+// not of the desks above it they escalate to — in the list and in a route
+// preview alike.
+func TestRobotsOnlyInJurisdiction(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	county, err := f.Directory.Desk(ctx, "county")
+	if err != nil {
+		t.Fatal(err)
+	}
+	county.Webhooks = []robot.Webhook{{Kind: robot.WeCom, URL: "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=COUNTY-KEY"}}
+	if _, err := f.Directory.SaveDesk(ctx, f.users["admin"], county); err != nil {
+		t.Fatal(err)
+	}
+	admin := f.users["admin"]
+	township, err := f.Accounts.AddUser(ctx, &admin, desk.User{Username: "fq-admin", Role: desk.RoleAdmin, Jurisdiction: "330681109"}, "correct horse battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed, err := f.Directory.DesksFor(ctx, township)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, d := range listed {
+		seen[d.ID] = len(d.Webhooks)
+	}
+	if n, ok := seen["county"]; !ok || n != 0 {
+		t.Errorf("the township's administrator sees the county desk with %d robots (listed %v); want it listed, without robots", n, ok)
+	}
+	if seen["fengqiao"] != 1 {
+		t.Errorf("the township's administrator sees %d robots of their own desk, want 1", seen["fengqiao"])
+	}
+	route, err := f.Directory.PreviewRoute(ctx, township, desk.Scope{Detector: "surge", Level: risk.LevelRed, Region: "330681109201"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if route.Desk.ID != "county" || len(route.Desk.Webhooks) != 0 {
+		t.Errorf("route preview to %s with robots %v; want the county desk without its robots", route.Desk.ID, route.Desk.Webhooks)
+	}
+}

@@ -243,8 +243,8 @@ type Directory struct {
 }
 
 // DesksFor lists the desks for by: administrators see everything of the
-// desks in their jurisdiction; everyone else sees no robot addresses, which
-// carry access tokens.
+// desks in their jurisdiction; the desks above it they see, like everyone
+// else, without robots, whose addresses carry access tokens.
 func (s *Directory) DesksFor(ctx context.Context, by User) ([]Desk, error) {
 	if by.Role == RoleLeader || by.Disabled {
 		return nil, fmt.Errorf("%s may not list desks: %w", by.Role, risk.ErrForbidden)
@@ -260,10 +260,7 @@ func (s *Directory) DesksFor(ctx context.Context, by User) ([]Desk, error) {
 		if !strings.HasPrefix(d.Region, by.Jurisdiction) && !strings.HasPrefix(by.Jurisdiction, d.prefix()) {
 			continue
 		}
-		if by.Role != RoleAdmin {
-			d.Webhooks = nil
-		}
-		out = append(out, d)
+		out = append(out, d.seenBy(by))
 	}
 	return out, nil
 }
@@ -337,8 +334,15 @@ func (s *Directory) PreviewRoute(ctx context.Context, by User, sc Scope) (Route,
 		return Route{}, err
 	}
 	r, err := s.routing.Route(sc, desks)
-	if by.Role != RoleAdmin {
-		r.Desk.Webhooks = nil
-	}
+	r.Desk = r.Desk.seenBy(by)
 	return r, err
+}
+
+// seenBy is d as by may see it: its robots only for an administrator whose
+// jurisdiction holds it.
+func (d Desk) seenBy(by User) Desk {
+	if by.Role != RoleAdmin || !by.within(d.Region) {
+		d.Webhooks = nil
+	}
+	return d
 }
