@@ -61,6 +61,9 @@ func (u User) validate() error {
 	if !u.Role.Valid() {
 		errs = append(errs, fmt.Errorf("role %q: want admin, reviewer, mediator or leader", u.Role))
 	}
+	if err := checkText("display name", u.DisplayName, 0, maxName); err != nil {
+		errs = append(errs, err)
+	}
 	if !jurisdiction.MatchString(u.Jurisdiction) {
 		errs = append(errs, fmt.Errorf("jurisdiction %q: want a division code prefix of 2–12 digits", u.Jurisdiction))
 	}
@@ -70,8 +73,11 @@ func (u User) validate() error {
 	return nil
 }
 
-// MinPassword is the shortest password accepted.
-const MinPassword = 10
+// MinPassword is the shortest password accepted; maxPassword the longest.
+const (
+	MinPassword = 10
+	maxPassword = 256
+)
 
 // argon2id parameters: OWASP's minimum (19 MiB, two passes), which costs a
 // few tens of milliseconds on the county's small machines.
@@ -85,8 +91,8 @@ const (
 // hashPassword returns the argon2id hash of password in the PHC string
 // format ($argon2id$v=19$m=…,t=…,p=…$salt$hash), with a random salt.
 func hashPassword(password string) (string, error) {
-	if len([]rune(password)) < MinPassword {
-		return "", fmt.Errorf("password: want at least %d characters: %w", MinPassword, risk.ErrInvalid)
+	if n := len([]rune(password)); n < MinPassword || n > maxPassword {
+		return "", fmt.Errorf("password: want %d to %d characters: %w", MinPassword, maxPassword, risk.ErrInvalid)
 	}
 	salt := make([]byte, 16)
 	rand.Read(salt)

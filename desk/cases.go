@@ -351,8 +351,9 @@ func (s *Cases) Act(ctx context.Context, by User, id int64, version int, a risk.
 		if err != nil {
 			return err
 		}
-		if (a == risk.ActEscalate || a == risk.ActTerminate || a == risk.ActRefer) && strings.TrimSpace(reason) == "" {
-			return fmt.Errorf("%s needs a reason: %w", a, risk.ErrInvalid)
+		reason, err := s.text(string(a)+" reason", reason, a == risk.ActEscalate || a == risk.ActTerminate || a == risk.ActRefer)
+		if err != nil {
+			return err
 		}
 		if a == risk.ActEscalate {
 			return s.escalate(ctx, c, k, desks, by.Username, reason)
@@ -554,11 +555,12 @@ func (s *Cases) AddNote(ctx context.Context, by User, id int64, kind, body strin
 	if !slices.Contains(NoteKinds, kind) {
 		return Note{}, fmt.Errorf("note kind %q: want note, contact or progress: %w", kind, risk.ErrInvalid)
 	}
-	if strings.TrimSpace(body) == "" || len([]rune(body)) > 4000 {
-		return Note{}, fmt.Errorf("note: want 1–4000 characters: %w", risk.ErrInvalid)
+	body, err := s.text("note", body, true)
+	if err != nil {
+		return Note{}, err
 	}
 	var n Note
-	err := s.write(ctx, by.Username, func(c *change) error {
+	err = s.write(ctx, by.Username, func(c *change) error {
 		k, err := caseForUpdate(ctx, c.tx, by, id)
 		if err != nil {
 			return err
@@ -608,8 +610,9 @@ func (s *Cases) clock(ctx context.Context, by User, id int64, version int, pause
 	if !s.deadlines.PauseClock {
 		return Case{}, fmt.Errorf("pausing deadlines is not enabled (deadlines.pause_clock): %w", risk.ErrInvalid)
 	}
-	if pause && strings.TrimSpace(why) == "" {
-		return Case{}, fmt.Errorf("say what the case waits for: %w", risk.ErrInvalid)
+	why, err := s.text("what the case waits for", why, pause)
+	if err != nil {
+		return Case{}, err
 	}
 	// Who may pause is who may mediate.
 	return s.work(ctx, by, id, version, risk.ActStart, func(c *change, k Case, _ []Desk) error {

@@ -676,3 +676,79 @@ func TestRobotsOnlyInJurisdiction(t *testing.T) {
 		t.Errorf("route preview to %s with robots %v; want the county desk without its robots", route.Desk.ID, route.Desk.Webhooks)
 	}
 }
+
+// TestTypedTextIsLimitedAndMasked: what people type — notes, contact
+// records, reasons — is refused past 4,000 characters, and its phone and
+// ID numbers are masked before it is stored, published or told to a robot,
+// as in the complaints themselves.
+func TestTypedTextIsLimitedAndMasked(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	zhang, li := f.users["zhang"], f.users["li"]
+	const phone, idNo = "13912345678", "330681199001011234"
+	long := strings.Repeat("长", 4001)
+
+	f.alert(t, "A1", "collective", risk.LevelOrange, "330681109201", "", "firm:兴达")
+	f.alert(t, "A2", "surge", risk.LevelBlue, "330681109201", "", "")
+	if err := f.Review.Intake(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Review.Confirm(ctx, zhang, "A1", long); !errors.Is(err, risk.ErrInvalid) {
+		t.Errorf("confirm with a 4,001-character note: %v, want invalid", err)
+	}
+	if _, err := f.Review.Dismiss(ctx, zhang, "A2", risk.DismissFalsePositive, long); !errors.Is(err, risk.ErrInvalid) {
+		t.Errorf("dismiss with a 4,001-character note: %v, want invalid", err)
+	}
+	if _, err := f.Review.Dismiss(ctx, zhang, "A2", risk.DismissFalsePositive, "来电人"+phone+"已撤回"); err != nil {
+		t.Fatal(err)
+	}
+	k, err := f.Review.Confirm(ctx, zhang, "A1", "已电话核实，联系电话 "+phone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k, err = f.Cases.Act(ctx, li, k.ID, k.Version, risk.ActAccept, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Cases.AddNote(ctx, li, k.ID, "contact", long); !errors.Is(err, risk.ErrInvalid) {
+		t.Errorf("a 4,001-character contact record: %v, want invalid", err)
+	}
+	if _, err := f.Cases.AddNote(ctx, li, k.ID, "contact", "电话 "+phone+" 联系当事人，身份证号"+idNo); err != nil {
+		t.Fatal(err)
+	}
+	if k, err = f.Cases.Pause(ctx, li, k.ID, k.Version, "等待鉴定，鉴定机构电话"+phone); err != nil {
+		t.Fatal(err)
+	}
+	if k, err = f.Cases.Resume(ctx, li, k.ID, k.Version); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Cases.Act(ctx, li, k.ID, k.Version, risk.ActEscalate, long); !errors.Is(err, risk.ErrInvalid) {
+		t.Errorf("escalate with a 4,001-character reason: %v, want invalid", err)
+	}
+	if _, err := f.Cases.Act(ctx, li, k.ID, k.Version, risk.ActEscalate, "当事人（"+phone+"）要求上级处理"); err != nil {
+		t.Fatal(err)
+	}
+
+	// Nowhere in the desks' tables is a number in clear; the masked form is.
+	for _, q := range []string{
+		`SELECT body FROM case_notes`,
+		`SELECT reason FROM escalations`,
+		`SELECT detail::text FROM audit_log`,
+		`SELECT payload::text FROM outbox`,
+	} {
+		rows, err := f.pool.Query(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		texts, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		all := strings.Join(texts, "\n")
+		if strings.Contains(all, phone) || strings.Contains(all, idNo) {
+			t.Errorf("%s holds a number in clear:\n%s", q, all)
+		}
+		if q == `SELECT body FROM case_notes` && !strings.Contains(all, "139****5678") {
+			t.Errorf("the notes lack the masked phone:\n%s", all)
+		}
+	}
+}

@@ -41,8 +41,8 @@ func (d Desk) Validate() error {
 	if !deskID.MatchString(d.ID) {
 		errs = append(errs, fmt.Errorf("id %q: want 2–64 lowercase letters, digits or dashes", d.ID))
 	}
-	if strings.TrimSpace(d.Name) == "" {
-		errs = append(errs, errors.New("name missing"))
+	if err := checkText("name", d.Name, 1, maxName); err != nil {
+		errs = append(errs, err)
 	}
 	if d.Tier.Rank() == 0 {
 		errs = append(errs, fmt.Errorf("tier %q: want village, township, county or city", d.Tier))

@@ -193,6 +193,13 @@ func (s *Review) GetAlert(ctx context.Context, by User, key string) (Alert, erro
 // now (the directory may have changed since intake), with the parties of its
 // evidence, and tells the desk.
 func (s *Review) Confirm(ctx context.Context, by User, key, note string) (Case, error) {
+	if err := by.allow(permReview, by.Jurisdiction); err != nil {
+		return Case{}, err
+	}
+	note, err := s.text("note", note, false)
+	if err != nil {
+		return Case{}, err
+	}
 	desks, err := s.dir.Desks(ctx)
 	if err != nil {
 		return Case{}, err
@@ -200,9 +207,6 @@ func (s *Review) Confirm(ctx context.Context, by User, key, note string) (Case, 
 	// The parties come from ClickHouse: read them before the transaction
 	// locks the alert. Its evidence cannot change once reviewed, and the
 	// locked read below refuses one reviewed meanwhile.
-	if err := by.allow(permReview, by.Jurisdiction); err != nil {
-		return Case{}, err
-	}
 	seen, err := s.GetAlert(ctx, by, key)
 	if err != nil {
 		return Case{}, err
@@ -256,7 +260,11 @@ func (s *Review) Dismiss(ctx context.Context, by User, key string, reason risk.D
 	if !reason.Valid() {
 		return Alert{}, fmt.Errorf("dismiss reason %q: want false_positive, handled or duplicate: %w", reason, risk.ErrInvalid)
 	}
-	err := s.write(ctx, by.Username, func(c *change) error {
+	note, err := s.text("note", note, false)
+	if err != nil {
+		return Alert{}, err
+	}
+	err = s.write(ctx, by.Username, func(c *change) error {
 		a, err := reviewable(ctx, c.tx, by, key)
 		if err != nil {
 			return err

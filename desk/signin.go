@@ -60,6 +60,9 @@ func (s *Accounts) Login(ctx context.Context, name, password, from string) (User
 	if !s.addresses.allow(from, now, s.cfg.PerAddress) {
 		return User{}, Session{}, ErrThrottled
 	}
+	if len(password) > 4*maxPassword || len(name) > 4*maxName {
+		return User{}, Session{}, ErrUnauthenticated // no hashing of a megabyte
+	}
 	release, err := s.slot(ctx)
 	if err != nil {
 		return User{}, Session{}, err
