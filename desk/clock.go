@@ -2,6 +2,7 @@ package desk
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -22,7 +23,8 @@ type Clock struct {
 // yellow card to its desk's heads (黄牌督办), and red_card working days
 // later a red card and escalation to the desk above. Each step is a
 // conditional update of one case in its own transaction, so ticks may run
-// on every replica and repeat: each step happens once.
+// on every replica and repeat: each step happens once. A case that fails
+// (or panics) is reported in the error and the others go on.
 func (s *Clock) Tick(ctx context.Context, now time.Time) error {
 	now = now.UTC()
 	desks, err := s.cases.dir.Desks(ctx)
@@ -39,12 +41,14 @@ func (s *Clock) Tick(ctx context.Context, now time.Time) error {
 	if err != nil {
 		return fmt.Errorf("cases due: %w", err)
 	}
+	var errs []error
 	for _, k := range cases {
-		if err := s.tickCase(ctx, k, desks, now); err != nil {
-			return fmt.Errorf("case %d: %w", k.ID, err)
+		err := runSafely(ctx, func(ctx context.Context) error { return s.tickCase(ctx, k, desks, now) })
+		if err != nil {
+			errs = append(errs, fmt.Errorf("case %d: %w", k.ID, err))
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func (s *Clock) tickCase(ctx context.Context, k Case, desks []Desk, now time.Time) error {

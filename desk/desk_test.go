@@ -752,3 +752,37 @@ func TestTypedTextIsLimitedAndMasked(t *testing.T) {
 		}
 	}
 }
+
+// TestOneFailingCaseDoesNotStopTheClock: a case the database refuses to
+// change (a trigger stands in for a broken row) is reported, and the
+// other cases of the tick get their cards all the same.
+func TestOneFailingCaseDoesNotStopTheClock(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	var ids []int64
+	for _, key := range []string{"B1", "B2"} {
+		f.alert(t, key, "collective", risk.LevelOrange, "330681109201", "", "")
+		k, err := f.Review.Confirm(ctx, f.users["zhang"], key, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, k.ID)
+	}
+	broken := ids[0] // due first, so ticked first
+	if _, err := f.pool.Exec(ctx, fmt.Sprintf(`CREATE FUNCTION refuse_case() RETURNS trigger AS $$
+		BEGIN IF NEW.id = %d THEN RAISE EXCEPTION 'case %% is broken', NEW.id; END IF; RETURN NEW; END $$ LANGUAGE plpgsql;
+		CREATE TRIGGER refuse_case BEFORE UPDATE ON cases FOR EACH ROW EXECUTE FUNCTION refuse_case()`, broken)); err != nil {
+		t.Fatal(err)
+	}
+	err := f.Clock.Tick(ctx, at("2020-03-10 09:00")) // both overdue
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("case %d", broken)) {
+		t.Errorf("tick: %v; want the broken case reported", err)
+	}
+	k, err := f.Cases.Case(ctx, f.users["zhang"], ids[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.Card != "yellow" {
+		t.Errorf("the case after the broken one has card %q, want yellow", k.Card)
+	}
+}
