@@ -108,7 +108,7 @@ func setup(t *testing.T) *fixture {
 		Audit: f.Audit, Outbox: f.Outbox, Stats: f.Stats,
 		Reload: func(context.Context, *desk.User) (int, error) { return 4, nil }, // a directory file, so that reload answers 2xx when allowed
 	}
-	f.srv = console.NewServer(f.deps, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+	f.srv = console.NewServer(f.deps, 30*time.Second, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
 
 	admin, err := f.Accounts.AddUser(ctx, nil, desk.User{Username: "admin", Role: desk.RoleAdmin, Jurisdiction: ourCounty}, password)
 	if err != nil {
@@ -960,7 +960,7 @@ func TestErrors(t *testing.T) {
 	t.Run("reload without a directory file", func(t *testing.T) {
 		deps := f.deps
 		deps.Reload = nil
-		srv := console.NewServer(deps, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+		srv := console.NewServer(deps, 30*time.Second, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
 		r := httptest.NewRequest("POST", "/api/v1/desks/reload", nil)
 		f.as("admin")(r)
 		w := httptest.NewRecorder()

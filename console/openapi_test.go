@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"gopkg.in/yaml.v3"
@@ -28,7 +29,7 @@ var httpMethods = []string{"get", "put", "post", "delete", "options", "head", "p
 // openAPIServer builds a Server without stores: NewServer only registers
 // routes, and the store is not touched until a route that needs it runs.
 func openAPIServer() *Server {
-	return NewServer(Deps{}, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+	return NewServer(Deps{}, time.Second, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
 }
 
 // openAPIDoc parses the embedded document.

@@ -5,6 +5,7 @@
 package console
 
 import (
+	"context"
 	"crypto/subtle"
 	_ "embed"
 	"encoding/json"
@@ -34,16 +35,21 @@ type Server struct {
 	Deps
 	mux      *http.ServeMux
 	patterns []string // every route, for the test that keeps openapi.yaml true
+	timeout  time.Duration
 	log      *slog.Logger
 }
 
-// NewServer returns the API over deps, exposing gatherer on /metrics.
-func NewServer(deps Deps, gatherer prometheus.Gatherer, log *slog.Logger) *Server {
-	s := &Server{Deps: deps, mux: http.NewServeMux(), log: log.With("component", "console")}
+// NewServer returns the API over deps, exposing gatherer on /metrics (nil
+// when metrics are served elsewhere). Every request's work has a deadline
+// of requestTimeout.
+func NewServer(deps Deps, requestTimeout time.Duration, gatherer prometheus.Gatherer, log *slog.Logger) *Server {
+	s := &Server{Deps: deps, mux: http.NewServeMux(), timeout: requestTimeout, log: log.With("component", "console")}
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Write([]byte("ok\n"))
 	})
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
+	if gatherer != nil {
+		s.mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
+	}
 	s.public("GET /api/v1/openapi.yaml", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/yaml; charset=utf-8")
 		w.Write(openAPI)
@@ -69,6 +75,9 @@ func NewServer(deps Deps, gatherer prometheus.Gatherer, log *slog.Logger) *Serve
 // ServeHTTP implements http.Handler. A path under /api/v1/ that no route
 // matches gets a JSON error like every other.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
+	defer cancel()
+	r = r.WithContext(ctx)
 	if _, pattern := s.mux.Handler(r); pattern == "" && strings.HasPrefix(r.URL.Path, "/api/v1/") {
 		s.fail(w, r, fmt.Errorf("no %s %s in the API (see /api/v1/openapi.yaml): %w", r.Method, r.URL.Path, risk.ErrNotFound))
 		return

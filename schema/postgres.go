@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"slices"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -19,8 +20,18 @@ var PostgresMigrations, _ = fs.Sub(postgresFS, "postgres")
 
 // OpenPostgres connects to PostgreSQL with a DSN such as
 // postgres://riskwatch@127.0.0.1:15432/riskwatch and checks that it answers.
+// The pool holds up to PostgresConns connections (pool_max_conns in the DSN
+// overrides it): the API's requests and the background loops — intake,
+// clock, outbox, detectors — share it.
 func OpenPostgres(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
-	pool, err := pgxpool.New(ctx, dsn)
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	if !strings.Contains(dsn, "pool_max_conns") {
+		cfg.MaxConns = PostgresConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
@@ -30,6 +41,11 @@ func OpenPostgres(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
 	}
 	return pool, nil
 }
+
+// PostgresConns is the default size of a replica's pool. pgx's own default
+// (four on these two-core machines) let a few slow API requests starve the
+// clock and the outbox.
+const PostgresConns = 20
 
 // MigratePostgres applies, in name order, every PostgreSQL migration not yet
 // in schema_migrations, each in a transaction with its record, under an

@@ -52,3 +52,22 @@ func TestMigratePostgresIsIdempotent(t *testing.T) {
 		t.Errorf("schema_migrations has %d rows, want %d", n, len(files))
 	}
 }
+
+// TestPostgresPoolSize: a replica's pool is sized for the API and the
+// background loops together, unless the DSN says otherwise.
+func TestPostgresPoolSize(t *testing.T) {
+	_, dsn := schematest.OpenPostgres(t)
+	for _, c := range []struct {
+		dsn  string
+		want int32
+	}{{dsn, schema.PostgresConns}, {dsn + "&pool_max_conns=3", 3}} {
+		pool, err := schema.OpenPostgres(context.Background(), c.dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := pool.Config().MaxConns; got != c.want {
+			t.Errorf("%s: pool of %d, want %d", c.dsn, got, c.want)
+		}
+		pool.Close()
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	risk "riskwatch"
+	"riskwatch/console"
 	"riskwatch/pipeline"
 )
 
@@ -36,6 +37,7 @@ type config struct {
 	LogLevel     slog.Level
 	LogFormat    string
 	Pipeline     pipeline.Config
+	HTTPLimits   console.HTTPConfig
 	getenv       func(string) string
 }
 
@@ -71,6 +73,7 @@ func (c *config) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.TextVar(&c.LogLevel, "log.level", slog.LevelInfo, "Log level: debug, info, warn, error.")
 	fs.StringVar(&c.LogFormat, "log.format", "text", "Log format: text or json.")
 	c.Pipeline.RegisterFlags(fs)
+	c.HTTPLimits.RegisterFlags(fs)
 }
 
 // parse parses args into a new config for the command name.
@@ -88,7 +91,7 @@ func parse(name string, args []string, getenv func(string) string, stderr io.Wri
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
-	if err := c.Pipeline.Validate(); err != nil {
+	if err := errors.Join(c.Pipeline.Validate(), c.HTTPLimits.Validate()); err != nil {
 		return nil, err
 	}
 	return c, nil

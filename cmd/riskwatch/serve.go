@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/segmentio/kafka-go"
 
 	"riskwatch/console"
@@ -40,6 +41,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if err != nil {
 		return err
 	}
+	log.Info("personal-data key", "id", protector.KeyID()) // names the key in every sealed box; never the key
 	dcfg, lex, err := detectors.LoadConfig(c.Detectors)
 	if err != nil {
 		return err
@@ -87,7 +89,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errs := make(chan error, len(feeds)+2) // every goroutine reports at most once
+	errs := make(chan error, len(feeds)+3) // every goroutine reports at most once
 	for _, f := range feeds {
 		rc := readerConfig(brokers, f)
 		rc.ErrorLogger = kafkaLogger(log, f.Topic)
@@ -152,18 +154,37 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	wg.Go(func() { sender.Run(ctx, 2*time.Second) })
 
 	stats := pipeline.NewStatsReader(conn, brokers, feeds, metrics)
-	srv := &http.Server{Addr: c.HTTP, Handler: console.NewServer(consoleDeps(desks, stats, reload), reg, log), ReadHeaderTimeout: 10 * time.Second}
-	log.Info("serving", "http", ln.Addr().String(), "kafka", brokers, "group", c.KafkaGroup)
-	wg.Go(func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			errs <- fmt.Errorf("http: %w", err)
-			cancel()
+	var gatherer prometheus.Gatherer = reg
+	servers := []*http.Server{}
+	listeners := []net.Listener{ln}
+	if addr := c.HTTPLimits.MetricsListen; addr != "" {
+		mln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("listen on %s for metrics: %w", addr, err)
 		}
-	})
+		listeners = append(listeners, mln)
+		gatherer = nil // not beside the API
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		servers = append(servers, console.NewHTTPServer(addr, mux, c.HTTPLimits))
+	}
+	api := console.NewServer(consoleDeps(desks, stats, reload), c.HTTPLimits.RequestTimeout, gatherer, log)
+	servers = append([]*http.Server{console.NewHTTPServer(c.HTTP, api, c.HTTPLimits)}, servers...)
+	log.Info("serving", "http", ln.Addr().String(), "metrics", c.HTTPLimits.MetricsListen, "kafka", brokers, "group", c.KafkaGroup)
+	for i, srv := range servers {
+		wg.Go(func() {
+			if err := srv.Serve(listeners[i]); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errs <- fmt.Errorf("http %s: %w", srv.Addr, err)
+				cancel()
+			}
+		})
+	}
 	<-ctx.Done()
 	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer scancel()
-	srv.Shutdown(sctx)
+	for _, srv := range servers {
+		srv.Shutdown(sctx)
+	}
 	wg.Wait()
 	close(errs)
 	var all []error

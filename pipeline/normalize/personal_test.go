@@ -3,6 +3,7 @@ package normalize
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"strings"
@@ -242,5 +243,38 @@ func TestSealOpen(t *testing.T) {
 		if _, _, _, err := pp.Open(s); !errors.Is(err, risk.ErrInvalid) {
 			t.Errorf("Open(%s) error = %v, want ErrInvalid", name, err)
 		}
+	}
+}
+
+// TestSealedBoxesNameTheirKey: a box carries the id of the key that sealed
+// it, so a box of another key is told apart from a damaged one, and boxes
+// sealed before key ids existed still open.
+func TestSealedBoxesNameTheirKey(t *testing.T) {
+	p, err := NewProtector([]byte(strings.Repeat("k", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := NewProtector([]byte(strings.Repeat("o", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.KeyID()) != 8 || p.KeyID() == other.KeyID() {
+		t.Fatalf("key ids %q and %q: want 8 hex digits, different for different secrets", p.KeyID(), other.KeyID())
+	}
+	sealed := other.Seal("王建国", "13805712345", "")
+	if _, _, _, err := p.Open(sealed); !errors.Is(err, risk.ErrInvalid) || !strings.Contains(err.Error(), other.KeyID()) || !strings.Contains(err.Error(), p.KeyID()) {
+		t.Errorf("opening another key's box: %v; want invalid, naming both keys", err)
+	}
+	if _, err := p.OpenBytes(other.SealBytes([]byte(`{"caseNo":"X"}`))); err == nil || !strings.Contains(err.Error(), other.KeyID()) {
+		t.Errorf("opening another key's quarantined message: %v; want its key named", err)
+	}
+
+	// A version-1 box, as sealed before key ids: version || nonce || ciphertext.
+	var tmp []byte
+	v2, _ := base64.RawURLEncoding.DecodeString(string(p.appendSeal(nil, &tmp, []byte("王建国"), []byte("13805712345"), nil)))
+	v1 := append([]byte{sealVersionNoID}, v2[1+keyIDLen:]...)
+	name, phone, _, err := p.Open(base64.RawURLEncoding.EncodeToString(v1))
+	if err != nil || name != "王建国" || phone != "13805712345" {
+		t.Errorf("a box from before key ids: %q %q %v", name, phone, err)
 	}
 }

@@ -1,6 +1,7 @@
 package normalize
 
 import (
+	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hmac"
@@ -25,6 +26,7 @@ import (
 // lost unless the old events are rehashed.
 type Protector struct {
 	hashKey []byte
+	keyID   [keyIDLen]byte // names the secret in every box it seals
 	aead    cipher.AEAD
 	macs    sync.Pool // *mac keyed with hashKey; hmac.New per call costs two SHA-256 blocks and allocations
 }
@@ -38,7 +40,12 @@ type mac struct {
 }
 
 const (
-	sealVersion = 1
+	// sealVersion 2 boxes carry the id of the key that sealed them, so that
+	// a rotated key can be told from a damaged box (and, with the old key
+	// kept, still opened); version 1 boxes, from before, carry none.
+	sealVersion     = 2
+	sealVersionNoID = 1
+	keyIDLen        = 4
 	// Domains keep a phone number and an ID number with the same digits
 	// from getting the same key.
 	domainPhone = 'p'
@@ -57,6 +64,7 @@ func NewProtector(secret []byte) (*Protector, error) {
 		return nil, fmt.Errorf("protector: secret has %d bytes, want at least 32: %w", len(secret), risk.ErrInvalid)
 	}
 	p := &Protector{hashKey: derive(secret, "riskwatch/hash/v1")}
+	copy(p.keyID[:], derive(secret, "riskwatch/key-id/v1"))
 	block, err := aes.NewCipher(derive(secret, "riskwatch/seal/v1"))
 	if err != nil {
 		return nil, fmt.Errorf("protector: seal key: %w", err)
@@ -69,6 +77,10 @@ func NewProtector(secret []byte) (*Protector, error) {
 	p.macs.New = func() any { return &mac{h: hmac.New(sha256.New, p.hashKey)} }
 	return p, nil
 }
+
+// KeyID names the secret (8 hex digits, derived from it, revealing
+// nothing of it): operators see which key sealed what.
+func (p *Protector) KeyID() string { return hex.EncodeToString(p.keyID[:]) }
 
 // derive is HMAC-SHA256(secret, label): one independent 32-byte key per label.
 func derive(secret []byte, label string) []byte {
@@ -129,7 +141,7 @@ func (p *Protector) Seal(name, phone, idNo string) string {
 
 // appendSeal appends the sealed box of the three values, base64, to dst;
 // tmp is scratch for the plaintext and the ciphertext. The box is
-// version || nonce || AES-GCM(uvarint-prefixed name, phone, ID).
+// version || key id || nonce || AES-GCM(uvarint-prefixed name, phone, ID).
 func (p *Protector) appendSeal(dst []byte, tmp *[]byte, name, phone, idNo []byte) []byte {
 	buf := (*tmp)[:0]
 	for _, f := range [...][]byte{name, phone, idNo} {
@@ -139,8 +151,8 @@ func (p *Protector) appendSeal(dst []byte, tmp *[]byte, name, phone, idNo []byte
 	n := len(buf)
 	// The ciphertext goes after the plaintext, in capacity that does not
 	// overlap it, as cipher.AEAD.Seal requires.
-	buf = slices.Grow(buf, 1+p.aead.Overhead()+n)
-	box := append(buf[n:n], sealVersion)
+	buf = slices.Grow(buf, 1+keyIDLen+p.aead.Overhead()+n)
+	box := append(append(buf[n:n], sealVersion), p.keyID[:]...)
 	box = p.aead.Seal(box, nil, buf[:n], sealAAD)
 	*tmp = buf[:0]
 	return base64.RawURLEncoding.AppendEncode(dst, box)
@@ -153,10 +165,11 @@ func (p *Protector) Open(sealed string) (name, phone, idNo string, err error) {
 	if err != nil || len(raw) == 0 {
 		return "", "", "", fmt.Errorf("open sealed person: not base64: %w", risk.ErrInvalid)
 	}
-	if raw[0] != sealVersion {
-		return "", "", "", fmt.Errorf("open sealed person: version %d: %w", raw[0], risk.ErrInvalid)
+	box, err := p.unbox(raw)
+	if err != nil {
+		return "", "", "", fmt.Errorf("open sealed person: %w", err)
 	}
-	pt, err := p.aead.Open(nil, nil, raw[1:], sealAAD)
+	pt, err := p.aead.Open(nil, nil, box, sealAAD)
 	if err != nil {
 		return "", "", "", fmt.Errorf("open sealed person: wrong key or altered: %w", risk.ErrInvalid)
 	}
@@ -170,4 +183,18 @@ func (p *Protector) Open(sealed string) (name, phone, idNo string, err error) {
 		pt = pt[k+int(n):]
 	}
 	return f[0], f[1], f[2], nil
+}
+
+// unbox checks a box's version and key id and returns what follows them:
+// nonce and ciphertext.
+func (p *Protector) unbox(raw []byte) ([]byte, error) {
+	switch {
+	case raw[0] == sealVersionNoID:
+		return raw[1:], nil
+	case raw[0] != sealVersion || len(raw) < 1+keyIDLen:
+		return nil, fmt.Errorf("version %d: %w", raw[0], risk.ErrInvalid)
+	case !bytes.Equal(raw[1:1+keyIDLen], p.keyID[:]):
+		return nil, fmt.Errorf("sealed with key %x, this is key %s: %w", raw[1:1+keyIDLen], p.KeyID(), risk.ErrInvalid)
+	}
+	return raw[1+keyIDLen:], nil
 }

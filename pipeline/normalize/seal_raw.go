@@ -14,7 +14,7 @@ var rawAAD = []byte("riskwatch/quarantine/v1")
 // SealBytes encrypts the raw bytes of a rejected message, which may hold
 // personal data in clear, for the quarantine; base64 like Seal.
 func (p *Protector) SealBytes(raw []byte) string {
-	box := append(make([]byte, 0, 1+len(raw)+p.aead.Overhead()), sealVersion)
+	box := append(append(make([]byte, 0, 1+keyIDLen+len(raw)+p.aead.Overhead()), sealVersion), p.keyID[:]...)
 	box = p.aead.Seal(box, nil, raw, rawAAD)
 	return base64.RawURLEncoding.EncodeToString(box)
 }
@@ -22,11 +22,15 @@ func (p *Protector) SealBytes(raw []byte) string {
 // OpenBytes reverses SealBytes. The error wraps risk.ErrInvalid when sealed
 // was not made by SealBytes with the same secret or was altered.
 func (p *Protector) OpenBytes(sealed string) ([]byte, error) {
-	box, err := base64.RawURLEncoding.DecodeString(sealed)
-	if err != nil || len(box) == 0 || box[0] != sealVersion {
+	b, err := base64.RawURLEncoding.DecodeString(sealed)
+	if err != nil || len(b) == 0 {
 		return nil, fmt.Errorf("open sealed message: not a sealed message: %w", risk.ErrInvalid)
 	}
-	raw, err := p.aead.Open(nil, nil, box[1:], rawAAD)
+	box, err := p.unbox(b)
+	if err != nil {
+		return nil, fmt.Errorf("open sealed message: %w", err)
+	}
+	raw, err := p.aead.Open(nil, nil, box, rawAAD)
 	if err != nil {
 		return nil, fmt.Errorf("open sealed message: wrong key or altered: %w", risk.ErrInvalid)
 	}
