@@ -26,7 +26,6 @@ func (stuckStats) Stats(ctx context.Context) ([]pipeline.FeedStats, error) {
 	return nil, fmt.Errorf("read ingestion stats: %w", ctx.Err())
 }
 
-
 // TestRequestDeadline: a request whose store does not answer is answered
 // 503 at the request deadline, not held for as long as the client waits.
 func TestRequestDeadline(t *testing.T) {
