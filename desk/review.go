@@ -342,6 +342,7 @@ func (s *Review) Related(ctx context.Context, by User, key string) ([]Alert, []C
 	if err != nil {
 		return nil, nil, err
 	}
-	cases, err := s.cases.list(ctx, `starts_with(region, $1) AND (persons && $2 OR ($3 <> '' AND subject = $3))`, by.Jurisdiction, persons, subject)
+	cases, err := s.cases.list(ctx, `starts_with(region, $1) AND (persons && $2 OR ($3 <> '' AND subject = $3))
+		ORDER BY created_at DESC LIMIT 50`, by.Jurisdiction, persons, subject)
 	return alerts, cases, err
 }

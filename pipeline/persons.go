@@ -19,19 +19,28 @@ type PersonReader struct {
 // NewPersonReader returns a reader on the events of conn's database.
 func NewPersonReader(conn driver.Conn) *PersonReader { return &PersonReader{conn: conn} }
 
-// Persons returns the persons of the records, each once by linking key (or
-// once per record when they have none), masked and sealed as stored.
+// MaxPersonRecords is how many records one call of Persons reads: the
+// first ones of an alert's evidence, which is what a case's parties come
+// from; the rest only add the same people again.
+const MaxPersonRecords = 500
+
+// Persons returns the persons of the first MaxPersonRecords records, each
+// once by linking key (or once per record when they have none), masked and
+// sealed as stored.
 func (r *PersonReader) Persons(ctx context.Context, records []risk.Evidence) ([]risk.Person, error) {
 	if len(records) == 0 {
 		return nil, nil
 	}
+	records = records[:min(len(records), MaxPersonRecords)]
+	keys := make([]string, len(records))
 	ids := make([]string, len(records))
 	for i, e := range records {
-		ids[i] = string(e.Source) + "/" + e.ID
+		keys[i] = string(e.Source) + "/" + e.ID
+		ids[i] = e.ID
 	}
-	// has() over the ids rather than IN: the ids came from upstream and are
-	// bound, never spliced into the query.
-	rows, err := r.conn.Query(ctx, `SELECT persons FROM events FINAL WHERE has(?, concat(source, '/', id)) ORDER BY occurred_at`, ids)
+	// id IN narrows the read by the table's key (source, id); has() keeps
+	// the exact pairs. The ids came from upstream: bound, never spliced.
+	rows, err := r.conn.Query(ctx, `SELECT persons FROM events FINAL WHERE id IN ? AND has(?, concat(source, '/', id)) ORDER BY occurred_at`, ids, keys)
 	if err != nil {
 		return nil, fmt.Errorf("query persons: %w", err)
 	}
