@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	risk "riskwatch"
@@ -33,14 +34,14 @@ func (r *PersonReader) Persons(ctx context.Context, records []risk.Evidence) ([]
 	}
 	records = records[:min(len(records), MaxPersonRecords)]
 	keys := make([]string, len(records))
-	ids := make([]string, len(records))
+	ids := make([]any, len(records))
 	for i, e := range records {
 		keys[i] = string(e.Source) + "/" + e.ID
 		ids[i] = e.ID
 	}
 	// id IN narrows the read by the table's key (source, id); has() keeps
 	// the exact pairs. The ids came from upstream: bound, never spliced.
-	rows, err := r.conn.Query(ctx, `SELECT persons FROM events FINAL WHERE id IN ? AND has(?, concat(source, '/', id)) ORDER BY occurred_at`, ids, keys)
+	rows, err := r.conn.Query(ctx, `SELECT persons FROM events FINAL WHERE id IN ? AND has(?, concat(source, '/', id)) ORDER BY occurred_at`, clickhouse.GroupSet{Value: ids}, keys)
 	if err != nil {
 		return nil, fmt.Errorf("query persons: %w", err)
 	}
