@@ -60,7 +60,7 @@ func NewScheduler(pool *pgxpool.Pool, store alertRecorder, watermark func(contex
 
 // Run schedules defs until ctx ends, then waits for running detectors.
 func (s *Scheduler) Run(ctx context.Context, defs []Definition) error {
-	c := cron.New(cron.WithLocation(cst), cron.WithChain(cron.Recover(cronLogger{s.log}), cron.SkipIfStillRunning(cronLogger{s.log})))
+	c := cron.New(cron.WithLocation(risk.CST), cron.WithChain(cron.Recover(cronLogger{s.log}), cron.SkipIfStillRunning(cronLogger{s.log})))
 	for _, d := range defs {
 		if _, err := c.AddFunc(d.Schedule, func() { s.Tick(ctx, d) }); err != nil {
 			return fmt.Errorf("detector %s: schedule %q: %w", d.Name, d.Schedule, err)
@@ -230,7 +230,8 @@ func minTime(a, b time.Time) time.Time {
 // align floors t to a multiple of step in the centres' time zone, so that
 // daily windows start at midnight in UTC+8.
 func align(t time.Time, step time.Duration) time.Time {
-	const offset = 8 * time.Hour
+	_, secs := t.In(risk.CST).Zone()
+	offset := time.Duration(secs) * time.Second
 	return t.Add(offset).Truncate(step).Add(-offset).UTC()
 }
 

@@ -429,7 +429,7 @@ func score(r *detectorRun, t scenario.Truth) result {
 				default:
 					res.FalsePositives++
 					if len(res.FalseAlerts) < 5 {
-						res.FalseAlerts = append(res.FalseAlerts, a.Window.Start.In(cst).Format("01-02 15:04")+" "+string(a.Level)+" "+a.Summary)
+						res.FalseAlerts = append(res.FalseAlerts, a.Window.Start.In(risk.CST).Format("01-02 15:04")+" "+string(a.Level)+" "+a.Summary)
 					}
 				}
 			}
@@ -506,7 +506,7 @@ func (ev evaluation) print(w io.Writer) error {
 	c := ev.Config
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	days := ev.To.Sub(ev.From).Hours() / 24
-	fmt.Fprintf(tw, "scenario\tseed %d, %d weeks from %s, %d townships, scale %g\n", c.Seed, c.Weeks, ev.From.In(cst).Format("2006-01-02"), c.Townships, c.Scale)
+	fmt.Fprintf(tw, "scenario\tseed %d, %d weeks from %s, %d townships, scale %g\n", c.Seed, c.Weeks, ev.From.In(risk.CST).Format("2006-01-02"), c.Townships, c.Scale)
 	var bg, ing []string
 	for _, src := range risk.Sources {
 		bg = append(bg, fmt.Sprintf("%s %d (%.0f a day)", src, ev.Background[src], float64(ev.Background[src])/days))
@@ -558,5 +558,3 @@ func delay(s float64, n int) string {
 	}
 	return time.Duration(s * float64(time.Second)).Round(time.Second).String()
 }
-
-var cst = time.FixedZone("CST", 8*3600)

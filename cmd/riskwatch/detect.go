@@ -106,7 +106,7 @@ func parseWhen(s string) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339, s); err == nil {
 		return t.UTC(), nil
 	}
-	t, err := time.ParseInLocation("2006-01-02", s, time.FixedZone("CST", 8*3600))
+	t, err := time.ParseInLocation("2006-01-02", s, risk.CST)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("time %q: want RFC 3339 or 2006-01-02", s)
 	}

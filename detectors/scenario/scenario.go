@@ -72,7 +72,7 @@ func (c Config) withDefaults() Config {
 		c.Scale = 1
 	}
 	if c.Start.IsZero() {
-		c.Start = time.Date(2025, 10, 13, 0, 0, 0, 0, cst)
+		c.Start = time.Date(2025, 10, 13, 0, 0, 0, 0, risk.CST)
 	}
 	return c
 }
