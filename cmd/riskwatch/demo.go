@@ -26,6 +26,7 @@ import (
 	"riskwatch/detectors/intent"
 	"riskwatch/detectors/scenario"
 	"riskwatch/pipeline/normalize"
+	"riskwatch/schema"
 )
 
 const demoUsage = `usage:
@@ -137,16 +138,17 @@ func demoEvaluate(ctx context.Context, args []string, getenv func(string) string
 	s := scenario.Generate(cfg)
 	ev := evaluation{Config: s.Truth.Config, From: s.Truth.From, To: s.Truth.To, Records: s.Truth.Records, Messages: s.Truth.Messages,
 		Background: s.Truth.Background, Bad: s.Truth.Bad}
-	conn, db, drop, err := throwawayDatabase(ctx, c.ClickHouse, "riskwatch_demo")
+	db, err := schema.CreateTemp(ctx, c.ClickHouse, "riskwatch_demo")
 	if err != nil {
 		return err
 	}
 	if keep {
-		fmt.Fprintln(stderr, "database:", db)
-		defer conn.Close()
+		fmt.Fprintln(stderr, "database:", db.Name)
+		defer db.Close()
 	} else {
-		defer drop()
+		defer db.Drop(context.WithoutCancel(ctx))
 	}
+	conn := db.Conn
 
 	start := time.Now()
 	if err := demoIngest(ctx, conn, s, c, log); err != nil {

@@ -118,11 +118,7 @@ func TestDemoAtTheDesks(t *testing.T) {
 	}
 	log := slog.New(slog.DiscardHandler)
 	s := scenario.Generate(scenario.Config{Seed: 1, Weeks: 5, Townships: 2, Scale: 0.3})
-	conn, _, drop, err := throwawayDatabase(ctx, c.ClickHouse, "riskwatch_desks")
-	if err != nil {
-		t.Fatalf("%v (start the local servers with deploy/local/up.sh)", err)
-	}
-	defer drop()
+	conn, _ := schematest.Open(t)
 	if err := demoIngest(ctx, conn, s, c, log); err != nil {
 		t.Fatal(err)
 	}
