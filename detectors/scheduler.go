@@ -132,7 +132,7 @@ func (s *Scheduler) Prune(ctx context.Context, d Definition, before time.Time) e
 // due lists the windows to run before bound, recording a gap for those
 // older than MaxCatchUp windows.
 func (s *Scheduler) due(ctx context.Context, d Definition, bound time.Time) ([]risk.Window, error) {
-	var windows []risk.Window
+	var due []risk.Window // failed, or left running: the claim decides
 	rows, err := s.pool.Query(ctx, `SELECT window_start, window_end FROM detector_runs
 		WHERE detector = $1 AND status IN ('failed', 'running') AND window_end <= $2 ORDER BY window_start LIMIT $3`, d.Name, bound, s.MaxCatchUp)
 	if err != nil {
@@ -143,7 +143,7 @@ func (s *Scheduler) due(ctx context.Context, d Definition, bound time.Time) ([]r
 		if err := rows.Scan(&w.Start, &w.End); err != nil {
 			return nil, err
 		}
-		windows = append(windows, w)
+		due = append(due, w)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -166,10 +166,7 @@ func (s *Scheduler) due(ctx context.Context, d Definition, bound time.Time) ([]r
 		s.log.Warn("windows skipped as a gap", "detector", d.Name, "from", from, "to", oldest)
 		from = oldest
 	}
-	for start := from; !start.Add(d.Window).After(bound); start = start.Add(d.Window) {
-		windows = append(windows, risk.Window{Start: start, End: start.Add(d.Window)})
-	}
-	return windows, nil
+	return append(due, windows(from, bound, d.Window)...), nil
 }
 
 // runWindow claims w in the ledger and runs it; false when another replica

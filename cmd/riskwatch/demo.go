@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -114,10 +113,10 @@ func writeLines(path string, msgs []kafka.Message) error {
 // demoEvaluate generates a scenario in memory, ingests it end to end (the
 // embedded broker, the real ingesters, a throw-away ClickHouse database,
 // dropped at the end), runs every detector of detectors.All over every
-// window of the scenario (hourly; trend's are days) as `riskwatch detect
-// -dry-run` does, and
-// scores the alerts against the truth. The alerts stay in memory, with the
-// dry run's scope suppression, so no PostgreSQL database is needed.
+// window of the scenario (hourly; trend's are days) with detectors.Backtest,
+// as `riskwatch detect -dry-run` does, with progress on stderr, and scores
+// the alerts against the truth. The alerts stay in memory, with the dry
+// run's scope suppression, so no PostgreSQL database is needed.
 func demoEvaluate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var cfg scenario.Config
 	var asJSON bool
@@ -164,14 +163,20 @@ func demoEvaluate(ctx context.Context, args []string, getenv func(string) string
 	if err != nil {
 		return err
 	}
-	runs, err := demoDetect(ctx, detectors.All(conn, detectors.DefaultConfig(), lex), s.Truth.From, s.Truth.To, parallel)
+	defs := detectors.All(conn, detectors.DefaultConfig(), lex)
+	p := newProgress(stderr, "detect", time.Now)
+	runs, err := detectors.Backtest(ctx, defs, s.Truth.From, s.Truth.To, detectors.BacktestConfig{Parallel: parallel, Progress: p.report})
 	if err != nil {
 		return err
 	}
 	ev.DetectSeconds = time.Since(start).Seconds()
+	alerts := 0
 	for _, r := range runs {
-		ev.Detectors = append(ev.Detectors, score(r, s.Truth))
+		res := score(r, s.Truth)
+		ev.Detectors = append(ev.Detectors, res)
+		alerts += res.Alerts
 	}
+	p.summary(len(defs), fmt.Sprintf("%d alerts", alerts))
 	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -228,72 +233,6 @@ func demoStored(ctx context.Context, conn driver.Conn, c *config) (stored, quara
 		}
 	}
 	return stored, quarantined, rows.Err()
-}
-
-// detectorRun is one detector over the scenario: the alerts of each window, in
-// window order.
-type detectorRun struct {
-	name    string
-	windows []risk.Window
-	alerts  [][]risk.Alert
-	busy    time.Duration // in its queries, summed over the windows
-}
-
-// demoDetect runs every detector over every window of [from, to), as
-// `riskwatch detect` does: ingestion-time detectors replay event time by the
-// hour. Windows are independent (a detector never reads the clock), so
-// several run at once; their alerts are put back in window order.
-func demoDetect(ctx context.Context, defs []detectors.Definition, from, to time.Time, parallel int) ([]*detectorRun, error) {
-	type job struct{ d, w int }
-	runs := make([]*detectorRun, len(defs))
-	var jobs []job
-	for i, d := range defs {
-		if d.IngestTime {
-			d.Detect, d.Window = d.Replay, time.Hour
-			defs[i] = d
-		}
-		r := &detectorRun{name: d.Name}
-		for w := (risk.Window{Start: from, End: from.Add(d.Window)}); !w.Start.After(to.Add(-d.Window)); w = (risk.Window{Start: w.End, End: w.End.Add(d.Window)}) {
-			r.windows = append(r.windows, w)
-			jobs = append(jobs, job{i, len(r.windows) - 1})
-		}
-		r.alerts = make([][]risk.Alert, len(r.windows))
-		runs[i] = r
-	}
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	next := make(chan job)
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for range max(parallel, 1) {
-		wg.Go(func() {
-			for j := range next {
-				r, w := runs[j.d], runs[j.d].windows[j.w]
-				start := time.Now()
-				alerts, err := defs[j.d].Detect(ctx, w)
-				if err != nil {
-					cancel(fmt.Errorf("%s over %s–%s: %w", r.name, w.Start.Format(time.RFC3339), w.End.Format(time.RFC3339), err))
-					continue
-				}
-				mu.Lock()
-				r.alerts[j.w] = alerts
-				r.busy += time.Since(start)
-				mu.Unlock()
-			}
-		})
-	}
-	for _, j := range jobs {
-		if ctx.Err() != nil {
-			break
-		}
-		next <- j
-	}
-	close(next)
-	wg.Wait()
-	if err := context.Cause(ctx); err != nil {
-		return nil, err
-	}
-	return runs, nil
 }
 
 // evaluation is what demo evaluate reports.
@@ -362,13 +301,13 @@ type result struct {
 	ViolatedTraps   []string `json:"violated_traps,omitempty"`
 }
 
-func score(r *detectorRun, t scenario.Truth) result {
-	res := result{Detector: r.name, Windows: len(r.windows), QuerySeconds: r.busy.Seconds()}
+func score(r detectors.BacktestRun, t scenario.Truth) result {
+	res := result{Detector: r.Detector, Windows: len(r.Windows), QuerySeconds: r.Busy.Seconds()}
 	ours := map[risk.Evidence][]int{} // record → this detector's incidents
 	planted := map[risk.Evidence]bool{}
 	var incidents []scenario.Incident
 	for _, in := range t.Incidents {
-		if in.Detector == r.name {
+		if in.Detector == r.Detector {
 			incidents = append(incidents, in)
 		}
 	}
@@ -384,7 +323,7 @@ func score(r *detectorRun, t scenario.Truth) result {
 	}
 	traps := map[risk.Evidence][]string{}
 	for _, tr := range t.Traps {
-		if tr.Detector == r.name {
+		if tr.Detector == r.Detector {
 			res.Traps++
 			for _, e := range tr.Records {
 				traps[e] = append(traps[e], tr.ID+" "+tr.Kind)
@@ -415,8 +354,8 @@ func score(r *detectorRun, t scenario.Truth) result {
 	first := make([]time.Time, len(incidents)) // end of the first window that found it
 	found := make([][]*scope, len(incidents))
 	violated := map[string]bool{}
-	for wi := range r.windows {
-		for _, a := range r.alerts[wi] {
+	for wi := range r.Windows {
+		for _, a := range r.Alerts[wi] {
 			held := holds(a)
 			sc, ok := scopes[a.ScopeKey()]
 			if !ok {

@@ -123,14 +123,14 @@ func TestDemoAtTheDesks(t *testing.T) {
 		t.Fatal(err)
 	}
 	lex, _ := intent.New(intent.DefaultConfig())
-	runs, err := demoDetect(ctx, detectors.All(conn, detectors.DefaultConfig(), lex), s.Truth.From, s.Truth.To, 3)
+	runs, err := detectors.Backtest(ctx, detectors.All(conn, detectors.DefaultConfig(), lex), s.Truth.From, s.Truth.To, detectors.BacktestConfig{Parallel: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
 	pool, _ := schematest.OpenPostgres(t)
 	alerts := detectors.NewAlertStore(pool)
 	for _, r := range runs {
-		for _, window := range r.alerts {
+		for _, window := range r.Alerts {
 			if _, err := alerts.Record(ctx, window); err != nil {
 				t.Fatal(err)
 			}
