@@ -7,7 +7,7 @@ import (
 )
 
 // progressEvery is how often a backtest prints how far it has got.
-const progressEvery = 5 * time.Second
+const progressEvery = 10 * time.Second
 
 // progress prints a backtest's progress on w for people watching: a line
 // at most every progressEvery (windows done of the total, windows a second,
