@@ -42,5 +42,9 @@ func (p *progress) report(done, total int) {
 // in how long, and what came of them.
 func (p *progress) summary(detectors int, outcome string) {
 	took := p.now().Sub(p.start)
-	fmt.Fprintf(p.w, "%s: %d windows of %d detectors in %v (%.0f windows/s); %s\n", p.name, p.done, detectors, took.Round(100*time.Millisecond), float64(p.done)/max(took.Seconds(), 1e-3), outcome)
+	of := fmt.Sprintf("%d detectors", detectors)
+	if detectors == 1 {
+		of = "1 detector"
+	}
+	fmt.Fprintf(p.w, "%s: %d windows of %s in %v (%.0f windows/s); %s\n", p.name, p.done, of, took.Round(100*time.Millisecond), float64(p.done)/max(took.Seconds(), 1e-3), outcome)
 }
