@@ -36,7 +36,7 @@ type clock struct {
 func (c *clock) now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *clock) set(t time.Time) { c.mu.Lock(); defer c.mu.Unlock(); c.t = t }
 func at(s string) time.Time {
-	t, _ := time.ParseInLocation("2006-01-02 15:04", s, calendar.CST)
+	t, _ := time.ParseInLocation("2006-01-02 15:04", s, risk.CST)
 	return t.UTC()
 }
 func (c *clock) advance(d time.Duration) { c.set(c.now().Add(d)) }

@@ -120,6 +120,3 @@ func evidence(sources, ids []string) []risk.Evidence {
 	}
 	return out
 }
-
-// cst is the centres' time zone, for summaries and schedules.
-var cst = time.FixedZone("CST", 8*3600)

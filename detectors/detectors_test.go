@@ -343,7 +343,7 @@ func TestSurge(t *testing.T) {
 	var rows []row
 	n := 0
 	for h := start; h.Before(t0); h = h.Add(time.Hour) {
-		local := h.In(time.FixedZone("CST", 8*3600)).Hour()
+		local := h.In(risk.CST).Hour()
 		if local < 8 || local > 18 {
 			continue
 		}

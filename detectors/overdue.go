@@ -33,12 +33,12 @@ func Overdue(conn driver.Conn, cfg OverdueConfig) Definition {
 				return risk.Alert{}, err
 			}
 			late := w.End.Sub(due)
-			lv, what := risk.LevelBlue, fmt.Sprintf("将到期（期限%s）", due.In(cst).Format("01-02 15:04"))
+			lv, what := risk.LevelBlue, fmt.Sprintf("将到期（期限%s）", due.In(risk.CST).Format("01-02 15:04"))
 			switch {
 			case late > 7*24*time.Hour:
 				lv, what = risk.LevelOrange, fmt.Sprintf("超期%d天", int(late.Hours()/24))
 			case late > 0:
-				lv, what = risk.LevelYellow, fmt.Sprintf("已超期（期限%s）", due.In(cst).Format("01-02 15:04"))
+				lv, what = risk.LevelYellow, fmt.Sprintf("已超期（期限%s）", due.In(risk.CST).Format("01-02 15:04"))
 			}
 			region := placeOf(township, county)
 			return risk.Alert{

@@ -60,7 +60,7 @@ func NewScheduler(pool *pgxpool.Pool, store alertRecorder, watermark func(contex
 
 // Run schedules defs until ctx ends, then waits for running detectors.
 func (s *Scheduler) Run(ctx context.Context, defs []Definition) error {
-	c := cron.New(cron.WithLocation(cst), cron.WithChain(cron.Recover(cronLogger{s.log}), cron.SkipIfStillRunning(cronLogger{s.log})))
+	c := cron.New(cron.WithLocation(risk.CST), cron.WithChain(cron.Recover(cronLogger{s.log}), cron.SkipIfStillRunning(cronLogger{s.log})))
 	for _, d := range defs {
 		if _, err := c.AddFunc(d.Schedule, func() { s.Tick(ctx, d) }); err != nil {
 			return fmt.Errorf("detector %s: schedule %q: %w", d.Name, d.Schedule, err)
@@ -132,7 +132,7 @@ func (s *Scheduler) Prune(ctx context.Context, d Definition, before time.Time) e
 // due lists the windows to run before bound, recording a gap for those
 // older than MaxCatchUp windows.
 func (s *Scheduler) due(ctx context.Context, d Definition, bound time.Time) ([]risk.Window, error) {
-	var windows []risk.Window
+	var due []risk.Window // failed, or left running: the claim decides
 	rows, err := s.pool.Query(ctx, `SELECT window_start, window_end FROM detector_runs
 		WHERE detector = $1 AND status IN ('failed', 'running') AND window_end <= $2 ORDER BY window_start LIMIT $3`, d.Name, bound, s.MaxCatchUp)
 	if err != nil {
@@ -143,7 +143,7 @@ func (s *Scheduler) due(ctx context.Context, d Definition, bound time.Time) ([]r
 		if err := rows.Scan(&w.Start, &w.End); err != nil {
 			return nil, err
 		}
-		windows = append(windows, w)
+		due = append(due, w)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
@@ -166,10 +166,7 @@ func (s *Scheduler) due(ctx context.Context, d Definition, bound time.Time) ([]r
 		s.log.Warn("windows skipped as a gap", "detector", d.Name, "from", from, "to", oldest)
 		from = oldest
 	}
-	for start := from; !start.Add(d.Window).After(bound); start = start.Add(d.Window) {
-		windows = append(windows, risk.Window{Start: start, End: start.Add(d.Window)})
-	}
-	return windows, nil
+	return append(due, windows(from, bound, d.Window)...), nil
 }
 
 // runWindow claims w in the ledger and runs it; false when another replica
@@ -230,7 +227,8 @@ func minTime(a, b time.Time) time.Time {
 // align floors t to a multiple of step in the centres' time zone, so that
 // daily windows start at midnight in UTC+8.
 func align(t time.Time, step time.Duration) time.Time {
-	const offset = 8 * time.Hour
+	_, secs := t.In(risk.CST).Zone()
+	offset := time.Duration(secs) * time.Second
 	return t.Add(offset).Truncate(step).Add(-offset).UTC()
 }
 

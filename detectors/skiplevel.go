@@ -55,7 +55,7 @@ func SkipLevel(conn driver.Conn, _ SkipLevelConfig) Definition {
 				Labels:   risk.Labels{"detector": d.Name, "region": region, "category": category, "person": person},
 				Window:   w,
 				Level:    lv,
-				Summary:  fmt.Sprintf("越级访：%s 的%s问题于%s在%s登记（%s级）", region, category, at.In(cst).Format("2006-01-02"), org, level),
+				Summary:  fmt.Sprintf("越级访：%s 的%s问题于%s在%s登记（%s级）", region, category, at.In(risk.CST).Format("2006-01-02"), org, level),
 				Numbers:  map[string]float64{"petitioners": float64(max(petitioners, 0)), "upstream_flag": float64(flagged)},
 				Evidence: []risk.Evidence{{Source: risk.SourcePetition, ID: id}},
 				Seen:     at,

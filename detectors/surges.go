@@ -88,7 +88,7 @@ func Surge(conn driver.Conn, cfg surge.Config) Definition {
 				Labels:   risk.Labels{"detector": d.Name, "region": k.code, "category": k.category, "level": k.level},
 				Window:   w,
 				Level:    lv,
-				Summary:  fmt.Sprintf("突增：%s %s %s起%d件，常态约%.1f件", k.code, k.category, w.Start.In(cst).Format("01-02 15:04"), int(s.V), s.Expected),
+				Summary:  fmt.Sprintf("突增：%s %s %s起%d件，常态约%.1f件", k.code, k.category, w.Start.In(risk.CST).Format("01-02 15:04"), int(s.V), s.Expected),
 				Numbers:  map[string]float64{"observed": s.V, "expected": s.Expected, "p": s.P, "score": s.Score},
 				Evidence: ev,
 				Seen:     w.End,

@@ -3,6 +3,7 @@ package schema_test
 import (
 	"context"
 	"io/fs"
+	"strings"
 	"testing"
 	"testing/fstest"
 
@@ -69,5 +70,62 @@ func TestPostgresPoolSize(t *testing.T) {
 			t.Errorf("%s: pool of %d, want %d", c.dsn, got, c.want)
 		}
 		pool.Close()
+	}
+}
+
+// TestCreateTemp: a temporary database is migrated and reachable by its
+// DSN; Drop removes it from the server, Close leaves it, and a second call
+// of either does nothing.
+func TestCreateTemp(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs ClickHouse; skipped in -short mode")
+	}
+	ctx := context.Background()
+	admin := schematest.Connect(t, schematest.DSN())
+	exists := func(name string) bool {
+		t.Helper()
+		var n uint64
+		if err := admin.QueryRow(ctx, `SELECT count() FROM system.databases WHERE name = ?`, name).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n == 1
+	}
+
+	dropped, err := schema.CreateTemp(ctx, schematest.DSN(), "test_temp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(dropped.Name, "test_temp_") || !exists(dropped.Name) {
+		t.Fatalf("database %q: want test_temp_<random> on the server", dropped.Name)
+	}
+	other := schematest.Connect(t, dropped.DSN)
+	var tables uint64
+	if err := other.QueryRow(ctx, `SELECT count() FROM system.tables WHERE database = currentDatabase() AND name IN ('events', 'rejected_events')`).Scan(&tables); err != nil || tables != 2 {
+		t.Errorf("tables through the DSN %s: %d (%v), want events and rejected_events", dropped.DSN, tables, err)
+	}
+	if err := dropped.Drop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if exists(dropped.Name) {
+		t.Errorf("database %s still there after Drop", dropped.Name)
+	}
+	if err := dropped.Drop(ctx); err != nil {
+		t.Errorf("second Drop: %v", err)
+	}
+
+	kept, err := schema.CreateTemp(ctx, schematest.DSN(), "test_temp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+kept.Name) })
+	if kept.Name == dropped.Name {
+		t.Errorf("two temporary databases named %s", kept.Name)
+	}
+	if err := kept.Close(); err != nil {
+		t.Fatal(err)
+	}
+	kept.Drop(ctx) // after Close: does nothing
+	if !exists(kept.Name) {
+		t.Errorf("database %s gone after Close; want it kept", kept.Name)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -82,26 +81,26 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 
 	// (c) the raw limit: big native inserts of the decoded rows, two at once.
-	rawConn, dropRaw, err := benchDatabase(ctx, c.ClickHouse, "raw")
+	raw, err := benchDatabase(ctx, c.ClickHouse, "raw")
 	if err != nil {
 		return err
 	}
-	defer dropRaw()
+	defer raw.Drop(context.WithoutCancel(ctx))
 	fmt.Fprintln(stderr, "(c) inserting straight into ClickHouse…")
-	rawRate, err := benchRawInsert(ctx, pipeline.NewEventWriter(rawConn), stored)
+	rawRate, err := benchRawInsert(ctx, pipeline.NewEventWriter(raw.Conn), stored)
 	if err != nil {
 		return err
 	}
-	dropRaw() // stops its background merges, which (b) would otherwise compete with
+	raw.Drop(context.WithoutCancel(ctx)) // stops its background merges, which (b) would otherwise compete with
 
 	stored = nil // let the collector have it: (b) runs with the heap of a real process
 
 	// (b) end to end through the embedded broker and the ingesters.
-	e2eConn, dropE2E, err := benchDatabase(ctx, c.ClickHouse, "e2e")
+	e2e, err := benchDatabase(ctx, c.ClickHouse, "e2e")
 	if err != nil {
 		return err
 	}
-	defer dropE2E()
+	defer e2e.Drop(context.WithoutCancel(ctx))
 	fmt.Fprintln(stderr, "(b) producing and ingesting end to end…")
 	if profile != "" {
 		f, err := os.Create(profile)
@@ -111,7 +110,7 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 		defer f.Close()
 		pprof.StartCPUProfile(f)
 	}
-	e2eRate, err := benchEndToEnd(ctx, e2eConn, msgs, norm, p, c, log)
+	e2eRate, err := benchEndToEnd(ctx, e2e.Conn, msgs, norm, p, c, log)
 	if profile != "" {
 		pprof.StopCPUProfile()
 	}
@@ -154,57 +153,19 @@ func waitMerges(ctx context.Context, conn driver.Conn) error {
 	return nil // a busy server is measured as it is
 }
 
-// throwawayDatabase creates and migrates the database PREFIX_<time> on the
-// server of dsn; the returned func drops it and may be called more than once.
-func throwawayDatabase(ctx context.Context, dsn, prefix string) (driver.Conn, string, func(), error) {
-	admin, err := schema.Open(ctx, dsn)
-	if err != nil {
-		return nil, "", nil, err
-	}
-	db := fmt.Sprintf("%s_%d", prefix, time.Now().UnixNano())
-	if err := admin.Exec(ctx, "CREATE DATABASE "+db); err != nil {
-		admin.Close()
-		return nil, "", nil, fmt.Errorf("create database %s: %w", db, err)
-	}
-	var once sync.Once
-	drop := func() {
-		once.Do(func() {
-			admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db)
-			admin.Close()
-		})
-	}
-	u, err := url.Parse(dsn)
-	if err != nil {
-		drop()
-		return nil, "", nil, err
-	}
-	u.Path = "/" + db
-	conn, err := schema.Open(ctx, u.String())
-	if err == nil {
-		if err = schema.Migrate(ctx, conn); err != nil {
-			conn.Close()
-		}
-	}
-	if err != nil {
-		drop()
-		return nil, "", nil, err
-	}
-	return conn, db, func() { conn.Close(); drop() }, nil
-}
-
 // benchDatabase is a throw-away database for a measurement, returned once
 // the server has finished merging, so that one phase does not pay for the
 // last one's inserts.
-func benchDatabase(ctx context.Context, dsn, name string) (driver.Conn, func(), error) {
-	conn, _, drop, err := throwawayDatabase(ctx, dsn, "riskwatch_bench_"+name)
+func benchDatabase(ctx context.Context, dsn, name string) (*schema.TempDatabase, error) {
+	db, err := schema.CreateTemp(ctx, dsn, "riskwatch_bench_"+name)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	if err := waitMerges(ctx, conn); err != nil {
-		drop()
-		return nil, nil, err
+	if err := waitMerges(ctx, db.Conn); err != nil {
+		db.Drop(context.WithoutCancel(ctx))
+		return nil, err
 	}
-	return conn, drop, nil
+	return db, nil
 }
 
 func benchRawInsert(ctx context.Context, w *pipeline.EventWriter, rows []pipeline.Stored) (float64, error) {

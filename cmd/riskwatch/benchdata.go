@@ -19,7 +19,7 @@ import (
 func benchMessages(n int, seed uint64) map[risk.Source][]kafka.Message {
 	r := rand.New(rand.NewPCG(seed, 1))
 	out := map[risk.Source][]kafka.Message{}
-	base := time.Date(2020, 2, 1, 0, 0, 0, 0, time.FixedZone("CST", 8*3600))
+	base := time.Date(2020, 2, 1, 0, 0, 0, 0, risk.CST)
 	for rec := 0; n > 0; rec++ {
 		versions := min(2+r.IntN(4), n)
 		n -= versions

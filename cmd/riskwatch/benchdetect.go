@@ -30,11 +30,12 @@ func benchDetect(ctx context.Context, args []string, getenv func(string) string,
 	if err != nil {
 		return err
 	}
-	conn, drop, err := benchDatabase(ctx, c.ClickHouse, "detect")
+	db, err := benchDatabase(ctx, c.ClickHouse, "detect")
 	if err != nil {
 		return err
 	}
-	defer drop()
+	defer db.Drop(context.WithoutCancel(ctx))
+	conn := db.Conn
 	p, err := normalize.NewProtector(bytes.Repeat([]byte("bench-key-"), 4))
 	if err != nil {
 		return err

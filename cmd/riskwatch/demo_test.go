@@ -38,7 +38,7 @@ func TestDemoEvaluate(t *testing.T) {
 	if err := demo(t.Context(), args, func(string) string { return "" }, &stdout, &stderr); err != nil {
 		t.Fatalf("demo evaluate: %v\n%s\n(start the local servers with deploy/local/up.sh, or set RISKWATCH_CLICKHOUSE)", err, stderr.String())
 	}
-	var ev evaluation
+	var ev scenario.Evaluation
 	if err := json.Unmarshal(stdout.Bytes(), &ev); err != nil {
 		t.Fatalf("demo evaluate -json: %v\n%s", err, stdout.String())
 	}
@@ -52,7 +52,7 @@ func TestDemoEvaluate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	scored := map[string]result{}
+	scored := map[string]scenario.Result{}
 	for _, r := range ev.Detectors {
 		scored[r.Detector] = r
 	}
@@ -89,6 +89,6 @@ func TestDemoEvaluate(t *testing.T) {
 				t.Logf("%s %s is found now: strike it from knownGaps", name, kind)
 			}
 		}
-		t.Logf("%-14s recall %.2f, precision %s, %.1f false alerts per 10,000 background records (%d false)", d.Name, r.Recall, optional(r.Precision), r.FalsePer10k, r.FalsePositives)
+		t.Logf("%-14s recall %.2f, %d true and %d false alerts, %.1f false per 10,000 background records", d.Name, r.Recall, r.TruePositives, r.FalsePositives, r.FalsePer10k)
 	}
 }

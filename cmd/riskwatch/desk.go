@@ -86,7 +86,7 @@ func loadCalendar(path string) (*calendar.Calendar, error) {
 // holidays: deadlines there count weekends only.
 func unknownYears(cal *calendar.Calendar, now time.Time) []int {
 	var out []int
-	for y := now.In(calendar.CST).Year(); y <= now.In(calendar.CST).Year()+1; y++ {
+	for y := now.In(risk.CST).Year(); y <= now.In(risk.CST).Year()+1; y++ {
 		if !cal.Known(y) {
 			out = append(out, y)
 		}

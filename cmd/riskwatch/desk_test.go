@@ -118,23 +118,19 @@ func TestDemoAtTheDesks(t *testing.T) {
 	}
 	log := slog.New(slog.DiscardHandler)
 	s := scenario.Generate(scenario.Config{Seed: 1, Weeks: 5, Townships: 2, Scale: 0.3})
-	conn, _, drop, err := throwawayDatabase(ctx, c.ClickHouse, "riskwatch_desks")
-	if err != nil {
-		t.Fatalf("%v (start the local servers with deploy/local/up.sh)", err)
-	}
-	defer drop()
+	conn, _ := schematest.Open(t)
 	if err := demoIngest(ctx, conn, s, c, log); err != nil {
 		t.Fatal(err)
 	}
 	lex, _ := intent.New(intent.DefaultConfig())
-	runs, err := demoDetect(ctx, detectors.All(conn, detectors.DefaultConfig(), lex), s.Truth.From, s.Truth.To, 3)
+	runs, err := detectors.Backtest(ctx, detectors.All(conn, detectors.DefaultConfig(), lex), s.Truth.From, s.Truth.To, detectors.BacktestConfig{Parallel: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
 	pool, _ := schematest.OpenPostgres(t)
 	alerts := detectors.NewAlertStore(pool)
 	for _, r := range runs {
-		for _, window := range r.alerts {
+		for _, window := range r.Alerts {
 			if _, err := alerts.Record(ctx, window); err != nil {
 				t.Fatal(err)
 			}

@@ -15,10 +15,11 @@ import (
 )
 
 // detect runs the detectors as if live over a past event-time range: each
-// detector over each of its windows in [from, to). With -dry-run it writes
-// nothing and prints each alert as a JSON line when it opens (later windows
-// of the same scope would join it); without, it records them as the
-// scheduler would.
+// detector over each of its windows in [from, to) (detectors.Backtest), with
+// progress on stderr. With -dry-run it writes nothing and prints each alert
+// as a JSON line when it opens (later windows of the same scope would join
+// it); without, it records them as the scheduler would, detector by
+// detector, window by window.
 func detect(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var from, to, only string
 	var dry bool
@@ -50,31 +51,36 @@ func detect(ctx context.Context, args []string, getenv func(string) string, stdo
 		defer pool.Close()
 		store = detectors.NewAlertStore(pool)
 	}
-	enc := json.NewEncoder(stdout)
-	enc.SetEscapeHTML(false)
-	printed := map[string]bool{} // scopes: later windows join the alert, as in the store
-	ran := false
 	dcfg, lex, err := detectors.LoadConfig(c.Detectors)
 	if err != nil {
 		return err
 	}
+	var defs []detectors.Definition
 	for _, d := range detectors.All(conn, dcfg, lex) {
-		if only != "" && d.Name != only {
-			continue
+		if only == "" || d.Name == only {
+			defs = append(defs, d)
 		}
-		ran = true
-		if d.IngestTime { // backtests run on event time, by the hour
-			d.Detect, d.Window = d.Replay, time.Hour
-		}
-		for w := (risk.Window{Start: start, End: start.Add(d.Window)}); !w.Start.After(end.Add(-d.Window)); w = (risk.Window{Start: w.End, End: w.End.Add(d.Window)}) {
-			alerts, err := d.Detect(ctx, w)
-			if err != nil {
-				return fmt.Errorf("%s over %s–%s: %w", d.Name, w.Start.Format(time.RFC3339), w.End.Format(time.RFC3339), err)
-			}
+	}
+	if len(defs) == 0 {
+		return fmt.Errorf("no detector named %q", only)
+	}
+	p := newProgress(stderr, "detect", time.Now)
+	runs, err := detectors.Backtest(ctx, defs, start, end, detectors.BacktestConfig{Parallel: 1, Progress: p.report})
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetEscapeHTML(false)
+	printed := map[string]bool{} // scopes: later windows join the alert, as in the store
+	opened := 0
+	for _, r := range runs {
+		for _, alerts := range r.Alerts {
 			if store != nil {
-				if _, err := store.Record(ctx, alerts); err != nil {
+				n, err := store.Record(ctx, alerts)
+				if err != nil {
 					return err
 				}
+				opened += n
 				continue
 			}
 			for _, a := range alerts {
@@ -88,8 +94,10 @@ func detect(ctx context.Context, args []string, getenv func(string) string, stdo
 			}
 		}
 	}
-	if !ran {
-		return fmt.Errorf("no detector named %q", only)
+	if store != nil {
+		p.summary(len(defs), fmt.Sprintf("%d alerts opened", opened))
+	} else {
+		p.summary(len(defs), fmt.Sprintf("%d alerts printed", len(printed)))
 	}
 	return nil
 }
@@ -106,7 +114,7 @@ func parseWhen(s string) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339, s); err == nil {
 		return t.UTC(), nil
 	}
-	t, err := time.ParseInLocation("2006-01-02", s, time.FixedZone("CST", 8*3600))
+	t, err := time.ParseInLocation("2006-01-02", s, risk.CST)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("time %q: want RFC 3339 or 2006-01-02", s)
 	}

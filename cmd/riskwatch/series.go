@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	risk "riskwatch"
 	"riskwatch/detectors/surge"
 )
 
@@ -33,9 +34,6 @@ score = 1 − P(X ≥ value | baseline) and alert 0 or 1. The first two weeks
 
 flags:
 `
-
-// seriesZone is China Standard Time, the zone of timestamps without one.
-var seriesZone = time.FixedZone("CST", 8*3600)
 
 // series scores a CSV series with surge.Score, so that analysts can try
 // thresholds and the algorithm can be judged on public benchmarks
@@ -177,7 +175,7 @@ func seriesTime(s string) (time.Time, error) {
 		return t, nil
 	}
 	for _, layout := range []string{time.DateTime, time.DateOnly} {
-		if t, err := time.ParseInLocation(layout, s, seriesZone); err == nil {
+		if t, err := time.ParseInLocation(layout, s, risk.CST); err == nil {
 			return t, nil
 		}
 	}

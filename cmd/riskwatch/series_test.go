@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	risk "riskwatch"
 )
 
 // seriesSample is 11 weeks of daily counts of one township category:
@@ -106,7 +108,7 @@ func TestSeriesHeaderIsOptional(t *testing.T) {
 // Every timestamp format, at hourly steps across offsets: the same instants
 // however they are written.
 func TestSeriesStdinFormats(t *testing.T) {
-	start := time.Date(2024, 3, 4, 0, 0, 0, 0, seriesZone)
+	start := time.Date(2024, 3, 4, 0, 0, 0, 0, risk.CST)
 	var in strings.Builder
 	for i := range 400 {
 		t := start.Add(time.Duration(i) * time.Hour)

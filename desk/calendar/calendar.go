@@ -19,11 +19,9 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
-)
 
-// CST is China Standard Time: UTC+8, no daylight saving. All day boundaries
-// are taken in this zone.
-var CST = time.FixedZone("CST", 8*3600)
+	risk "riskwatch"
+)
 
 const day = 24 * time.Hour
 
@@ -46,12 +44,12 @@ type date struct {
 }
 
 func dateOf(t time.Time) date {
-	y, m, d := t.In(CST).Date()
+	y, m, d := t.In(risk.CST).Date()
 	return date{y, m, d}
 }
 
 // start is 00:00 CST of d; the day ends at next().start().
-func (d date) start() time.Time { return time.Date(d.y, d.m, d.d, 0, 0, 0, 0, CST) }
+func (d date) start() time.Time { return time.Date(d.y, d.m, d.d, 0, 0, 0, 0, risk.CST) }
 func (d date) next() date       { return dateOf(d.start().Add(day)) }
 func (d date) weekend() bool {
 	wd := d.start().Weekday()
@@ -164,8 +162,8 @@ func parseList(y int, field string, nodes []yaml.Node) ([]date, error) {
 		if !isRange {
 			hi = lo
 		}
-		from, err1 := time.ParseInLocation(time.DateOnly, strings.TrimSpace(lo), CST)
-		to, err2 := time.ParseInLocation(time.DateOnly, strings.TrimSpace(hi), CST)
+		from, err1 := time.ParseInLocation(time.DateOnly, strings.TrimSpace(lo), risk.CST)
+		to, err2 := time.ParseInLocation(time.DateOnly, strings.TrimSpace(hi), risk.CST)
 		switch {
 		case err1 != nil || err2 != nil:
 			return nil, fail("not a date: want YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD")
@@ -238,7 +236,7 @@ func (c *Calendar) nextWorking(d date) date {
 }
 
 // AddWorkingDays returns the deadline n working days after start: the day of
-// start (in CST) does not count, counting begins on the next working day, and
+// start (in risk.CST) does not count, counting begins on the next working day, and
 // the result is the end of the n-th working day, that is 24:00 CST, the
 // instant the following calendar day begins. A deadline is met by anything
 // strictly before the returned instant.

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	risk "riskwatch"
 )
 
 // at parses "2006-01-02" or "2006-01-02 15:04" as CST wall time.
@@ -14,14 +16,14 @@ func at(t *testing.T, s string) time.Time {
 	if len(s) > len(layout) {
 		layout = "2006-01-02 15:04"
 	}
-	v, err := time.ParseInLocation(layout, s, CST)
+	v, err := time.ParseInLocation(layout, s, risk.CST)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return v
 }
 
-func show(t time.Time) string { return t.In(CST).Format("2006-01-02 15:04 MST") }
+func show(t time.Time) string { return t.In(risk.CST).Format("2006-01-02 15:04 MST") }
 
 func TestWorkingDay(t *testing.T) {
 	c := Default()

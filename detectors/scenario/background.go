@@ -3,6 +3,8 @@ package scenario
 import (
 	"fmt"
 	"time"
+
+	risk "riskwatch"
 )
 
 // Background volume of the whole county (all 10 townships) a day, at
@@ -58,7 +60,7 @@ func (g *gen) background() {
 		{petitionPerDay, &officeHours, &petitionDays, g.backgroundPetition},
 	}
 	for h := g.from; h.Before(g.to); h = h.Add(time.Hour) {
-		local := h.In(cst)
+		local := h.In(risk.CST)
 		for _, f := range feeds {
 			lambda := f.perDay * scale * f.days[local.Weekday()] / mean(f.days[:]) * f.hours[local.Hour()] / sum(f.hours[:])
 			for range poisson(g.r, lambda) {

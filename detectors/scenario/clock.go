@@ -3,11 +3,9 @@ package scenario
 import (
 	"strconv"
 	"time"
-)
 
-// cst is China Standard Time: the zone of upstream times without one, and
-// of the hours people call in.
-var cst = time.FixedZone("CST", 8*3600)
+	risk "riskwatch"
+)
 
 // clock is how one upstream gateway writes times (contracts/README.md). A
 // record keeps its gateway's clock in every version.
@@ -29,9 +27,9 @@ func (c clock) format(t time.Time) any {
 	}
 	switch c {
 	case clockSlash:
-		return t.In(cst).Format("2006/01/02 15:04")
+		return t.In(risk.CST).Format("2006/01/02 15:04")
 	case clockOffset:
-		return t.In(cst).Format(time.RFC3339)
+		return t.In(risk.CST).Format(time.RFC3339)
 	case clockZulu:
 		return t.UTC().Format(time.RFC3339)
 	case clockMillis:
@@ -39,7 +37,7 @@ func (c clock) format(t time.Time) any {
 	case clockMillisText:
 		return strconv.FormatInt(t.UnixMilli(), 10)
 	}
-	return t.In(cst).Format(time.DateTime)
+	return t.In(risk.CST).Format(time.DateTime)
 }
 
 // trunc is t as the clock can write it: what the pipeline will store.

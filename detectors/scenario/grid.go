@@ -163,7 +163,7 @@ func (g *gen) grid(rp report) *rec {
 		e.Parties = append(e.Parties, party{Name: p.name, Phone: g.phone(p), IDNo: p.idNo})
 	}
 
-	r := &rec{src: risk.SourceGrid, at: rp.at, prefix: "GE" + rp.town.code + "-" + rp.at.In(cst).Format("20060102") + "-", width: 4}
+	r := &rec{src: risk.SourceGrid, at: rp.at, prefix: "GE" + rp.town.code + "-" + rp.at.In(risk.CST).Format("20060102") + "-", width: 4}
 	for _, s := range g.gridStages(rp) {
 		s.at = clk.trunc(s.at)
 		e.Status, e.UpdateTime = s.status, clk.format(s.at)

@@ -310,7 +310,7 @@ func (g *gen) hotline(c call) *rec {
 	}
 
 	st := g.hotlineStages(c)
-	r := &rec{src: risk.SourceHotline, at: c.at, prefix: "ZJSX12345-" + c.at.In(cst).Format("20060102") + "-", width: 5}
+	r := &rec{src: risk.SourceHotline, at: c.at, prefix: "ZJSX12345-" + c.at.In(risk.CST).Format("20060102") + "-", width: 5}
 	for i, s := range st {
 		s.at = clk.trunc(s.at)
 		h.Status = s.status

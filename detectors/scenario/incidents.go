@@ -33,7 +33,7 @@ func (g *gen) incTo() time.Time   { return g.to.Add(-36 * time.Hour) }
 func (g *gen) when(lo, hi time.Time, daytime bool) time.Time {
 	for {
 		t := lo.Add(between(g.r, 0, hi.Sub(lo)))
-		if h := t.In(cst).Hour(); !daytime || h >= 8 && h < 18 {
+		if h := t.In(risk.CST).Hour(); !daytime || h >= 8 && h < 18 {
 			return t
 		}
 	}
@@ -41,8 +41,8 @@ func (g *gen) when(lo, hi time.Time, daytime bool) time.Time {
 
 // hourOf is a random day of the incident span at the given hour (UTC+8).
 func (g *gen) hourOf(hour int) time.Time {
-	day := g.when(g.incFrom(), g.incTo().Add(-24*time.Hour), false).In(cst)
-	return time.Date(day.Year(), day.Month(), day.Day(), hour, 0, 0, 0, cst).UTC()
+	day := g.when(g.incFrom(), g.incTo().Add(-24*time.Hour), false).In(risk.CST)
+	return time.Date(day.Year(), day.Month(), day.Day(), hour, 0, 0, 0, risk.CST).UTC()
 }
 
 // townOr is the township named by code when it carries traffic, else any.
@@ -148,7 +148,7 @@ func (g *gen) plantSurge() {
 	// A bus line cut without notice: parents call before school.
 	t = g.townOr("330681003")
 	start := g.hourOf(7)
-	for start.In(cst).Weekday() == time.Saturday || start.In(cst).Weekday() == time.Sunday {
+	for start.In(risk.CST).Weekday() == time.Saturday || start.In(risk.CST).Weekday() == time.Sunday {
 		start = g.hourOf(7)
 	}
 	recs = g.burst(start, 14+g.r.IntN(4), call{cat: catalogByPath("交通运输/公交客运/线路班次"), appeal: "投诉"}, []string{

@@ -185,7 +185,7 @@ func (g *gen) petition(v visit) *rec {
 	}
 	versioned := g.r.IntN(20) > 0
 
-	r := &rec{src: risk.SourcePetition, at: v.at, prefix: v.org.prefix + "-" + v.at.In(cst).Format("2006-01") + "-", width: 6}
+	r := &rec{src: risk.SourcePetition, at: v.at, prefix: v.org.prefix + "-" + v.at.In(risk.CST).Format("2006-01") + "-", width: 6}
 	for i, s := range g.petitionStages(v) {
 		s.at = clk.trunc(s.at)
 		p.Status, p.UpdateTime = s.status, clk.format(s.at)

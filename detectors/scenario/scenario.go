@@ -2,8 +2,8 @@
 // one county, 诸暨市 and its townships, in the exact message formats of
 // shared/contracts, with incidents planted for every detector, traps that
 // must not raise alerts, and the ground truth to score the detectors
-// against. It is pure: no I/O, no clock; the same Config gives the same
-// Scenario, byte for byte.
+// against (Truth.Score, on a detectors.Backtest). It is pure: no I/O, no
+// clock; the same Config gives the same Scenario, byte for byte.
 //
 // Background traffic is a seasonal Poisson process (busier on weekdays and
 // in office hours) handled in time, by people who appear once (a few call
@@ -72,7 +72,7 @@ func (c Config) withDefaults() Config {
 		c.Scale = 1
 	}
 	if c.Start.IsZero() {
-		c.Start = time.Date(2025, 10, 13, 0, 0, 0, 0, cst)
+		c.Start = time.Date(2025, 10, 13, 0, 0, 0, 0, risk.CST)
 	}
 	return c
 }

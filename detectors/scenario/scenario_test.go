@@ -139,7 +139,6 @@ func TestVolume(t *testing.T) {
 			t.Errorf("%s: %.1f background records a day, want %v–%v", src, perDay[src], w[0], w[1])
 		}
 	}
-	cst := time.FixedZone("CST", 8*3600)
 	var weekday, weekend, day, night int
 	versions := 0
 	for _, e := range events {
@@ -147,7 +146,7 @@ func TestVolume(t *testing.T) {
 			continue
 		}
 		versions += int(e.Version)
-		local := e.OccurredAt.In(cst)
+		local := e.OccurredAt.In(risk.CST)
 		if wd := local.Weekday(); wd == time.Saturday || wd == time.Sunday {
 			weekend++
 		} else {

@@ -4,12 +4,9 @@ import (
 	"math"
 	"slices"
 	"time"
-)
 
-// cst is the centres' time zone, Asia/Shanghai, as a fixed offset: China
-// has kept UTC+8 without daylight saving since 1991, and a fixed zone needs
-// no tzdata on the servers.
-var cst = time.FixedZone("CST", 8*60*60)
+	risk "riskwatch"
+)
 
 const (
 	day  = 24 * time.Hour
@@ -96,8 +93,8 @@ func (s *seasons) warmUp(cfg Config) int {
 }
 
 func startOfDay(t time.Time) time.Time {
-	y, m, d := t.In(cst).Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, cst)
+	y, m, d := t.In(risk.CST).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, risk.CST)
 }
 
 // estimate returns the baseline of one point and how many samples' worth of

@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	risk "riskwatch"
 )
 
 // The synthetic evaluation: series with a known seasonal mean and planted
@@ -21,14 +23,14 @@ var weekdayHours = [24]float64{
 const weekendShare = 0.6
 
 func weekend(t time.Time) bool {
-	wd := t.In(cst).Weekday()
+	wd := t.In(risk.CST).Weekday()
 	return wd == time.Saturday || wd == time.Sunday
 }
 
 // hourly is a weekday-peak-per-hour profile.
 func hourly(peak float64) func(t time.Time) float64 {
 	return func(t time.Time) float64 {
-		m := peak * weekdayHours[t.In(cst).Hour()]
+		m := peak * weekdayHours[t.In(risk.CST).Hour()]
 		if weekend(t) {
 			m *= weekendShare
 		}
@@ -43,8 +45,8 @@ func holiday(t time.Time) bool {
 		{"2024-02-10", "2024-02-17"}, {"2024-10-01", "2024-10-07"},
 		{"2025-01-28", "2025-02-04"}, {"2025-10-01", "2025-10-08"},
 	} {
-		from, _ := time.ParseInLocation(time.DateOnly, h[0], cst)
-		to, _ := time.ParseInLocation(time.DateOnly, h[1], cst)
+		from, _ := time.ParseInLocation(time.DateOnly, h[0], risk.CST)
+		to, _ := time.ParseInLocation(time.DateOnly, h[1], risk.CST)
 		if !t.Before(from) && t.Before(to.Add(day)) {
 			return true
 		}
@@ -131,7 +133,7 @@ func (e evaluation) recallText() string {
 func evaluate(tb testing.TB, sc scenario, cfg Config, seed uint64) evaluation {
 	tb.Helper()
 	r := rand.New(rand.NewPCG(seed, 0x5eed))
-	start := time.Date(2024, 1, 1, 0, 0, 0, 0, cst)
+	start := time.Date(2024, 1, 1, 0, 0, 0, 0, risk.CST)
 	warm := newSeasons(sc.step, cfg).warmUp(cfg)
 	var e evaluation
 	for range sc.series {

@@ -185,7 +185,7 @@ func Expected(history []Point, at time.Time, step time.Duration, cfg Config) flo
 
 func (s *seasons) expected(history []Point, at time.Time) (mu, neff float64) {
 	g := s.groups(history, at.Add(-s.window), at)
-	lt := at.In(cst)
+	lt := at.In(risk.CST)
 	return s.estimate(func(l int) []float64 { return g[l][s.levels[l].key(lt)] })
 }
 
@@ -199,7 +199,7 @@ func (s *seasons) groups(history []Point, from, to time.Time) [][][]float64 {
 		if p.T.Before(from) || !p.T.Before(to) || !validValue(p.V) {
 			continue
 		}
-		lt := p.T.In(cst)
+		lt := p.T.In(risk.CST)
 		for l, lv := range s.levels {
 			k := lv.key(lt)
 			g[l][k] = append(g[l][k], p.V)
@@ -231,7 +231,7 @@ func newIndex(series []Point, s *seasons) *index {
 	}
 	for i, p := range series {
 		ix.vals[i] = p.V
-		lt := p.T.In(cst)
+		lt := p.T.In(risk.CST)
 		for l, lv := range s.levels {
 			k := lv.key(lt)
 			ix.keys[l][i] = k

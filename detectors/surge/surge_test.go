@@ -13,7 +13,7 @@ import (
 )
 
 // monday is the first hour of a Monday in China time.
-var monday = time.Date(2024, 3, 4, 0, 0, 0, 0, cst)
+var monday = time.Date(2024, 3, 4, 0, 0, 0, 0, risk.CST)
 
 // makeSeries returns n points step apart from start with the given values.
 func makeSeries(start time.Time, step time.Duration, n int, value func(i int, t time.Time) float64) []Point {
@@ -32,7 +32,7 @@ func flat(v float64) func(int, time.Time) float64 { return func(int, time.Time) 
 func office(seed uint64) func(int, time.Time) float64 {
 	r := rand.New(rand.NewPCG(seed, 1))
 	return func(_ int, t time.Time) float64 {
-		lt := t.In(cst)
+		lt := t.In(risk.CST)
 		m := 0.3
 		switch h := lt.Hour(); {
 		case h >= 9 && h < 12:
@@ -79,7 +79,7 @@ func TestScoreDecision(t *testing.T) {
 	busy := hourly(office(7))
 
 	// Golden Week: 1–7 October, then an ordinary Tuesday.
-	golden := time.Date(2024, 10, 1, 0, 0, 0, 0, cst)
+	golden := time.Date(2024, 10, 1, 0, 0, 0, 0, risk.CST)
 	r := rand.New(rand.NewPCG(9, 9))
 	daily := makeSeries(golden.AddDate(0, 0, -70), day, 78, func(_ int, t time.Time) float64 {
 		switch {
@@ -268,14 +268,14 @@ func near(a, b float64) bool { return math.Abs(a-b) <= 1e-9*max(1, math.Abs(b)) 
 func TestSeasonsAreChinaTime(t *testing.T) {
 	// Busy at 09:00 China time only; the same instants in three zones.
 	busyAt9 := func(_ int, t time.Time) float64 {
-		if t.In(cst).Hour() == 9 {
+		if t.In(risk.CST).Hour() == 9 {
 			return 10
 		}
 		return 1
 	}
 	s := makeSeries(monday, time.Hour, 4*168, busyAt9)
 	var ref []Scored
-	for _, zone := range []*time.Location{time.UTC, cst, time.FixedZone("EST", -5*3600)} {
+	for _, zone := range []*time.Location{time.UTC, risk.CST, time.FixedZone("EST", -5*3600)} {
 		z := slices.Clone(s)
 		for i := range z {
 			z[i].T = z[i].T.In(zone)

@@ -3,17 +3,19 @@ package normalize
 import (
 	"math"
 	"time"
+
+	risk "riskwatch"
 )
 
-// cstOffset is China Standard Time, UTC+8 all year: the zone of every
-// upstream time that carries none.
-const cstOffset = 8 * 60 * 60
+// cstOffset is risk.CST's offset in seconds: the zone of every upstream
+// time that carries none.
+var _, cstOffset = time.Time{}.In(risk.CST).Zone()
 
 // Plausible times: a year outside 2000–2100 (China time) is a typo or a
 // unit mix-up (seconds read as milliseconds), not a date to store.
 var (
-	minTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC).Add(-cstOffset * time.Second)
-	maxTime = time.Date(2101, 1, 1, 0, 0, 0, 0, time.UTC).Add(-cstOffset * time.Second)
+	minTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC).Add(-time.Duration(cstOffset) * time.Second)
+	maxTime = time.Date(2101, 1, 1, 0, 0, 0, 0, time.UTC).Add(-time.Duration(cstOffset) * time.Second)
 )
 
 func plausible(t time.Time) (time.Time, bool) {

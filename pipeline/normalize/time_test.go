@@ -4,6 +4,8 @@ import (
 	"math"
 	"testing"
 	"time"
+
+	risk "riskwatch"
 )
 
 func TestParseTime(t *testing.T) {
@@ -114,7 +116,7 @@ func TestParseTimeNumber(t *testing.T) {
 // TestParseTimeAgrees compares the hand-written parser with time.Parse on
 // a sweep of valid local times.
 func TestParseTimeAgrees(t *testing.T) {
-	cst := time.FixedZone("CST", 8*3600)
+	cst := risk.CST
 	start := time.Date(2019, 12, 25, 0, 0, 0, 0, cst)
 	for i := range 2000 {
 		want := start.Add(time.Duration(i)*7*time.Hour + time.Duration(i%60)*time.Second)

@@ -28,45 +28,24 @@ func DSN() string {
 }
 
 // Open creates the database test_<random>, migrates it and returns a
-// connection to it and its DSN. The database is dropped when the test ends.
-// Under -short the test is skipped; a missing server fails it with a hint.
+// connection to it and its DSN (schema.CreateTemp). The database is dropped
+// when the test ends. Under -short the test is skipped; a missing server
+// fails it with a hint.
 func Open(t testing.TB) (driver.Conn, string) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("needs ClickHouse; skipped in -short mode")
 	}
-	ctx := context.Background()
-	admin, err := schema.Open(ctx, DSN())
+	db, err := schema.CreateTemp(context.Background(), DSN(), "test")
 	if err != nil {
 		t.Fatalf("%v\n(start the local servers with deploy/local/up.sh, or set RISKWATCH_CLICKHOUSE)", err)
 	}
-	t.Cleanup(func() { admin.Close() })
-
-	db := "test_" + randomHex()
-	if err := admin.Exec(ctx, "CREATE DATABASE "+db); err != nil {
-		t.Fatalf("create database %s: %v", db, err)
-	}
 	t.Cleanup(func() {
-		if err := admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db); err != nil {
-			t.Errorf("drop database %s: %v", db, err)
+		if err := db.Drop(context.Background()); err != nil {
+			t.Error(err)
 		}
 	})
-
-	u, err := url.Parse(DSN())
-	if err != nil {
-		t.Fatalf("parse %s: %v", DSN(), err)
-	}
-	u.Path = "/" + db
-	dsn := u.String()
-	conn, err := schema.Open(ctx, dsn)
-	if err != nil {
-		t.Fatalf("connect to %s: %v", db, err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	if err := schema.Migrate(ctx, conn); err != nil {
-		t.Fatalf("migrate %s: %v", db, err)
-	}
-	return conn, dsn
+	return db.Conn, db.DSN
 }
 
 // Connect opens another connection to dsn, closed when the test ends.
