@@ -22,6 +22,9 @@ type change struct {
 	tx    pgx.Tx
 	at    time.Time
 	actor string // username, or "system"
+
+	xact   string // the transaction's id, once an event asked for it
+	events int    // events queued so far
 }
 
 func actorName(u *User) string {
@@ -96,9 +99,16 @@ func (c *change) publish(ctx context.Context, e Event) error {
 	}
 	target, _ := json.Marshal(map[string]string{"key": key})
 	payload, _ := json.Marshal(e)
-	// Every event is its own fact: the audit id would do, the time and type
-	// and key are as good and need no round trip.
-	dedup := fmt.Sprintf("event/%s/%s/%d", key, e.Type, c.at.UnixNano())
+	// Every event is its own fact, even two of one type about one matter in
+	// one change (two alerts joining a case): the transaction's id and the
+	// event's place in it tell them apart, and no time needs to differ.
+	if c.xact == "" {
+		if err := c.tx.QueryRow(ctx, `SELECT pg_current_xact_id()::text`).Scan(&c.xact); err != nil {
+			return fmt.Errorf("queue event: %w", err)
+		}
+	}
+	c.events++
+	dedup := fmt.Sprintf("event/%s/%s/%s.%d", key, e.Type, c.xact, c.events)
 	_, err := c.tx.Exec(ctx, `INSERT INTO outbox (dedup_key, channel, target, payload, created_at, next_at)
 		VALUES ($1, 'kafka', $2, $3, $4, $4) ON CONFLICT (dedup_key) DO NOTHING`, dedup, target, payload, c.at)
 	if err != nil {
