@@ -10,6 +10,7 @@ import (
 	"time"
 
 	risk "riskwatch"
+	"riskwatch/desk"
 	"riskwatch/detectors"
 	"riskwatch/schema"
 )
@@ -41,14 +42,18 @@ func detect(ctx context.Context, args []string, getenv func(string) string, stdo
 		return err
 	}
 	defer conn.Close()
-	var store *detectors.AlertStore
+	var review *desk.Review // records alerts as serve does: with their events for riskwatch.alerts
 	if !dry {
 		pool, err := schema.OpenPostgres(ctx, c.Postgres)
 		if err != nil {
 			return err
 		}
 		defer pool.Close()
-		store = detectors.NewAlertStore(pool)
+		d, _, err := newDesks(c, pool, nil, nil, nil, nil)
+		if err != nil {
+			return err
+		}
+		review = d.Review
 	}
 	enc := json.NewEncoder(stdout)
 	enc.SetEscapeHTML(false)
@@ -71,8 +76,8 @@ func detect(ctx context.Context, args []string, getenv func(string) string, stdo
 			if err != nil {
 				return fmt.Errorf("%s over %s–%s: %w", d.Name, w.Start.Format(time.RFC3339), w.End.Format(time.RFC3339), err)
 			}
-			if store != nil {
-				if _, err := store.Record(ctx, alerts); err != nil {
+			if review != nil {
+				if _, err := review.Record(ctx, alerts); err != nil {
 					return err
 				}
 				continue
