@@ -15,6 +15,10 @@ UPDATE outbox o SET target = jsonb_build_object(
 ALTER TABLE outbox DROP CONSTRAINT IF EXISTS outbox_no_robot_address;
 ALTER TABLE outbox ADD CONSTRAINT outbox_no_robot_address CHECK (NOT target ?| array['url', 'secret']);
 
+-- A message goes out byte for byte as the change encoded it: json keeps the
+-- text, where jsonb would reorder its keys and respace it.
+ALTER TABLE outbox ALTER COLUMN payload TYPE json USING payload::json;
+
 -- Events go to two topics: riskwatch.cases (reviews and case changes, all
 -- so far) and riskwatch.alerts (the detectors' alerts, written with them).
 -- target {"topic", "key"}.
