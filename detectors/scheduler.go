@@ -39,9 +39,10 @@ type Scheduler struct {
 	runs       *prometheus.CounterVec
 }
 
-// NewScheduler returns a scheduler recording alerts in store and runs in
-// pool's ledger. watermark says how far ingestion has got (IngestWatermark);
-// owner names this replica in the ledger.
+// NewScheduler returns a scheduler recording alerts through store (in
+// serve, desk.Review) and runs in pool's ledger. watermark says how far
+// ingestion has got (IngestWatermark); owner names this replica in the
+// ledger.
 func NewScheduler(pool *pgxpool.Pool, store alertRecorder, watermark func(context.Context) (time.Time, error), owner string, reg prometheus.Registerer, log *slog.Logger) *Scheduler {
 	return &Scheduler{
 		pool: pool, store: store, watermark: watermark, Now: time.Now, owner: owner, MaxCatchUp: 288,
