@@ -121,7 +121,7 @@ func setup(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	f.users["admin"], f.users["cityadmin"] = admin, city
-	desks, err := desk.ReadDirectory(strings.NewReader(directory))
+	desks, err := desk.ReadDirectory(strings.NewReader(directory), cfg.Notify.Robots)
 	if err != nil {
 		t.Fatal(err)
 	}

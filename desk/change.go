@@ -22,6 +22,9 @@ type change struct {
 	tx    pgx.Tx
 	at    time.Time
 	actor string // username, or "system"
+
+	xact   string // the transaction's id, once an event asked for it
+	events int    // events queued so far
 }
 
 func actorName(u *User) string {
@@ -54,18 +57,17 @@ func (c *change) audit(ctx context.Context, action string, ref auditRef, detail 
 // notify queues a message to each of the desk's robots. dedup names the
 // fact told ("case/42/card/yellow"): a fact is told once, however many
 // replicas or retries try. Only red matters are told outside the desk's
-// working hours; the rest wait for the morning.
+// working hours; the rest wait for the morning. A row names the robot — the
+// desk and its place among the desk's robots — never its address or
+// secret, which the sender reads from the desk when it sends.
 func (c *change) notify(ctx context.Context, d Desk, dedup string, urgent bool, m robot.Message) error {
 	next := c.at
 	if !urgent {
 		next = nextOpen(d.Hours, c.at)
 	}
+	payload, _ := json.Marshal(map[string]string{"title": m.Title, "markdown": m.Markdown, "desk": d.ID})
 	for i, w := range d.Webhooks {
-		target, _ := json.Marshal(storedRobot(w))
-		payload, _ := json.Marshal(map[string]string{"title": m.Title, "markdown": m.Markdown, "desk": d.ID})
-		if _, err := c.tx.Exec(ctx, `INSERT INTO outbox (dedup_key, channel, target, payload, created_at, next_at)
-			VALUES ($1, 'webhook', $2, $3, $4, $5) ON CONFLICT (dedup_key) DO NOTHING`,
-			dedup+"#"+strconv.Itoa(i), target, payload, c.at, next); err != nil {
+		if err := c.queue(ctx, dedup+"#"+strconv.Itoa(i), channelRobot, robotRef{Desk: d.ID, Robot: i, Kind: w.Kind}, payload, next); err != nil {
 			return fmt.Errorf("queue notification: %w", err)
 		}
 	}
@@ -86,25 +88,60 @@ type Event struct {
 	Detail any       `json:"detail,omitempty"`
 }
 
-// publish queues an event for the topic, keyed by its case or alert so that
-// one matter's events stay in order.
+// publish queues an event for the riskwatch.cases topic, keyed by its case
+// or alert so that one matter's events stay in order.
 func (c *change) publish(ctx context.Context, e Event) error {
 	e.At, e.Actor = c.at, c.actor
 	key := e.Alert
 	if e.Case != 0 {
 		key = "case/" + strconv.FormatInt(e.Case, 10)
 	}
-	target, _ := json.Marshal(map[string]string{"key": key})
 	payload, _ := json.Marshal(e)
-	// Every event is its own fact: the audit id would do, the time and type
-	// and key are as good and need no round trip.
-	dedup := fmt.Sprintf("event/%s/%s/%d", key, e.Type, c.at.UnixNano())
-	_, err := c.tx.Exec(ctx, `INSERT INTO outbox (dedup_key, channel, target, payload, created_at, next_at)
-		VALUES ($1, 'kafka', $2, $3, $4, $4) ON CONFLICT (dedup_key) DO NOTHING`, dedup, target, payload, c.at)
-	if err != nil {
+	// Every event is its own fact, even two of one type about one matter in
+	// one change (two alerts joining a case): the transaction's id and the
+	// event's place in it tell them apart, and no time needs to differ.
+	if c.xact == "" {
+		if err := c.tx.QueryRow(ctx, `SELECT pg_current_xact_id()::text`).Scan(&c.xact); err != nil {
+			return fmt.Errorf("queue event: %w", err)
+		}
+	}
+	c.events++
+	dedup := fmt.Sprintf("event/%s/%s/%s.%d", key, e.Type, c.xact, c.events)
+	if err := c.queue(ctx, dedup, channelKafka, eventRef{Topic: TopicCases, Key: key}, payload, c.at); err != nil {
 		return fmt.Errorf("queue event: %w", err)
 	}
 	return nil
+}
+
+// The outbox's channels.
+const (
+	channelRobot = "webhook" // a desk's group robot
+	channelKafka = "kafka"   // a topic of the broker
+)
+
+// robotRef is the target of a robot's notification.
+type robotRef struct {
+	Desk  string     `json:"desk"`
+	Robot int        `json:"robot"` // index among the desk's robots; -1: none (a row from before robots were referenced, whose URL the desk had no more)
+	Kind  robot.Kind `json:"kind"`  // for the notification log
+}
+
+// eventRef is the target of an event.
+type eventRef struct {
+	Topic string `json:"topic"` // TopicCases or TopicAlerts
+	Key   string `json:"key"`   // the message key: one key's events stay in order
+}
+
+// queue writes a message to the outbox, due at next, unless the fact dedup
+// names was queued before.
+func (c *change) queue(ctx context.Context, dedup, channel string, target any, payload []byte, next time.Time) error {
+	t, err := json.Marshal(target)
+	if err != nil {
+		return err
+	}
+	_, err = c.tx.Exec(ctx, `INSERT INTO outbox (dedup_key, channel, target, payload, created_at, next_at)
+		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (dedup_key) DO NOTHING`, dedup, channel, t, payload, c.at, next)
+	return err
 }
 
 func nullInt(v int64) *int64 {

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
 	risk "riskwatch"
+	"riskwatch/desk/robot"
 )
 
 // Config holds the desks' rules, loaded from one YAML file; the zero value
@@ -64,10 +66,20 @@ type SessionConfig struct {
 	TokenTTL time.Duration `yaml:"token_ttl"` // an API token's life when its maker gives none; default 90 days (2160h)
 }
 
-// NotifyConfig tunes the outbox.
+// NotifyConfig tunes the outbox and says where robots may be reached.
 type NotifyConfig struct {
-	MaxAttempts int           `yaml:"max_attempts"` // before a notification is given up; default 8
+	MaxAttempts int           `yaml:"max_attempts"` // before a robot's notification is given up (events never are); default 8
 	Backoff     time.Duration `yaml:"backoff"`      // first retry delay, doubling; default 30s
+	MaxBackoff  time.Duration `yaml:"max_backoff"`  // retry delays double up to this; an event that keeps failing is retried this often, forever; default 10m
+	// Lease is how long a replica holds a robot's notification it is
+	// sending, or a topic whose events it publishes, before another replica
+	// may take it over (timed by PostgreSQL's clock); default 1m.
+	Lease time.Duration `yaml:"lease"`
+	// SendTimeout bounds one send, at most half the lease, so that a send
+	// and its record end while the claim still holds; default 20s.
+	SendTimeout time.Duration `yaml:"send_timeout"`
+	// Robots are the hosts and networks robot URLs may point to.
+	Robots robot.Allowlist `yaml:"robots"`
 }
 
 // DefaultConfig is the documented default of every setting.
@@ -90,7 +102,8 @@ func DefaultConfig() Config {
 		},
 		Sessions: SessionConfig{TTL: 12 * time.Hour, Idle: 30 * time.Minute, MaxFailures: 5, Lock: time.Minute,
 			PerAddress: 20, Hashing: 2, TokenTTL: 90 * 24 * time.Hour},
-		Notify: NotifyConfig{MaxAttempts: 8, Backoff: 30 * time.Second},
+		Notify: NotifyConfig{MaxAttempts: 8, Backoff: 30 * time.Second, MaxBackoff: 10 * time.Minute, Lease: time.Minute, SendTimeout: 20 * time.Second,
+			Robots: robot.Allowlist{Hosts: slices.Clone(robot.DefaultHosts)}},
 	}
 }
 
@@ -143,8 +156,14 @@ func (c Config) Validate() error {
 	if ss := c.Sessions; ss.TTL <= 0 || ss.Idle <= 0 || ss.MaxFailures < 1 || ss.Lock <= 0 || ss.PerAddress < 1 || ss.Hashing < 1 || ss.TokenTTL <= 0 {
 		errs = append(errs, errors.New("sessions: ttl, idle, max_failures, lock, per_address, hashing and token_ttl must be positive"))
 	}
-	if c.Notify.MaxAttempts < 1 || c.Notify.Backoff <= 0 {
-		errs = append(errs, errors.New("notify: max_attempts and backoff must be positive"))
+	if n := c.Notify; n.MaxAttempts < 1 || n.Backoff <= 0 || n.MaxBackoff < n.Backoff {
+		errs = append(errs, errors.New("notify: max_attempts and backoff must be positive, max_backoff at least backoff"))
+	}
+	if n := c.Notify; n.SendTimeout <= 0 || n.Lease < 2*n.SendTimeout {
+		errs = append(errs, errors.New("notify: send_timeout must be positive and at most half the lease"))
+	}
+	if err := c.Notify.Robots.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("notify.%w", err))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("desk config: %w", err)

@@ -1,6 +1,7 @@
 package desk_test
 
 import (
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -41,7 +42,17 @@ func TestLoadConfig(t *testing.T) {
 	if cfg.Routing.Levels["orange"] != "county" || cfg.Routing.Levels["blue"] != "village" || cfg.Deadlines.Kinds["repeat"] != 7 || cfg.Deadlines.Kinds["collective"] != 5 {
 		t.Errorf("changed settings are not merged over the defaults: %+v", cfg)
 	}
-	for _, bad := range []string{"routing:\n  levels:\n    orange: province\n", "deadlines:\n  tiers:\n    village: 0\n", "sessions:\n  tll: 1h\n"} {
+	// An on-premises gateway: its host and its network.
+	os.WriteFile(p, []byte("notify:\n  robots:\n    hosts: [zzd.gw.zj.gov.cn]\n    networks: [10.32.0.0/16]\n"), 0o600)
+	if cfg, err = desk.LoadConfig(p); err != nil {
+		t.Fatal(err)
+	}
+	if r := cfg.Notify.Robots; len(r.Hosts) != 1 || len(r.Networks) != 1 || r.Networks[0] != netip.MustParsePrefix("10.32.0.0/16") {
+		t.Errorf("robots %+v: want the gateway's host and network only", r)
+	}
+	for _, bad := range []string{"routing:\n  levels:\n    orange: province\n", "deadlines:\n  tiers:\n    village: 0\n", "sessions:\n  tll: 1h\n",
+		"notify:\n  send_timeout: 45s\n", "notify:\n  robots:\n    networks: [10.32.0.0/33]\n", "notify:\n  robots:\n    hosts: []\n",
+		"notify:\n  robots:\n    hosts: [\"https://oapi.dingtalk.com/\"]\n"} {
 		os.WriteFile(p, []byte(bad), 0o600)
 		if _, err := desk.LoadConfig(p); err == nil || !strings.Contains(err.Error(), "") {
 			t.Errorf("%q: want an error", bad)
@@ -56,7 +67,7 @@ func TestDirectoryFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	desks, err := desk.ReadDirectory(f)
+	desks, err := desk.ReadDirectory(f, desk.DefaultConfig().Notify.Robots)
 	if err != nil {
 		t.Fatal(err)
 	}

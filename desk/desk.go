@@ -63,7 +63,7 @@ func New(pool *pgxpool.Pool, cfg Config, deps Deps) (Parts, error) {
 		now = time.Now
 	}
 	b := base{pool: pool, now: now, mask: deps.Mask}
-	dir := &Directory{base: b, routing: cfg.Routing}
+	dir := &Directory{base: b, routing: cfg.Routing, robots: cfg.Notify.Robots}
 	cases := &Cases{base: b, deadlines: cfg.Deadlines, cal: deps.Calendar, dir: dir, seal: deps.Contacts}
 	return Parts{
 		Directory: dir,

@@ -2,6 +2,8 @@ package desk_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -17,6 +20,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	risk "riskwatch"
 	"riskwatch/desk"
@@ -43,13 +47,20 @@ func (c *clock) advance(d time.Duration) { c.set(c.now().Add(d)) }
 
 // fakeRobot is a group robot that records what it is told.
 type fakeRobot struct {
-	mu    sync.Mutex
-	texts []string
-	fail  int // answer 503 to this many posts first
+	mu      sync.Mutex
+	texts   []string // titles
+	bodies  []string // markdown texts
+	queries []string // raw queries: the token, and DingTalk's signature
+	fail    int      // answer 503 to this many posts first
+	delay   time.Duration
 }
 
 func (r *fakeRobot) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	body, _ := io.ReadAll(req.Body)
+	r.mu.Lock()
+	delay := r.delay
+	r.mu.Unlock()
+	time.Sleep(delay) // a slow robot
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.fail > 0 {
@@ -62,17 +73,27 @@ func (r *fakeRobot) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	json.Unmarshal(body, &m)
 	r.texts = append(r.texts, m.Markdown.Title)
+	r.bodies = append(r.bodies, m.Markdown.Text)
+	r.queries = append(r.queries, req.URL.RawQuery)
 	w.Write([]byte(`{"errcode":0,"errmsg":"ok"}`))
 }
 
 func (r *fakeRobot) told() []string { r.mu.Lock(); defer r.mu.Unlock(); return slices.Clone(r.texts) }
 
+func (r *fakeRobot) toldBodies() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.bodies)
+}
+
 type fixture struct {
 	desk.Parts
-	pool  *pgxpool.Pool
-	clock *clock
-	robot *fakeRobot
-	users map[string]desk.User
+	pool   *pgxpool.Pool
+	cfg    desk.Config
+	clock  *clock
+	robot  *fakeRobot
+	robots *tls.Config // trusts the robot's certificate
+	users  map[string]desk.User
 }
 
 const directory = `
@@ -94,17 +115,24 @@ func setup(t *testing.T) *fixture {
 	t.Helper()
 	pool, _ := schematest.OpenPostgres(t)
 	f := &fixture{pool: pool, clock: &clock{t: at("2020-03-02 09:00")}, robot: &fakeRobot{}, users: map[string]desk.User{}}
-	srv := httptest.NewServer(f.robot)
+	// The robot: a TLS server on loopback, its host and network allowed,
+	// its certificate trusted by the sender.
+	srv := httptest.NewTLSServer(f.robot)
 	t.Cleanup(srv.Close)
-	cfg := desk.DefaultConfig()
-	cfg.Deadlines.PauseClock = true
+	roots := x509.NewCertPool()
+	roots.AddCert(srv.Certificate())
+	f.robots = &tls.Config{RootCAs: roots}
+	f.cfg = desk.DefaultConfig()
+	f.cfg.Deadlines.PauseClock = true
+	f.cfg.Notify.Robots.Hosts = append(f.cfg.Notify.Robots.Hosts, "127.0.0.1")
+	f.cfg.Notify.Robots.Networks = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
 	var err error
-	f.Parts, err = desk.New(pool, cfg, desk.Deps{Calendar: calendar.Default(), Mask: normalize.MaskText,
+	f.Parts, err = desk.New(pool, f.cfg, desk.Deps{Calendar: calendar.Default(), Mask: normalize.MaskText,
 		Parties: desktest.Parties{}, Contacts: desktest.Sealer{}, Now: f.clock.now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	desks, err := desk.ReadDirectory(strings.NewReader(strings.ReplaceAll(directory, "ROBOT", srv.URL+"/robot/send?access_token=secret")))
+	desks, err := desk.ReadDirectory(strings.NewReader(strings.ReplaceAll(directory, "ROBOT", srv.URL+"/robot/send?access_token=secret")), f.cfg.Notify.Robots)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +185,7 @@ func setup(t *testing.T) *fixture {
 	return f
 }
 
-// alert inserts an alert as the detectors' store does.
+// alert inserts an open alert, as Review.Record would, without its event.
 func (f *fixture) alert(t *testing.T, key, detector string, level risk.Level, region, person, subject string) {
 	t.Helper()
 	_, err := f.pool.Exec(context.Background(), `INSERT INTO alerts (key, scope_key, detector, level, region, category, subject, person, labels,
@@ -182,6 +210,11 @@ func (f *fixture) auditActionsOf(t *testing.T, prefix string) []string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// sender is a replica's sender of the outbox, trusting the robot.
+func (f *fixture) sender(cfg desk.NotifyConfig, topics desk.Publishers) *desk.Sender {
+	return desk.NewSender(f.pool, f.robots, topics, cfg, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
 }
 
 func (f *fixture) auditActions(t *testing.T, caseID int64) []string {
@@ -460,17 +493,14 @@ func TestNotificationsOnceAcrossReplicas(t *testing.T) {
 	if _, err := f.Review.Confirm(ctx, f.users["zhang"], "N9", ""); err != nil {
 		t.Fatal(err)
 	}
-	cfg := desk.DefaultConfig().Notify
+	cfg := f.cfg.Notify
 	cfg.Backoff = time.Millisecond
-	senders := []*desk.Sender{
-		desk.NewSender(f.pool, http.DefaultClient, nil, cfg, slog.New(slog.DiscardHandler)),
-		desk.NewSender(f.pool, http.DefaultClient, nil, cfg, slog.New(slog.DiscardHandler)),
-	}
+	senders := []*desk.Sender{f.sender(cfg, desk.Publishers{}), f.sender(cfg, desk.Publishers{})}
 	for round := 0; round < 20 && len(f.robot.told()) < 1; round++ {
 		var wg sync.WaitGroup
 		for _, s := range senders {
 			wg.Go(func() {
-				if _, err := s.SendDue(ctx); err != nil {
+				if _, err := s.SendNotices(ctx); err != nil {
 					t.Error(err)
 				}
 			})

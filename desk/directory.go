@@ -35,8 +35,10 @@ var (
 	deskHours = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-4]):[0-5][0-9]$`)
 )
 
-// Validate reports what is wrong with d, wrapping risk.ErrInvalid.
-func (d Desk) Validate() error {
+// Validate reports what is wrong with d, wrapping risk.ErrInvalid. A
+// robot must be https on a host of robots; the errors never quote its URL,
+// which carries the access token.
+func (d Desk) Validate(robots robot.Allowlist) error {
 	var errs []error
 	if !deskID.MatchString(d.ID) {
 		errs = append(errs, fmt.Errorf("id %q: want 2–64 lowercase letters, digits or dashes", d.ID))
@@ -58,6 +60,8 @@ func (d Desk) Validate() error {
 	for i, w := range d.Webhooks {
 		if err := w.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("webhook %d: %w", i+1, err))
+		} else if err := robots.CheckURL(w.URL); err != nil {
+			errs = append(errs, fmt.Errorf("webhook %d: %w (notify.robots.hosts)", i+1, err))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -72,8 +76,9 @@ func (d Desk) Member(username string) bool {
 }
 
 // ReadDirectory parses a directory file: a YAML list of desks under
-// "desks". Unknown fields are errors, so that a typo is not a silent gap.
-func ReadDirectory(r io.Reader) ([]Desk, error) {
+// "desks", whose robots must be within robots. Unknown fields are errors,
+// so that a typo is not a silent gap.
+func ReadDirectory(r io.Reader, robots robot.Allowlist) ([]Desk, error) {
 	var f struct {
 		Desks []Desk `yaml:"desks"`
 	}
@@ -84,7 +89,7 @@ func ReadDirectory(r io.Reader) ([]Desk, error) {
 	}
 	seen := map[string]bool{}
 	for _, d := range f.Desks {
-		if err := d.Validate(); err != nil {
+		if err := d.Validate(robots); err != nil {
 			return nil, err
 		}
 		if seen[d.ID] {
@@ -105,7 +110,7 @@ func (s *Directory) LoadFile(ctx context.Context, by *User, path string) (int, e
 		return 0, fmt.Errorf("open desk directory: %w", err)
 	}
 	defer f.Close()
-	desks, err := ReadDirectory(f)
+	desks, err := ReadDirectory(f, s.robots)
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", path, err)
 	}
@@ -240,6 +245,7 @@ func getDesk(ctx context.Context, q querier, id string) (Desk, error) {
 type Directory struct {
 	base
 	routing RoutingConfig
+	robots  robot.Allowlist // where the desks' robots may be
 }
 
 // DesksFor lists the desks for by: administrators see everything of the
@@ -268,7 +274,7 @@ func (s *Directory) DesksFor(ctx context.Context, by User) ([]Desk, error) {
 // SaveDesk creates or replaces a desk through the API. Administrators
 // manage the desks of their jurisdiction.
 func (s *Directory) SaveDesk(ctx context.Context, by User, d Desk) (Desk, error) {
-	if err := d.Validate(); err != nil {
+	if err := d.Validate(s.robots); err != nil {
 		return Desk{}, err
 	}
 	if err := by.allow(permDesks, d.Region); err != nil {

@@ -2,14 +2,21 @@ package desk
 
 import (
 	"context"
-	"encoding/json"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 
 	risk "riskwatch"
 	"riskwatch/desk/robot"
@@ -35,124 +42,358 @@ func nextOpen(hours string, t time.Time) time.Time {
 	return open.AddDate(0, 0, 1).UTC()
 }
 
-// publisher sends an event to the riskwatch.cases topic.
+// The topics the outbox publishes to, by the names its rows carry; serve
+// maps them to the broker's topics (-topic.cases, -topic.alerts).
+const (
+	TopicCases  = "riskwatch.cases"  // Event: every alert review and case change
+	TopicAlerts = "riskwatch.alerts" // AlertEvent: every alert a detector's run raised or joined
+)
+
+// publisher sends one message to a topic and returns once the broker has
+// acknowledged it.
 type publisher interface {
 	Publish(ctx context.Context, key string, value []byte) error
 }
 
-// Sender delivers the outbox: robots' webhooks and the topic. Any number
-// of replicas may run one: each claims rows for a minute (SKIP LOCKED), so
-// a message goes out once unless a replica dies between sending and
-// marking it sent — then it goes out again after the claim lapses.
+// Publishers are the topics the outbox's events go to. A nil one leaves
+// its topic's events waiting in the outbox.
+type Publishers struct {
+	Cases  publisher // TopicCases
+	Alerts publisher // TopicAlerts
+}
+
+// Sender delivers the outbox, each channel in its own loop, so that a broker
+// that does not answer never delays a robot's notice, nor a slow robot an
+// event.
+//
+// Robots' notifications: every replica sends them, noticeWorkers at a time
+// so that one robot that does not answer holds up no other. A worker claims
+// one due notice at a time, just before sending it, for the lease; a send lasts at most SendTimeout, at most half the lease, so no
+// other replica can take a notice while it is being sent. A notice goes out
+// once, unless a replica dies between sending it and recording so (then
+// again, after the lease). It names its desk's robot, resolved when it is
+// sent, and goes only where notify.robots allows. One that keeps failing is
+// given up after MaxAttempts, and one that cannot succeed (a bad token, a
+// robot the desk no longer has, an address refused) at once; the
+// notification log shows both.
+//
+// Events, per topic: one replica at a time — the holder of the topic's lease,
+// renewed before each send — publishes them in the order they were written,
+// stopping at the first failure, so one matter's events arrive in order (a
+// change locks its matter's row before it queues the matter's events, so
+// their order of writing is that of their commits). An
+// event is never given up: it is retried with delays doubling up to
+// MaxBackoff, forever, while the topic waits behind it (logged at every
+// attempt; risk_outbox_event_failures says how many in a row). A send that
+// timed out may have reached the broker: an event arrives at least once,
+// never after a later one of its key.
 type Sender struct {
-	pool   *pgxpool.Pool
-	client *http.Client
-	pub    publisher
-	cfg    NotifyConfig
-	log    *slog.Logger
-	now    func() time.Time
+	pool    *pgxpool.Pool
+	robots  *http.Client
+	topics  map[string]publisher
+	cfg     NotifyConfig
+	log     *slog.Logger
+	now     func() time.Time
+	id      string // this replica, in claims and leases
+	metrics senderMetrics
 }
 
-// NewSender returns a sender; pub may be nil when no broker is configured
-// (events then wait in the outbox).
-func NewSender(pool *pgxpool.Pool, client *http.Client, pub publisher, cfg NotifyConfig, log *slog.Logger) *Sender {
-	return &Sender{pool: pool, client: client, pub: pub, cfg: cfg, log: log, now: time.Now}
+// noticeWorkers is how many robots' notifications a replica sends at once.
+const noticeWorkers = 4
+
+type senderMetrics struct {
+	sends    *prometheus.CounterVec
+	failures *prometheus.GaugeVec
 }
 
-// Run sends due messages every interval until ctx ends.
+// NewSender returns a sender over a migrated database. Robots are reached
+// through a client that only goes where cfg.Robots allows, with tlsConfig
+// (nil: the system's roots).
+func NewSender(pool *pgxpool.Pool, tlsConfig *tls.Config, topics Publishers, cfg NotifyConfig, reg prometheus.Registerer, log *slog.Logger) *Sender {
+	id := make([]byte, 8)
+	rand.Read(id)
+	s := &Sender{pool: pool, robots: cfg.Robots.Client(tlsConfig), topics: map[string]publisher{}, cfg: cfg, log: log,
+		now: time.Now, id: hex.EncodeToString(id)}
+	if topics.Cases != nil {
+		s.topics[TopicCases] = topics.Cases
+	}
+	if topics.Alerts != nil {
+		s.topics[TopicAlerts] = topics.Alerts
+	}
+	f := promauto.With(reg)
+	s.metrics = senderMetrics{
+		sends: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "risk_outbox_sends_total",
+			Help: "Outbox sends by channel (webhook, kafka), topic and outcome: sent, retry (failed, tried again later), given_up (robots only: events are never given up).",
+		}, []string{"channel", "topic", "outcome"}),
+		failures: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "risk_outbox_event_failures",
+			Help: "Failed attempts in a row of the event a topic waits on (0: the topic flows). Events are never given up; the topic's later events wait behind it.",
+		}, []string{"topic"}),
+	}
+	return s
+}
+
+// Run sends until ctx ends, each channel in its own loop, every interval;
+// it returns once they have stopped. An error or a panic of one pass is
+// logged, and the next pass comes as usual.
 func (s *Sender) Run(ctx context.Context, interval time.Duration) error {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		if _, err := s.SendDue(ctx); err != nil && ctx.Err() == nil {
-			s.log.Warn("outbox send", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
+	var wg sync.WaitGroup
+	for range noticeWorkers {
+		wg.Go(func() {
+			Every(ctx, interval, s.log, "robot notifications", func(ctx context.Context) error {
+				_, err := s.SendNotices(ctx)
+				return err
+			})
+		})
 	}
+	for topic := range s.topics {
+		wg.Go(func() {
+			Every(ctx, interval, s.log, "events to "+topic, func(ctx context.Context) error {
+				_, err := s.PublishEvents(ctx, topic)
+				return err
+			})
+		})
+	}
+	wg.Wait()
+	// Let another replica take the topics over at once.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if _, err := s.pool.Exec(rctx, `DELETE FROM outbox_leases WHERE holder = $1`, s.id); err != nil {
+		s.log.Warn("release outbox leases", "err", err)
+	}
+	return nil
 }
 
-type outboxRow struct {
-	id       int64
-	channel  string
-	target   map[string]string
-	payload  []byte
-	attempts int
-}
-
-// SendDue claims and sends the messages that are due; it returns how many
-// went out.
-func (s *Sender) SendDue(ctx context.Context) (int, error) {
-	now := s.now().UTC()
-	channels := []string{"webhook"}
-	if s.pub != nil {
-		channels = append(channels, "kafka")
-	}
-	rows, err := s.pool.Query(ctx, `UPDATE outbox SET claimed_until = $1::timestamptz + interval '1 minute'
-		WHERE id IN (SELECT id FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL AND next_at <= $1
-			AND channel = ANY($2) AND (claimed_until IS NULL OR claimed_until < $1)
-			ORDER BY id LIMIT 50 FOR UPDATE SKIP LOCKED)
-		RETURNING id, channel, target, payload, attempts`, now, channels)
-	if err != nil {
-		return 0, fmt.Errorf("claim outbox: %w", err)
-	}
-	claimed, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (outboxRow, error) {
-		var o outboxRow
-		err := r.Scan(&o.id, &o.channel, &o.target, &o.payload, &o.attempts)
-		return o, err
-	})
-	if err != nil {
-		return 0, fmt.Errorf("claim outbox: %w", err)
-	}
+// SendNotices sends the robots' notifications that are due, one claim at a
+// time, until none is left; it returns how many went out.
+func (s *Sender) SendNotices(ctx context.Context) (int, error) {
 	sent := 0
-	for _, o := range claimed {
-		err := s.send(ctx, o)
+	for ctx.Err() == nil {
+		var n notice
+		var hooks []map[string]string
+		err := s.pool.QueryRow(ctx, `UPDATE outbox SET claimed_by = $1, claimed_until = clock_timestamp() + $2 * interval '1 microsecond'
+			WHERE id = (SELECT id FROM outbox WHERE channel = 'webhook' AND sent_at IS NULL AND failed_at IS NULL AND next_at <= $3
+				AND (claimed_until IS NULL OR claimed_until < clock_timestamp()) ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)
+			RETURNING id, target, payload, attempts, (SELECT webhooks FROM desks WHERE desks.id = outbox.target->>'desk')`,
+			s.id, s.cfg.Lease.Microseconds(), s.now().UTC()).Scan(&n.id, &n.to, &n.payload, &n.attempts, &hooks)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return sent, nil
+		}
+		if err != nil {
+			return sent, fmt.Errorf("claim a notification: %w", err)
+		}
+		err = s.sendNotice(ctx, n, hooks)
+		if rerr := s.recordNotice(ctx, n, err); rerr != nil {
+			return sent, rerr
+		}
 		if err == nil {
 			sent++
-			_, err = s.pool.Exec(ctx, `UPDATE outbox SET sent_at = $2, attempts = attempts + 1, claimed_until = NULL WHERE id = $1`, o.id, s.now().UTC())
-			if err != nil {
-				return sent, fmt.Errorf("mark sent: %w", err)
-			}
-			continue
-		}
-		attempts := o.attempts + 1
-		giveUp := attempts >= s.cfg.MaxAttempts || o.channel == "webhook" && !robot.Retryable(err)
-		to := o.target["key"] // the topic's key
-		if o.channel == "webhook" {
-			to = robot.Redact(o.target["url"]) // never the token in its query
-		}
-		s.log.Warn("notification not sent", "outbox", o.id, "channel", o.channel, "to", to, "attempt", attempts, "give_up", giveUp, "err", err)
-		next := now.Add(s.cfg.Backoff << min(attempts-1, 16))
-		var failed *time.Time
-		if giveUp {
-			failed = &now
-		}
-		if _, err := s.pool.Exec(ctx, `UPDATE outbox SET attempts = $2, next_at = $3, failed_at = $4, last_error = $5, claimed_until = NULL WHERE id = $1`,
-			o.id, attempts, next, failed, err.Error()); err != nil {
-			return sent, fmt.Errorf("mark retry: %w", err)
 		}
 	}
 	return sent, nil
 }
 
-func (s *Sender) send(ctx context.Context, o outboxRow) error {
-	switch o.channel {
-	case "webhook":
-		var p struct{ Title, Markdown string }
-		if err := json.Unmarshal(o.payload, &p); err != nil {
-			return fmt.Errorf("outbox %d: %w", o.id, err)
-		}
-		w := storedWebhook(o.target)
-		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		return w.Post(ctx, s.client, robot.Message{Title: p.Title, Markdown: p.Markdown}, s.now())
-	case "kafka":
-		return s.pub.Publish(ctx, o.target["key"], o.payload)
+// notice is a claimed robot's notification.
+type notice struct {
+	id       int64
+	to       robotRef
+	payload  struct{ Title, Markdown, Desk string }
+	attempts int
+}
+
+// errNoRobot is a notice whose robot is gone: no retry can send it.
+var errNoRobot = errors.New("no such robot")
+
+// sendNotice posts n to its desk's robot.
+func (s *Sender) sendNotice(ctx context.Context, n notice, hooks []map[string]string) error {
+	switch {
+	case hooks == nil:
+		return fmt.Errorf("desk %s is gone: %w", n.to.Desk, errNoRobot)
+	case n.to.Robot < 0:
+		return fmt.Errorf("the robot of desk %s this notice was for is unknown: queued before notices named robots, to a URL the desk no longer has: %w", n.to.Desk, errNoRobot)
+	case n.to.Robot >= len(hooks):
+		return fmt.Errorf("desk %s has no robot %d (its robots changed before the notice was sent): %w", n.to.Desk, n.to.Robot+1, errNoRobot)
 	}
-	return fmt.Errorf("outbox %d: unknown channel %q", o.id, o.channel)
+	w := storedWebhook(hooks[n.to.Robot])
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.SendTimeout)
+	defer cancel()
+	return s.safely(ctx, n.id, func(ctx context.Context) error {
+		return w.Post(ctx, s.robots, robot.Message{Title: n.payload.Title, Markdown: n.payload.Markdown}, s.now())
+	})
+}
+
+// recordNotice records how sending n went and releases its claim. It runs
+// even when ctx has ended: a notice sent must be recorded as sent.
+func (s *Sender) recordNotice(ctx context.Context, n notice, err error) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	now := s.now().UTC()
+	attempts := n.attempts + 1
+	if err == nil {
+		s.metrics.sends.WithLabelValues(channelRobot, "", "sent").Inc()
+		if _, err := s.pool.Exec(ctx, `UPDATE outbox SET sent_at = $2, attempts = $3, claimed_by = NULL, claimed_until = NULL WHERE id = $1`,
+			n.id, now, attempts); err != nil {
+			return fmt.Errorf("record notification %d sent: %w", n.id, err)
+		}
+		return nil
+	}
+	giveUp := errors.Is(err, errNoRobot) || !robot.Retryable(err) || attempts >= s.cfg.MaxAttempts
+	outcome := map[bool]string{true: "given_up", false: "retry"}[giveUp]
+	s.metrics.sends.WithLabelValues(channelRobot, "", outcome).Inc()
+	s.log.Warn("notification not sent", "outbox", n.id, "desk", n.to.Desk, "robot", n.to.Robot+1, "attempt", attempts, "give_up", giveUp, "err", err)
+	var failed *time.Time
+	if giveUp {
+		failed = &now
+	}
+	if _, uerr := s.pool.Exec(ctx, `UPDATE outbox SET attempts = $2, next_at = $3, failed_at = $4, last_error = $5, claimed_by = NULL, claimed_until = NULL
+		WHERE id = $1`, n.id, attempts, now.Add(s.backoff(attempts)), failed, err.Error()); uerr != nil {
+		return fmt.Errorf("record notification %d not sent: %w", n.id, uerr)
+	}
+	return nil
+}
+
+// backoff is the delay after the attempts-th failure: Backoff, doubling,
+// at most MaxBackoff.
+func (s *Sender) backoff(attempts int) time.Duration {
+	d := s.cfg.Backoff
+	for range attempts - 1 {
+		if d >= s.cfg.MaxBackoff {
+			break
+		}
+		d *= 2
+	}
+	return min(d, s.cfg.MaxBackoff)
+}
+
+// PublishEvents publishes the topic's events in order while this replica
+// holds the topic's lease (taking it if it is free or has lapsed), up to
+// the first that fails or waits out its delay; it returns how many went
+// out. Without a publisher for the topic, or with another replica holding
+// it, it does nothing.
+func (s *Sender) PublishEvents(ctx context.Context, topic string) (int, error) {
+	pub := s.topics[topic]
+	if pub == nil {
+		return 0, nil
+	}
+	lease := "kafka:" + topic
+	if held, err := s.takeLease(ctx, lease); err != nil || !held {
+		return 0, err
+	}
+	sent := 0
+	for {
+		// Read while holding the lease: nobody else sends these meanwhile.
+		rows, err := s.pool.Query(ctx, `SELECT id, target->>'key', payload, attempts, next_at FROM outbox
+			WHERE channel = 'kafka' AND target->>'topic' = $1 AND sent_at IS NULL ORDER BY id LIMIT 100`, topic)
+		if err != nil {
+			return sent, fmt.Errorf("read events of %s: %w", topic, err)
+		}
+		events, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (event, error) {
+			var e event
+			err := r.Scan(&e.id, &e.key, &e.payload, &e.attempts, &e.nextAt)
+			return e, err
+		})
+		if err != nil {
+			return sent, fmt.Errorf("read events of %s: %w", topic, err)
+		}
+		for _, e := range events {
+			if e.nextAt.After(s.now()) {
+				return sent, nil // waiting out its delay; the later ones wait behind it
+			}
+			// Renew, or stop if the lease lapsed: another replica may have
+			// taken it and sent what this one read.
+			if held, err := s.renewLease(ctx, lease); err != nil || !held {
+				return sent, err
+			}
+			ok, err := s.publish(ctx, topic, pub, e)
+			if err != nil || !ok {
+				return sent, err
+			}
+			sent++
+		}
+		if len(events) < 100 {
+			return sent, nil
+		}
+	}
+}
+
+// event is an unsent event.
+type event struct {
+	id       int64
+	key      string
+	payload  []byte
+	attempts int
+	nextAt   time.Time
+}
+
+// publish sends e and records how it went: sent, or not (logged, and
+// due again after its delay). The error is one of recording.
+func (s *Sender) publish(ctx context.Context, topic string, pub publisher, e event) (bool, error) {
+	sctx, cancel := context.WithTimeout(ctx, s.cfg.SendTimeout)
+	err := s.safely(sctx, e.id, func(ctx context.Context) error { return pub.Publish(ctx, e.key, e.payload) })
+	cancel()
+	// Recorded even when ctx has ended: an event sent must be recorded so.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	now := s.now().UTC()
+	attempts := e.attempts + 1
+	if err == nil {
+		s.metrics.sends.WithLabelValues(channelKafka, topic, "sent").Inc()
+		s.metrics.failures.WithLabelValues(topic).Set(0)
+		if _, err := s.pool.Exec(rctx, `UPDATE outbox SET sent_at = $2, attempts = $3 WHERE id = $1`, e.id, now, attempts); err != nil {
+			return true, fmt.Errorf("record event %d sent: %w", e.id, err)
+		}
+		return true, nil
+	}
+	s.metrics.sends.WithLabelValues(channelKafka, topic, "retry").Inc()
+	s.metrics.failures.WithLabelValues(topic).Set(float64(attempts))
+	next := now.Add(s.backoff(attempts))
+	s.log.Warn("event not published; the topic waits for it, retried until it is", "outbox", e.id, "topic", topic, "attempt", attempts, "next_at", next, "err", err)
+	if _, err := s.pool.Exec(rctx, `UPDATE outbox SET attempts = $2, next_at = $3, last_error = $4 WHERE id = $1`, e.id, attempts, next, err.Error()); err != nil {
+		return false, fmt.Errorf("record event %d not sent: %w", e.id, err)
+	}
+	return false, nil
+}
+
+// takeLease takes the lease name for this replica, or renews it, for the
+// lease's length on PostgreSQL's clock; false when another replica holds
+// it.
+func (s *Sender) takeLease(ctx context.Context, name string) (bool, error) {
+	var held bool
+	err := s.pool.QueryRow(ctx, `INSERT INTO outbox_leases (name, holder, until) VALUES ($1, $2, clock_timestamp() + $3 * interval '1 microsecond')
+		ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, until = EXCLUDED.until
+			WHERE outbox_leases.holder = EXCLUDED.holder OR outbox_leases.until < clock_timestamp()
+		RETURNING true`, name, s.id, s.cfg.Lease.Microseconds()).Scan(&held)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("take lease %s: %w", name, err)
+	}
+	return held, nil
+}
+
+// renewLease extends the lease name that this replica holds and that has
+// not lapsed; false otherwise.
+func (s *Sender) renewLease(ctx context.Context, name string) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE outbox_leases SET until = clock_timestamp() + $3 * interval '1 microsecond'
+		WHERE name = $1 AND holder = $2 AND until > clock_timestamp()`, name, s.id, s.cfg.Lease.Microseconds())
+	if err != nil {
+		return false, fmt.Errorf("renew lease %s: %w", name, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// safely runs a send, turning a panic into an error: one bad row never
+// stops a channel. The stack is logged; the row's error says "panic".
+func (s *Sender) safely(ctx context.Context, id int64, send func(context.Context) error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("panic while sending", "outbox", id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			err = fmt.Errorf("panic while sending: %v", p)
+		}
+	}()
+	return send(ctx)
 }
 
 // Outbox reads the notification log.

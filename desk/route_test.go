@@ -94,8 +94,11 @@ func TestAbove(t *testing.T) {
 }
 
 func TestDeskValidate(t *testing.T) {
-	good := Desk{ID: "fengqiao", Name: "枫桥镇综治中心", Tier: risk.TierTownship, Region: "330681109", Hours: "08:30-17:30"}
-	if err := good.Validate(); err != nil {
+	const token = "tok9f8e7d6c5b4a3210"
+	robots := DefaultConfig().Notify.Robots
+	good := Desk{ID: "fengqiao", Name: "枫桥镇综治中心", Tier: risk.TierTownship, Region: "330681109", Hours: "08:30-17:30",
+		Webhooks: []robot.Webhook{{Kind: robot.DingTalk, URL: "https://oapi.dingtalk.com/robot/send?access_token=" + token}}}
+	if err := good.Validate(robots); err != nil {
 		t.Fatal(err)
 	}
 	for name, mod := range map[string]func(*Desk){
@@ -106,11 +109,31 @@ func TestDeskValidate(t *testing.T) {
 		"bad region":      func(d *Desk) { d.Region = "33068" },
 		"bad hours":       func(d *Desk) { d.Hours = "8:30-17:30" },
 		"bad webhook url": func(d *Desk) { d.Webhooks = []robot.Webhook{{Kind: robot.DingTalk, URL: "ftp://x"}} },
+		"http robot": func(d *Desk) {
+			d.Webhooks = []robot.Webhook{{Kind: robot.DingTalk, URL: "http://oapi.dingtalk.com/robot/send?access_token=" + token}}
+		},
+		"robot on another host": func(d *Desk) {
+			d.Webhooks = []robot.Webhook{{Kind: robot.WeCom, URL: "https://127.0.0.1:8123/?query=SELECT+1&key=" + token}}
+		},
 	} {
 		d := good
 		mod(&d)
-		if err := d.Validate(); !errors.Is(err, risk.ErrInvalid) {
+		err := d.Validate(robots)
+		if !errors.Is(err, risk.ErrInvalid) {
 			t.Errorf("%s: got %v, want ErrInvalid", name, err)
 		}
+		if err != nil && strings.Contains(err.Error(), token) {
+			t.Errorf("%s: the error %q quotes the robot's token", name, err)
+		}
+	}
+	// An on-premises gateway (浙政钉) once its host is allowed.
+	gw := good
+	gw.Webhooks = []robot.Webhook{{Kind: robot.DingTalk, URL: "https://zzd.gw.zj.gov.cn/robot/send?access_token=" + token}}
+	if err := gw.Validate(robots); err == nil {
+		t.Error("a gateway not listed: got nil, want an error")
+	}
+	robots.Hosts = append(robots.Hosts, "zzd.gw.zj.gov.cn")
+	if err := gw.Validate(robots); err != nil {
+		t.Errorf("a listed gateway: %v", err)
 	}
 }

@@ -17,14 +17,10 @@ import (
 	risk "riskwatch"
 )
 
-// alertRecorder keeps what a run found.
+// alertRecorder keeps what a run found, and tells other systems of it
+// (desk.Review: the alerts and their events in one transaction each).
 type alertRecorder interface {
 	Record(ctx context.Context, alerts []risk.Alert) (int, error)
-}
-
-// alertPublisher tells other systems of the alerts a run raised or joined.
-type alertPublisher interface {
-	Publish(ctx context.Context, alerts []risk.Alert) error
 }
 
 // Scheduler runs detectors on their cron schedules over event-time windows.
@@ -35,7 +31,6 @@ type alertPublisher interface {
 type Scheduler struct {
 	pool       *pgxpool.Pool
 	store      alertRecorder
-	Publisher  alertPublisher // nil publishes nothing
 	watermark  func(context.Context) (time.Time, error)
 	Now        func() time.Time // the wall clock; tests set it
 	owner      string
@@ -44,9 +39,10 @@ type Scheduler struct {
 	runs       *prometheus.CounterVec
 }
 
-// NewScheduler returns a scheduler recording alerts in store and runs in
-// pool's ledger. watermark says how far ingestion has got (IngestWatermark);
-// owner names this replica in the ledger.
+// NewScheduler returns a scheduler recording alerts through store (in
+// serve, desk.Review) and runs in pool's ledger. watermark says how far
+// ingestion has got (IngestWatermark); owner names this replica in the
+// ledger.
 func NewScheduler(pool *pgxpool.Pool, store alertRecorder, watermark func(context.Context) (time.Time, error), owner string, reg prometheus.Registerer, log *slog.Logger) *Scheduler {
 	return &Scheduler{
 		pool: pool, store: store, watermark: watermark, Now: time.Now, owner: owner, MaxCatchUp: 288,
@@ -193,12 +189,6 @@ func (s *Scheduler) runWindow(ctx context.Context, d Definition, w risk.Window, 
 		opened, err = s.store.Record(rctx, alerts)
 	}
 	cancel()
-	if err == nil && s.Publisher != nil && len(alerts) > 0 {
-		// Stored is what counts: a failed publication is logged, not retried.
-		if perr := s.Publisher.Publish(ctx, alerts); perr != nil {
-			log.Warn("publish alerts", "window_start", w.Start, "alerts", len(alerts), "err", perr)
-		}
-	}
 	status, text := "done", ""
 	if err != nil {
 		// A store that does not answer is an error, never "no risk".

@@ -128,19 +128,17 @@ func TestDemoAtTheDesks(t *testing.T) {
 		t.Fatal(err)
 	}
 	pool, _ := schematest.OpenPostgres(t)
-	alerts := detectors.NewAlertStore(pool)
-	for _, r := range runs {
-		for _, window := range r.Alerts {
-			if _, err := alerts.Record(ctx, window); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-
 	now := s.Truth.To.Add(9 * time.Hour) // the morning after the scenario
 	store, _, err := newDesks(c, pool, conn, nil, nil, func() time.Time { return now })
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, r := range runs {
+		for _, window := range r.Alerts {
+			if _, err := store.Review.Record(ctx, window); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	if _, err := store.Directory.LoadFile(ctx, nil, c.Directory); err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	risk "riskwatch"
+	"riskwatch/desk"
 	"riskwatch/detectors"
 	"riskwatch/schema"
 )
@@ -42,14 +43,18 @@ func detect(ctx context.Context, args []string, getenv func(string) string, stdo
 		return err
 	}
 	defer conn.Close()
-	var store *detectors.AlertStore
+	var review *desk.Review // records alerts as serve does: with their events for riskwatch.alerts
 	if !dry {
 		pool, err := schema.OpenPostgres(ctx, c.Postgres)
 		if err != nil {
 			return err
 		}
 		defer pool.Close()
-		store = detectors.NewAlertStore(pool)
+		d, _, err := newDesks(c, pool, nil, nil, nil, nil)
+		if err != nil {
+			return err
+		}
+		review = d.Review
 	}
 	dcfg, lex, err := detectors.LoadConfig(c.Detectors)
 	if err != nil {
@@ -75,8 +80,8 @@ func detect(ctx context.Context, args []string, getenv func(string) string, stdo
 	opened := 0
 	for _, r := range runs {
 		for _, alerts := range r.Alerts {
-			if store != nil {
-				n, err := store.Record(ctx, alerts)
+			if review != nil {
+				n, err := review.Record(ctx, alerts)
 				if err != nil {
 					return err
 				}
@@ -94,7 +99,7 @@ func detect(ctx context.Context, args []string, getenv func(string) string, stdo
 			}
 		}
 	}
-	if store != nil {
+	if review != nil {
 		p.summary(len(defs), fmt.Sprintf("%d alerts opened", opened))
 	} else {
 		p.summary(len(defs), fmt.Sprintf("%d alerts printed", len(printed)))

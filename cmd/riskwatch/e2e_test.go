@@ -282,10 +282,18 @@ func TestServeWithKcat(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 
-	// … and other systems read them on riskwatch.alerts.
-	out, err = exec.Command("kcat", "-C", "-b", s.kafkaAddr, "-t", "riskwatch.alerts", "-o", "beginning", "-e", "-q").CombinedOutput()
-	if err != nil || !bytes.Contains(out, []byte(`"detector":"extreme_intent"`)) || !bytes.Contains(out, []byte("ZJSX12345-20200222-00071")) {
-		t.Errorf("riskwatch.alerts read with kcat (%v):\n%s\nwant the extreme-intent alert of ZJSX12345-20200222-00071", err, out)
+	// … and other systems read them on riskwatch.alerts, from the outbox
+	// the alerts were written to.
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		out, err = exec.Command("kcat", "-C", "-b", s.kafkaAddr, "-t", "riskwatch.alerts", "-o", "beginning", "-e", "-q").CombinedOutput()
+		if err == nil && bytes.Contains(out, []byte(`"detector":"extreme_intent"`)) && bytes.Contains(out, []byte("ZJSX12345-20200222-00071")) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("riskwatch.alerts read with kcat (%v):\n%s\nwant the extreme-intent alert of ZJSX12345-20200222-00071", err, out)
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
 
 	// The desks' intake routed the alerts, and told other systems on

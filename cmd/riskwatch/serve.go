@@ -82,6 +82,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	metrics := pipeline.NewMetrics(reg)
 	writer := pipeline.NewEventWriter(conn)
 
+	// The desks own the alerts table: the detectors record through them.
+	desks, dcfgDesk, err := newDesks(c, pool, conn, protector, log, nil)
+	if err != nil {
+		return err
+	}
+
 	ln, err := net.Listen("tcp", c.HTTP)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.HTTP, err)
@@ -104,12 +110,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		})
 	}
 
-	alerts := detectors.NewAlertStore(pool)
 	host, _ := os.Hostname()
-	sched := detectors.NewScheduler(pool, alerts, detectors.IngestWatermark(conn), fmt.Sprintf("%s/%d", host, os.Getpid()), reg, log)
-	publisher := detectors.NewKafkaPublisher(brokers, c.AlertTopic)
-	defer publisher.Close()
-	sched.Publisher = publisher
+	sched := detectors.NewScheduler(pool, desks.Review, detectors.IngestWatermark(conn), fmt.Sprintf("%s/%d", host, os.Getpid()), reg, log)
 	wg.Go(func() {
 		if err := sched.Run(ctx, detectors.All(conn, dcfg, lex)); err != nil {
 			errs <- fmt.Errorf("detectors: %w", err)
@@ -117,10 +119,6 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		}
 	})
 
-	desks, dcfgDesk, err := newDesks(c, pool, conn, protector, log, nil)
-	if err != nil {
-		return err
-	}
 	reload := deskReloader(desks.Directory, c.Directory, log)
 	if reload != nil {
 		if _, err := reload(ctx, nil); err != nil {
@@ -148,9 +146,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		desk.Every(ctx, 5*time.Second, dlog, "deadline clock", func(ctx context.Context) error { return desks.Clock.Tick(ctx, time.Now()) })
 	})
 	wg.Go(func() { desk.Every(ctx, time.Hour, dlog, "session sweep", desks.Accounts.Sweep) })
+	// The outbox: robots' notifications and both topics' events, each
+	// channel in its own loop.
 	cases := newTopicWriter(brokers, c.CaseTopic)
 	defer cases.Close()
-	sender := desk.NewSender(pool, &http.Client{Timeout: 15 * time.Second}, cases, dcfgDesk.Notify, log.With("component", "notify"))
+	alertsOut := newTopicWriter(brokers, c.AlertTopic)
+	defer alertsOut.Close()
+	sender := desk.NewSender(pool, nil, desk.Publishers{Cases: cases, Alerts: alertsOut}, dcfgDesk.Notify, reg, log.With("component", "notify"))
 	wg.Go(func() { sender.Run(ctx, 2*time.Second) })
 
 	stats := pipeline.NewStatsReader(conn, brokers, feeds, metrics)

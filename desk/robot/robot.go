@@ -103,8 +103,10 @@ func (e *postError) Unwrap() []error {
 	return errs
 }
 
-// Validate reports a missing/unknown kind or a URL that is not http(s).
-// Its errors never quote the URL, which carries the access token.
+// Validate reports a missing/unknown kind or a URL that is not https (a
+// robot's token must not cross the network in clear). Which hosts a robot
+// may be on is the Allowlist's to say. Its errors never quote the URL, which
+// carries the access token.
 func (w Webhook) Validate() error {
 	switch w.Kind {
 	case DingTalk, WeCom:
@@ -121,8 +123,8 @@ func (w Webhook) Validate() error {
 		// url.Parse's error quotes the whole URL: drop it.
 		return errors.New("webhook: url does not parse")
 	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return fmt.Errorf("webhook: url scheme %q is not http or https", u.Scheme)
+	if u.Scheme != "https" {
+		return fmt.Errorf("webhook: url scheme %q is not https", u.Scheme)
 	}
 	if u.Host == "" {
 		return errors.New("webhook: url has no host")
@@ -138,8 +140,10 @@ func (w Webhook) Validate() error {
 // Post sends m once to w and reports whether it was accepted: nil means the
 // robot answered errcode 0. It does not retry; callers retry errors for which
 // Retryable is true. now is the signing time of DingTalk 加签 (the robot
-// rejects timestamps more than an hour off). A nil client means
-// http.DefaultClient; give one with a timeout or pass a ctx with a deadline.
+// rejects timestamps more than an hour off). The client says where posts
+// may go: give Allowlist.Client, whose refusals (a host not listed, an
+// address not public) are permanent errors; a nil client means
+// http.DefaultClient, which goes anywhere. Pass a ctx with a deadline.
 // Redirects are never followed: robots do not redirect (except DingTalk's
 // throttling 302), and following one would send the token in the Referer.
 func (w Webhook) Post(ctx context.Context, client *http.Client, m Message, now time.Time) error {
@@ -177,7 +181,8 @@ func (w Webhook) Post(ctx context.Context, client *http.Client, m Message, now t
 	resp, err := noRedirect.Do(req)
 	if err != nil {
 		cause := unwrapURLError(err)
-		return &postError{msg: prefix + scrub(cause.Error()), cause: cause}
+		var refused *refusedError
+		return &postError{msg: prefix + scrub(cause.Error()), cause: cause, permanent: errors.As(cause, &refused)}
 	}
 	defer resp.Body.Close()
 	raw, readErr := io.ReadAll(io.LimitReader(resp.Body, maxResponse))

@@ -40,7 +40,7 @@ type webhookRecorder struct {
 
 func (r *webhookRecorder) server(t *testing.T, status int, answer string) *httptest.Server {
 	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		b, _ := io.ReadAll(req.Body)
 		r.mu.Lock()
 		r.method, r.ctype = req.Method, req.Header.Get("Content-Type")
@@ -316,7 +316,7 @@ func TestWebhookContextCancelled(t *testing.T) {
 func TestWebhookRedirectNotFollowed(t *testing.T) {
 	var rec webhookRecorder
 	elsewhere := rec.server(t, http.StatusOK, webhookOK)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, elsewhere.URL+"/limited", http.StatusFound)
 	}))
 	defer srv.Close()
@@ -435,13 +435,14 @@ func TestWebhookValidate(t *testing.T) {
 		{"dingtalk", Webhook{Kind: DingTalk, URL: "https://oapi.dingtalk.com/robot/send?access_token=x"}, ""},
 		{"dingtalk signed", Webhook{Kind: DingTalk, URL: "https://oapi.dingtalk.com/robot/send?access_token=x", Secret: "SECx"}, ""},
 		{"wecom", Webhook{Kind: WeCom, URL: "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=x"}, ""},
-		{"http intranet", Webhook{Kind: WeCom, URL: "http://10.0.0.8:8080/send?key=x"}, ""},
+		{"https intranet", Webhook{Kind: WeCom, URL: "https://10.0.0.8:8443/send?key=x"}, ""}, // which hosts: the Allowlist's to say
+		{"http", Webhook{Kind: WeCom, URL: "http://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=" + webhookTestToken}, "not https"},
 		{"upper-case scheme", Webhook{Kind: WeCom, URL: "HTTPS://qyapi.weixin.qq.com/send?key=x"}, ""},
 		{"kind missing", Webhook{URL: "https://example.com/"}, "kind is missing"},
 		{"kind unknown", Webhook{Kind: "DingTalk", URL: "https://example.com/"}, "unknown kind"},
 		{"url missing", Webhook{Kind: DingTalk}, "url is missing"},
-		{"url scheme", Webhook{Kind: DingTalk, URL: "ftp://example.com/x"}, "not http or https"},
-		{"url without scheme", Webhook{Kind: DingTalk, URL: "oapi.dingtalk.com/robot/send?access_token=x"}, "not http or https"},
+		{"url scheme", Webhook{Kind: DingTalk, URL: "ftp://example.com/x"}, "not https"},
+		{"url without scheme", Webhook{Kind: DingTalk, URL: "oapi.dingtalk.com/robot/send?access_token=x"}, "not https"},
 		{"url without host", Webhook{Kind: DingTalk, URL: "https:///robot/send"}, "no host"},
 		{"url unparsable", Webhook{Kind: DingTalk, URL: "https://exa mple.com/%zz?access_token=" + webhookTestToken}, "does not parse"},
 		{"secret on wecom", Webhook{Kind: WeCom, URL: "https://qyapi.weixin.qq.com/send?key=x", Secret: "s"}, "secret is only used by dingtalk"},

@@ -1,17 +1,21 @@
-package detectors_test
+package desk_test
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	risk "riskwatch"
-	"riskwatch/detectors"
+	"riskwatch/desk"
+	"riskwatch/desk/calendar"
+	"riskwatch/pipeline/normalize"
 	"riskwatch/schema/schematest"
 )
 
@@ -32,9 +36,19 @@ func collective(windowDay int, level risk.Level, ids ...string) risk.Alert {
 	return a
 }
 
+// review is the desks' review over pool, as one replica has it.
+func review(t *testing.T, pool *pgxpool.Pool) *desk.Review {
+	t.Helper()
+	parts, err := desk.New(pool, desk.DefaultConfig(), desk.Deps{Calendar: calendar.Default(), Mask: normalize.MaskText})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return parts.Review
+}
+
 func TestRecordSuppressesAndIsIdempotent(t *testing.T) {
 	pool, _ := schematest.OpenPostgres(t)
-	s := detectors.NewAlertStore(pool)
+	s := review(t, pool)
 	ctx := context.Background()
 
 	first := collective(0, risk.LevelYellow, "A", "B")
@@ -99,7 +113,7 @@ func TestRecordConcurrentlyOpensOne(t *testing.T) {
 	var wg sync.WaitGroup
 	opened := make(chan int, 8)
 	for i := range 8 {
-		s := detectors.NewAlertStore(pool) // as if on another replica
+		s := review(t, pool) // as if on another replica
 		wg.Go(func() {
 			n, err := s.Record(ctx, []risk.Alert{collective(i%3, risk.LevelBlue, fmt.Sprint("E", i))})
 			if err != nil {
@@ -120,5 +134,37 @@ func TestRecordConcurrentlyOpensOne(t *testing.T) {
 	}
 	if total != 1 || open != 1 || evidence != 8 {
 		t.Errorf("8 racing records: %d opened, %d open alerts holding %d evidence; want 1, 1, 8", total, open, evidence)
+	}
+}
+
+// TestRecordedAlertsArePublished: every run's alert that opened or joined
+// an alert goes to riskwatch.alerts once, keyed by its scope, in the JSON
+// other systems read; a re-run of a window publishes nothing more.
+func TestRecordedAlertsArePublished(t *testing.T) {
+	pool, _ := schematest.OpenPostgres(t)
+	s := review(t, pool)
+	ctx := context.Background()
+	first, next := collective(0, risk.LevelYellow, "A", "B"), collective(1, risk.LevelOrange, "B", "C")
+	for _, run := range [][]risk.Alert{{first}, {first}, {next}} {
+		if _, err := s.Record(ctx, run); err != nil {
+			t.Fatal(err)
+		}
+	}
+	alerts := &topic{}
+	sender := desk.NewSender(pool, nil, desk.Publishers{Alerts: alerts}, desk.DefaultConfig().Notify, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+	if _, err := sender.PublishEvents(ctx, desk.TopicAlerts); err != nil {
+		t.Fatal(err)
+	}
+	got := alerts.published()
+	if len(got) != 2 {
+		t.Fatalf("riskwatch.alerts got %d messages, want 2: the first window's alert and the next one's that joined it", len(got))
+	}
+	for i, a := range []risk.Alert{first, next} {
+		// Byte for byte the JSON the detectors published before the outbox.
+		want, _ := json.Marshal(desk.AlertEvent{Key: a.Key(), ScopeKey: a.ScopeKey(), Detector: a.Detector(), Level: a.Level, Labels: a.Labels,
+			WindowStart: a.Window.Start, WindowEnd: a.Window.End, Summary: a.Summary, Numbers: a.Numbers, Evidence: a.Evidence})
+		if got[i].key != a.ScopeKey() || string(got[i].value) != string(want) {
+			t.Errorf("message %d: key %q, %s; want alert %s keyed by its scope %s: %s", i, got[i].key, got[i].value, a.Key(), a.ScopeKey(), want)
+		}
 	}
 }
