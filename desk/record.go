@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"time"
 
@@ -27,8 +28,15 @@ type AlertEvent struct {
 	WindowEnd   time.Time          `json:"window_end"`
 	Summary     string             `json:"summary"`
 	Numbers     map[string]float64 `json:"numbers"`
-	Evidence    []risk.Evidence    `json:"evidence"`
+	Evidence    []risk.Evidence    `json:"evidence"` // the first MaxEvidence records of the run
+	// EvidenceCount is how many records the run named.
+	EvidenceCount int `json:"evidence_count"`
 }
+
+// MaxEvidence is how many evidence records an alert lists; it counts them
+// all (Alert.EvidenceCount). A surge of thousands of calls stays readable,
+// and every read of the alert stays small.
+const MaxEvidence = 200
 
 // Record stores the alerts of a detector's run. An alert whose scope has an
 // open alert joins it: its evidence and words are added, its level may
@@ -66,9 +74,10 @@ func (s *Review) record(ctx context.Context, a risk.Alert) (created bool, err er
 		var level risk.Level
 		var evidence []byte
 		var words []string
+		var seen []int64
 		lookup := func() error {
-			return c.tx.QueryRow(ctx, `SELECT key, level, evidence, words FROM alerts
-				WHERE scope_key = $1 AND status = 'open' FOR UPDATE`, a.ScopeKey()).Scan(&key, &level, &evidence, &words)
+			return c.tx.QueryRow(ctx, `SELECT key, level, evidence, words, evidence_seen FROM alerts
+				WHERE scope_key = $1 AND status = 'open' FOR UPDATE`, a.ScopeKey()).Scan(&key, &level, &evidence, &words, &seen)
 		}
 		err := lookup()
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -92,11 +101,16 @@ func (s *Review) record(ctx context.Context, a risk.Alert) (created bool, err er
 		if err := json.Unmarshal(evidence, &had); err != nil {
 			return fmt.Errorf("evidence of %s: %w", key, err)
 		}
-		ev, _ := json.Marshal(union(had, a.Evidence))
+		all := union(had, a.Evidence)
+		ev, _ := json.Marshal(all[:min(len(all), MaxEvidence)])
+		// Alerts stored before fingerprints carry their list only.
+		seen = fingerprints(seen, had)
+		seen = fingerprints(seen, a.Evidence)
 		nums, _ := json.Marshal(a.Numbers)
 		if _, err := c.tx.Exec(ctx, `UPDATE alerts SET level = $2, evidence = $3, words = $4, numbers = $5, summary = $6,
-			last_seen = greatest(last_seen, $7), window_end = greatest(window_end, $8), updated_at = now() WHERE key = $1`,
-			key, level.Max(a.Level), ev, union(words, a.Words), nums, a.Summary, a.Seen, a.Window.End); err != nil {
+			last_seen = greatest(last_seen, $7), window_end = greatest(window_end, $8), evidence_seen = $9, evidence_count = $10,
+			updated_at = now() WHERE key = $1`,
+			key, level.Max(a.Level), ev, union(words, a.Words), nums, a.Summary, a.Seen, a.Window.End, seen, len(seen)); err != nil {
 			return err
 		}
 		return c.publishAlert(ctx, a)
@@ -112,17 +126,19 @@ func insertAlert(ctx context.Context, tx pgx.Tx, a risk.Alert) (bool, error) {
 	}
 	labels, _ := json.Marshal(a.Labels)
 	nums, _ := json.Marshal(a.Numbers)
-	ev, _ := json.Marshal(a.Evidence)
+	all := union(a.Evidence, nil)
+	ev, _ := json.Marshal(all[:min(len(all), MaxEvidence)])
+	seen := fingerprints(nil, all)
 	words := a.Words
 	if words == nil {
 		words = []string{}
 	}
 	tag, err := tx.Exec(ctx, `INSERT INTO alerts (key, scope_key, detector, level, region, category, subject, person, labels,
-			window_start, window_end, first_seen, last_seen, summary, numbers, words, evidence, previous_key)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15, $16, $17)
+			window_start, window_end, first_seen, last_seen, summary, numbers, words, evidence, previous_key, evidence_seen, evidence_count)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15, $16, $17, $18, $19)
 		ON CONFLICT (key) DO NOTHING`,
 		a.Key(), a.ScopeKey(), a.Detector(), a.Level, a.Where(), a.Labels["category"], a.Labels["subject"], a.Labels["person"], labels,
-		a.Window.Start, a.Window.End, a.Seen, a.Summary, nums, words, ev, previous)
+		a.Window.Start, a.Window.End, a.Seen, a.Summary, nums, words, ev, previous, seen, len(seen))
 	if err != nil {
 		return false, err
 	}
@@ -134,7 +150,8 @@ func insertAlert(ctx context.Context, tx pgx.Tx, a risk.Alert) (bool, error) {
 // nothing new.
 func (c *change) publishAlert(ctx context.Context, a risk.Alert) error {
 	payload, err := json.Marshal(AlertEvent{Key: a.Key(), ScopeKey: a.ScopeKey(), Detector: a.Detector(), Level: a.Level, Labels: a.Labels,
-		WindowStart: a.Window.Start, WindowEnd: a.Window.End, Summary: a.Summary, Numbers: a.Numbers, Evidence: a.Evidence})
+		WindowStart: a.Window.Start, WindowEnd: a.Window.End, Summary: a.Summary, Numbers: a.Numbers,
+		Evidence: a.Evidence[:min(len(a.Evidence), MaxEvidence)], EvidenceCount: len(a.Evidence)})
 	if err != nil {
 		return fmt.Errorf("encode alert %s: %w", a.Key(), err)
 	}
@@ -142,6 +159,19 @@ func (c *change) publishAlert(ctx context.Context, a risk.Alert) error {
 		return fmt.Errorf("queue alert %s: %w", a.Key(), err)
 	}
 	return nil
+}
+
+// fingerprints adds to the sorted set seen the 64-bit FNV-1a fingerprint of
+// each record's source/id, and returns the set, sorted and without
+// duplicates.
+func fingerprints(seen []int64, records []risk.Evidence) []int64 {
+	for _, e := range records {
+		h := fnv.New64a()
+		h.Write([]byte(string(e.Source) + "/" + e.ID))
+		seen = append(seen, int64(h.Sum64()))
+	}
+	slices.Sort(seen)
+	return slices.Compact(seen)
 }
 
 // union returns a followed by the elements of b it lacks.

@@ -160,11 +160,52 @@ func TestRecordedAlertsArePublished(t *testing.T) {
 		t.Fatalf("riskwatch.alerts got %d messages, want 2: the first window's alert and the next one's that joined it", len(got))
 	}
 	for i, a := range []risk.Alert{first, next} {
-		// Byte for byte the JSON the detectors published before the outbox.
+		// Byte for byte the JSON the detectors published before the outbox,
+		// with the count of the evidence since it is capped.
 		want, _ := json.Marshal(desk.AlertEvent{Key: a.Key(), ScopeKey: a.ScopeKey(), Detector: a.Detector(), Level: a.Level, Labels: a.Labels,
-			WindowStart: a.Window.Start, WindowEnd: a.Window.End, Summary: a.Summary, Numbers: a.Numbers, Evidence: a.Evidence})
+			WindowStart: a.Window.Start, WindowEnd: a.Window.End, Summary: a.Summary, Numbers: a.Numbers, Evidence: a.Evidence, EvidenceCount: len(a.Evidence)})
 		if got[i].key != a.ScopeKey() || string(got[i].value) != string(want) {
 			t.Errorf("message %d: key %q, %s; want alert %s keyed by its scope %s: %s", i, got[i].key, got[i].value, a.Key(), a.ScopeKey(), want)
 		}
+	}
+}
+
+// TestEvidenceIsCappedAndCounted: an alert of thousands of records lists
+// the first MaxEvidence and counts every distinct one, however many windows
+// name the same records again.
+func TestEvidenceIsCappedAndCounted(t *testing.T) {
+	pool, _ := schematest.OpenPostgres(t)
+	s := review(t, pool)
+	ctx := context.Background()
+	ids := func(from, to int) []string {
+		var out []string
+		for i := from; i < to; i++ {
+			out = append(out, fmt.Sprintf("H-%05d", i))
+		}
+		return out
+	}
+	if _, err := s.Record(ctx, []risk.Alert{collective(0, risk.LevelOrange, ids(0, 300)...)}); err != nil {
+		t.Fatal(err)
+	}
+	// The next window names 150 of the same records and 100 new ones.
+	if _, err := s.Record(ctx, []risk.Alert{collective(1, risk.LevelOrange, ids(150, 400)...)}); err != nil {
+		t.Fatal(err)
+	}
+	admin := desk.User{Username: "admin", Role: desk.RoleAdmin, Jurisdiction: "330681"}
+	list, _, err := s.Alerts(ctx, admin, desk.AlertFilter{})
+	if err != nil || len(list) != 1 {
+		t.Fatalf("alerts %v, %v; want one", list, err)
+	}
+	a := list[0]
+	if len(a.Evidence) != desk.MaxEvidence || a.Evidence[0].ID != "H-00000" || a.EvidenceCount != 400 {
+		t.Errorf("evidence: %d listed from %s, %d counted; want the first %d listed and 400 counted", len(a.Evidence), a.Evidence[0].ID, a.EvidenceCount, desk.MaxEvidence)
+	}
+	var published []byte
+	if err := pool.QueryRow(ctx, `SELECT payload::text FROM outbox WHERE dedup_key LIKE 'alert/%' ORDER BY id LIMIT 1`).Scan(&published); err != nil {
+		t.Fatal(err)
+	}
+	var ev desk.AlertEvent
+	if err := json.Unmarshal(published, &ev); err != nil || len(ev.Evidence) != desk.MaxEvidence || ev.EvidenceCount != 300 {
+		t.Errorf("published alert: %d records listed, %d counted (%v); want %d and 300", len(ev.Evidence), ev.EvidenceCount, err, desk.MaxEvidence)
 	}
 }

@@ -37,7 +37,8 @@ type Alert struct {
 	Summary       string             `json:"summary"`
 	Numbers       map[string]float64 `json:"numbers"`
 	Words         []string           `json:"words"`
-	Evidence      []risk.Evidence    `json:"evidence"`
+	Evidence      []risk.Evidence    `json:"evidence"`       // the first MaxEvidence records
+	EvidenceCount int                `json:"evidence_count"` // every record it named
 	WindowStart   time.Time          `json:"window_start"`
 	WindowEnd     time.Time          `json:"window_end"`
 	FirstSeen     time.Time          `json:"first_seen"`
@@ -51,7 +52,7 @@ type Alert struct {
 	ReviewedBy    string             `json:"reviewed_by,omitempty"`
 }
 
-const alertColumns = `key, detector, level, status, region, category, subject, person, summary, numbers, words, evidence,
+const alertColumns = `key, detector, level, status, region, category, subject, person, summary, numbers, words, evidence, evidence_count,
 	window_start, window_end, first_seen, last_seen, created_at, coalesce(previous_key, ''), coalesce(desk_id, ''), route_reason,
 	coalesce(case_id, 0), coalesce(dismiss_reason, ''), coalesce(reviewed_by, '')`
 
@@ -59,7 +60,7 @@ func scanAlert(row pgx.CollectableRow) (Alert, error) {
 	var a Alert
 	var evidence []byte
 	err := row.Scan(&a.Key, &a.Detector, &a.Level, &a.Status, &a.Region, &a.Category, &a.Subject, &a.Person, &a.Summary,
-		&a.Numbers, &a.Words, &evidence, &a.WindowStart, &a.WindowEnd, &a.FirstSeen, &a.LastSeen, &a.CreatedAt,
+		&a.Numbers, &a.Words, &evidence, &a.EvidenceCount, &a.WindowStart, &a.WindowEnd, &a.FirstSeen, &a.LastSeen, &a.CreatedAt,
 		&a.PreviousKey, &a.Desk, &a.RouteReason, &a.Case, &a.DismissReason, &a.ReviewedBy)
 	if err == nil {
 		err = json.Unmarshal(evidence, &a.Evidence)
