@@ -91,6 +91,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	for _, f := range feeds {
 		r, err := feedReader(brokers, f, kafkaLogger(log, f.Topic), log)
 		if err != nil {
+			cancel()
+			wg.Wait()
 			return err
 		}
 		g := pipeline.NewIngester(f.Source, r, writer, decoders[f.Source], protector.SealBytes, metrics, c.Pipeline, log)
