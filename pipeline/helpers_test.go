@@ -78,7 +78,8 @@ func testProtector(t testing.TB) *normalize.Protector {
 }
 
 func testConfig() pipeline.Config {
-	return pipeline.Config{MaxBatchRows: 1000, MaxBatchBytes: 8 << 20, MaxBatchAge: 200 * time.Millisecond, IdleMark: time.Second, RetryMin: 50 * time.Millisecond, RetryMax: 500 * time.Millisecond}
+	return pipeline.Config{MaxBatchRows: 1000, MaxBatchBytes: 8 << 20, MaxBatchAge: 200 * time.Millisecond, IdleMark: time.Second, RetryMin: 50 * time.Millisecond, RetryMax: 500 * time.Millisecond,
+		MaxSkew: 15 * time.Minute, Earliest: time.Date(2000, 1, 1, 0, 0, 0, 0, risk.CST)}
 }
 
 func decoderFor(n *normalize.Normalizer, s risk.Source) pipeline.Decoder {
@@ -95,22 +96,35 @@ func decoderFor(n *normalize.Normalizer, s risk.Source) pipeline.Decoder {
 type consumer struct {
 	cancel context.CancelFunc
 	done   chan error
-	reader *kafka.Reader
+	reader *pipeline.GroupReader
 	once   sync.Once
 }
 
-func startConsumer(t testing.TB, addr string, f pipeline.Feed, out interface {
+// groupReader joins f's consumer group on the broker at addr, with timeouts
+// short enough for tests; it leaves the group when the test ends.
+func groupReader(t testing.TB, addr string, f pipeline.Feed) *pipeline.GroupReader {
+	t.Helper()
+	r, err := pipeline.NewGroupReader(kafka.ConsumerGroupConfig{
+		ID: f.Group, Brokers: []string{addr}, Topics: []string{f.Topic}, StartOffset: kafka.FirstOffset,
+		HeartbeatInterval: 200 * time.Millisecond, SessionTimeout: 6 * time.Second, RebalanceTimeout: 6 * time.Second,
+	}, kafka.ReaderConfig{Brokers: []string{addr}, MinBytes: 1, MaxBytes: 1 << 20, MaxWait: 100 * time.Millisecond}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+type sink interface {
 	WriteEvents(context.Context, []pipeline.Stored) error
 	WriteRejected(context.Context, []pipeline.Rejected) error
 	WriteWatermarks(context.Context, []pipeline.Watermark) error
-}, m *pipeline.Metrics, cfg pipeline.Config) *consumer {
+}
+
+func startConsumer(t testing.TB, addr string, f pipeline.Feed, out sink, m *pipeline.Metrics, cfg pipeline.Config) *consumer {
 	t.Helper()
 	p := testProtector(t)
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers: []string{addr}, GroupID: f.Group, Topic: f.Topic, MinBytes: 1, MaxBytes: 1 << 20,
-		MaxWait: 100 * time.Millisecond, StartOffset: kafka.FirstOffset, HeartbeatInterval: time.Second,
-		SessionTimeout: 6 * time.Second, RebalanceTimeout: 6 * time.Second,
-	})
+	r := groupReader(t, addr, f)
 	g := pipeline.NewIngester(f.Source, r, out, decoderFor(normalize.New(p), f.Source), p.SealBytes, m, cfg, slog.New(slog.DiscardHandler))
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &consumer{cancel: cancel, done: make(chan error, 1), reader: r}

@@ -13,6 +13,8 @@ type Metrics struct {
 	messages     *prometheus.CounterVec
 	warnings     *prometheus.CounterVec
 	retries      *prometheus.CounterVec
+	refused      *prometheus.CounterVec
+	panics       *prometheus.CounterVec
 	stalled      *prometheus.GaugeVec
 	flushSeconds *prometheus.HistogramVec
 }
@@ -23,7 +25,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return &Metrics{
 		messages: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "risk_pipeline_messages_total",
-			Help: "Messages stored and committed, by source and outcome (stored or rejected).",
+			Help: "Messages stored and committed, by source and outcome (stored, or rejected: quarantined).",
 		}, []string{"source", "outcome"}),
 		warnings: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "risk_pipeline_warnings_total",
@@ -32,6 +34,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		retries: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "risk_pipeline_write_retries_total",
 			Help: "Failed flushes that were retried.",
+		}, []string{"source"}),
+		refused: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "risk_pipeline_refused_total",
+			Help: "Rows ClickHouse refused for what they hold, quarantined after bisecting their batch (also counted as rejected).",
+		}, []string{"source"}),
+		panics: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "risk_pipeline_panics_total",
+			Help: "Panics recovered: in a decoder (the message is quarantined) or in the ingester's loops (restarted from the last commit).",
 		}, []string{"source"}),
 		stalled: f.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "risk_pipeline_stalled",
@@ -53,6 +63,7 @@ func (m *Metrics) Consumed(source risk.Source) (stored, rejected float64) {
 
 type metrics struct {
 	stored, rejected, warnings, retries prometheus.Counter
+	refused, panics                     prometheus.Counter
 	stalled                             prometheus.Gauge
 	flushSeconds                        prometheus.Observer
 }
@@ -64,6 +75,8 @@ func (m *Metrics) forSource(s risk.Source) *metrics {
 		rejected:     m.messages.WithLabelValues(l, "rejected"),
 		warnings:     m.warnings.WithLabelValues(l),
 		retries:      m.retries.WithLabelValues(l),
+		refused:      m.refused.WithLabelValues(l),
+		panics:       m.panics.WithLabelValues(l),
 		stalled:      m.stalled.WithLabelValues(l),
 		flushSeconds: m.flushSeconds.WithLabelValues(l),
 	}

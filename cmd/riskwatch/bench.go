@@ -262,7 +262,10 @@ func benchOutage(ctx context.Context, msgs map[risk.Source][]kafka.Message, norm
 	}
 	before = heapInUse()
 	quiet := slog.New(slog.DiscardHandler) // one retry warning a second per feed is noise here
-	stop := startIngesters(ctx, []string{b.Addr()}, conn, norm, p, c, quiet)
+	stop, err := startIngesters(ctx, []string{b.Addr()}, conn, norm, p, c, quiet)
+	if err != nil {
+		return 0, 0, 0, err
+	}
 	// The buffers fill in the first quarter; after that the heap must not grow.
 	start := time.Now()
 	for time.Since(start) < d {

@@ -27,7 +27,8 @@ type server struct {
 	bin, dsn, data   string
 	pg               string
 	kafkaAddr, httpA string
-	token            string // a reviewer's API token
+	token            string   // a reviewer's API token
+	flags            []string // after the test's own: a later flag wins
 	cmd              *exec.Cmd
 	log              *bytes.Buffer
 }
@@ -57,8 +58,9 @@ func (s *server) start() {
 	if s.log == nil {
 		s.log = &bytes.Buffer{}
 	}
-	s.cmd = exec.Command(s.bin, "serve", "-kafka", "embedded://"+s.kafkaAddr, "-kafka.data-dir", s.data,
-		"-clickhouse", s.dsn, "-postgres", s.pg, "-http", s.httpA, "-pipeline.max-batch-rows", "2000", "-pipeline.max-batch-age", "300ms")
+	args := []string{"serve", "-kafka", "embedded://" + s.kafkaAddr, "-kafka.data-dir", s.data,
+		"-clickhouse", s.dsn, "-postgres", s.pg, "-http", s.httpA, "-pipeline.max-batch-rows", "2000", "-pipeline.max-batch-age", "300ms"}
+	s.cmd = exec.Command(s.bin, append(args, s.flags...)...)
 	s.cmd.Env = append(os.Environ(), "RISKWATCH_PII_KEY="+strings.Repeat("ab", 32))
 	s.cmd.Stderr = s.log
 	if err := s.cmd.Start(); err != nil {

@@ -22,21 +22,26 @@ func feedDecoders(n *normalize.Normalizer) map[risk.Source]pipeline.Decoder {
 
 // startIngesters runs one ingester per feed against the brokers, writing to
 // conn, for the benchmarks and the demo. stop cancels them and waits.
-func startIngesters(ctx context.Context, brokers []string, conn driver.Conn, n *normalize.Normalizer, p *normalize.Protector, c *config, log *slog.Logger) (stop func()) {
+func startIngesters(ctx context.Context, brokers []string, conn driver.Conn, n *normalize.Normalizer, p *normalize.Protector, c *config, log *slog.Logger) (stop func(), err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	m := pipeline.NewMetrics(prometheus.NewRegistry())
 	w := pipeline.NewEventWriter(conn)
 	decoders := feedDecoders(n)
 	for _, f := range c.feeds() {
-		r := kafka.NewReader(readerConfig(brokers, f))
+		r, err := feedReader(brokers, f, nil, log)
+		if err != nil {
+			cancel()
+			wg.Wait()
+			return nil, err
+		}
 		g := pipeline.NewIngester(f.Source, r, w, decoders[f.Source], p.SealBytes, m, c.Pipeline, log)
 		wg.Go(func() {
 			defer r.Close()
 			g.Run(ctx)
 		})
 	}
-	return func() { cancel(); wg.Wait() }
+	return func() { cancel(); wg.Wait() }, nil
 }
 
 // ingestAll produces msgs into an in-memory embedded broker and ingests them
@@ -50,7 +55,10 @@ func ingestAll(ctx context.Context, conn driver.Conn, msgs map[risk.Source][]kaf
 		return err
 	}
 	defer b.Close()
-	stop := startIngesters(ctx, []string{b.Addr()}, conn, n, p, c, log)
+	stop, err := startIngesters(ctx, []string{b.Addr()}, conn, n, p, c, log)
+	if err != nil {
+		return err
+	}
 	defer stop()
 	if err := benchProduce(ctx, b.Addr(), feeds, msgs); err != nil {
 		return err

@@ -4,10 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
-	"fmt"
 	"io"
-	"time"
 
+	"riskwatch/pipeline"
 	"riskwatch/pipeline/normalize"
 	"riskwatch/schema"
 )
@@ -27,54 +26,33 @@ func quarantine(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return err
 	}
-	var protector *normalize.Protector
+	var opener func(string) ([]byte, error)
 	if open {
 		key, err := c.piiKey()
 		if err != nil {
 			return err
 		}
-		if protector, err = normalize.NewProtector(key); err != nil {
+		protector, err := normalize.NewProtector(key)
+		if err != nil {
 			return err
 		}
+		opener = protector.OpenBytes
 	}
 	conn, err := schema.Open(ctx, c.ClickHouse)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	rows, err := conn.Query(ctx, `SELECT topic, partition, offset, source, key, value_sealed, reason, received_at
-		FROM rejected_events FINAL WHERE ? = '' OR topic = ? ORDER BY received_at DESC, topic, partition, offset LIMIT ?`, topic, topic, limit)
+	msgs, err := pipeline.NewQuarantineReader(conn, opener).List(ctx, topic, limit)
 	if err != nil {
-		return fmt.Errorf("read quarantine: %w", err)
+		return err
 	}
-	defer rows.Close()
 	enc := json.NewEncoder(stdout)
 	enc.SetEscapeHTML(false)
-	for rows.Next() {
-		var r struct {
-			Topic      string    `json:"topic"`
-			Partition  int32     `json:"partition"`
-			Offset     int64     `json:"offset"`
-			Source     string    `json:"source"`
-			Key        string    `json:"key"`
-			Reason     string    `json:"reason"`
-			ReceivedAt time.Time `json:"received_at"`
-			Value      string    `json:"value,omitempty"`
-		}
-		var sealed string
-		if err := rows.Scan(&r.Topic, &r.Partition, &r.Offset, &r.Source, &r.Key, &sealed, &r.Reason, &r.ReceivedAt); err != nil {
-			return fmt.Errorf("read quarantine: %w", err)
-		}
-		if protector != nil {
-			raw, err := protector.OpenBytes(sealed)
-			if err != nil {
-				return fmt.Errorf("open %s/%d/%d: %w", r.Topic, r.Partition, r.Offset, err)
-			}
-			r.Value = string(raw)
-		}
-		if err := enc.Encode(r); err != nil {
+	for _, m := range msgs {
+		if err := enc.Encode(m); err != nil {
 			return err
 		}
 	}
-	return rows.Err()
+	return nil
 }

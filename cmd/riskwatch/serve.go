@@ -97,9 +97,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	var wg sync.WaitGroup
 	errs := make(chan error, len(feeds)+3) // every goroutine reports at most once
 	for _, f := range feeds {
-		rc := readerConfig(brokers, f)
-		rc.ErrorLogger = kafkaLogger(log, f.Topic)
-		r := kafka.NewReader(rc)
+		r, err := feedReader(brokers, f, kafkaLogger(log, f.Topic), log)
+		if err != nil {
+			cancel()
+			wg.Wait()
+			return err
+		}
 		g := pipeline.NewIngester(f.Source, r, writer, decoders[f.Source], protector.SealBytes, metrics, c.Pipeline, log)
 		wg.Go(func() {
 			defer r.Close()
@@ -197,20 +200,24 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	return errors.Join(all...)
 }
 
-// readerConfig is a consumer-group reader that commits only when told to:
-// offsets follow ClickHouse's acknowledgements, never a timer.
-func readerConfig(brokers []string, f pipeline.Feed) kafka.ReaderConfig {
-	return kafka.ReaderConfig{
-		Brokers:        brokers,
-		GroupID:        f.Group,
-		Topic:          f.Topic,
-		MinBytes:       1,
-		MaxBytes:       4 << 20,
-		MaxWait:        250 * time.Millisecond,
-		QueueCapacity:  1000,
-		CommitInterval: 0, // synchronous CommitMessages
-		StartOffset:    kafka.FirstOffset,
-	}
+// feedReader joins the feed's consumer group. It commits only when the
+// ingester tells it to: offsets follow ClickHouse's acknowledgements, never
+// a timer. errs receives kafka-go's error log; nil drops it.
+func feedReader(brokers []string, f pipeline.Feed, errs kafka.Logger, log *slog.Logger) (*pipeline.GroupReader, error) {
+	return pipeline.NewGroupReader(kafka.ConsumerGroupConfig{
+		ID:          f.Group,
+		Brokers:     brokers,
+		Topics:      []string{f.Topic},
+		StartOffset: kafka.FirstOffset,
+		ErrorLogger: errs,
+	}, kafka.ReaderConfig{
+		Brokers:       brokers,
+		MinBytes:      1,
+		MaxBytes:      4 << 20,
+		MaxWait:       250 * time.Millisecond,
+		QueueCapacity: 300, // per partition
+		ErrorLogger:   errs,
+	}, log)
 }
 
 // kafkaLogger routes kafka-go's error log to slog. Its messages are about
