@@ -223,12 +223,15 @@ func align(t time.Time, step time.Duration) time.Time {
 }
 
 // IngestWatermark returns how far ingestion has got on every partition:
-// the oldest of the partitions' newest stored updateTime. Zero before
-// anything was stored, so no window is due.
+// the oldest of the partitions' watermarks, each the time of its latest
+// write (the furthest offset, then the newest write) — not the greatest
+// time ever written, so that one implausible time written before the
+// pipeline refused such times cannot hold a partition "caught up" for
+// ever. Zero before anything was stored, so no window is due.
 func IngestWatermark(conn driver.Conn) func(context.Context) (time.Time, error) {
 	return func(ctx context.Context) (time.Time, error) {
 		var t time.Time
-		err := conn.QueryRow(ctx, `SELECT min(t) FROM (SELECT topic, partition, max(event_time) AS t FROM ingest_watermarks GROUP BY topic, partition)`).Scan(&t)
+		err := conn.QueryRow(ctx, `SELECT min(t) FROM (SELECT topic, partition, argMax(event_time, (next_offset, written_at)) AS t FROM ingest_watermarks GROUP BY topic, partition)`).Scan(&t)
 		if err != nil {
 			return time.Time{}, fmt.Errorf("read ingest watermark: %w", err)
 		}

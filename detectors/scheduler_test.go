@@ -212,3 +212,40 @@ func TestPruneKeepsWhatMatters(t *testing.T) {
 		t.Errorf("windows kept %v, want [1 2 3 5]: the one with alerts, the failed, the gap, the newest", kept)
 	}
 }
+
+// TestIngestWatermarkIgnoresStaleFutureTimes: a partition's watermark is
+// the time of its latest write, so a 2099 updateTime written before the
+// pipeline refused such times stops counting once the partition moves on.
+func TestIngestWatermarkIgnoresStaleFutureTimes(t *testing.T) {
+	conn, _ := schematest.Open(t)
+	ctx := context.Background()
+	rows := []struct {
+		partition int32
+		next      uint64
+		event     time.Time
+		written   time.Time
+	}{
+		{0, 10, time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2020, 3, 1, 8, 0, 0, 0, time.UTC)},
+		{0, 20, time.Date(2020, 3, 1, 9, 0, 0, 0, time.UTC), time.Date(2020, 3, 1, 9, 0, 5, 0, time.UTC)},
+		{1, 7, time.Date(2020, 3, 1, 9, 30, 0, 0, time.UTC), time.Date(2020, 3, 1, 9, 30, 5, 0, time.UTC)},
+	}
+	b, err := conn.PrepareBatch(ctx, `INSERT INTO ingest_watermarks (topic, partition, next_offset, event_time, written_at)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		if err := b.Append("hotline.workorders", r.partition, r.next, r.event, r.written); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := detectors.IngestWatermark(conn)(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := time.Date(2020, 3, 1, 9, 0, 0, 0, time.UTC); !got.Equal(want) {
+		t.Errorf("watermark %v, want %v: partition 0's latest write, not its 2099", got, want)
+	}
+}

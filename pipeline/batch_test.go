@@ -511,3 +511,28 @@ func TestLoopPanicRestartsFromTheLastCommit(t *testing.T) {
 		})
 	}
 }
+
+// TestRejectionReasonsAreMasked: a reason that quotes a personal number of
+// the message (a decoder's, or the server's refusal) is stored with the
+// number masked, as in the records' text.
+func TestRejectionReasonsAreMasked(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		decode := func(m kafka.Message) (risk.Event, error) {
+			if string(m.Key) == "k1" {
+				return risk.Event{}, fmt.Errorf("contactTel %q is not a phone: %w", "13805712345x", risk.ErrInvalid)
+			}
+			return decodeAny(m)
+		}
+		q := &queue{msgs: messages(3)}
+		s := &memSink{}
+		stop := run(q, s, decode, newMetrics(), unitConfig(3))
+		synctest.Wait()
+		v := s.view()
+		if len(v.rejects) != 1 || strings.Contains(v.rejects[0].Reason, "13805712345") || !strings.Contains(v.rejects[0].Reason, "138****2345") {
+			t.Errorf("quarantined %+v, want offset 1 with the number masked in its reason", v.rejects)
+		}
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

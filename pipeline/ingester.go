@@ -17,6 +17,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	risk "riskwatch"
+	"riskwatch/pipeline/normalize"
 )
 
 const (
@@ -252,10 +253,13 @@ func (g *Ingester) add(b *batch, msg kafka.Message, claim int64) {
 		if !errors.Is(err, risk.ErrInvalid) {
 			level = slog.LevelError // a decoder bug; the message is quarantined all the same
 		}
-		g.log.Log(context.Background(), level, "message rejected", "topic", msg.Topic, "partition", msg.Partition, "offset", msg.Offset, "err", err)
+		// A reason may quote a value of the message: its numbers are masked
+		// like the records' text, in the log and in the quarantine.
+		reason := normalize.MaskText(err.Error())
+		g.log.Log(context.Background(), level, "message rejected", "topic", msg.Topic, "partition", msg.Partition, "offset", msg.Offset, "err", reason)
 		b.rejects = append(b.rejects, Rejected{
 			Source: g.source, Topic: msg.Topic, Partition: msg.Partition, Offset: msg.Offset,
-			Key: string(msg.Key), Sealed: g.seal(msg.Value), Headers: msg.Headers, Reason: err.Error(),
+			Key: string(msg.Key), Sealed: g.seal(msg.Value), Headers: msg.Headers, Reason: reason,
 		})
 		return
 	}
@@ -456,7 +460,7 @@ func (g *Ingester) quarantine(b *batch, s Stored, err error) {
 	g.log.Warn("row refused by clickhouse; quarantined", "topic", s.Topic, "partition", s.Partition, "offset", s.Offset, "code", exceptionCode(err))
 	b.rejects = append(b.rejects, Rejected{
 		Source: g.source, Topic: s.Topic, Partition: s.Partition, Offset: s.Offset,
-		Key: string(s.raw.key), Sealed: g.seal(s.raw.value), Headers: s.raw.headers, Reason: refusal(err),
+		Key: string(s.raw.key), Sealed: g.seal(s.raw.value), Headers: s.raw.headers, Reason: normalize.MaskText(refusal(err)),
 	})
 }
 

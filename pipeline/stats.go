@@ -118,7 +118,7 @@ func (s *StatsReader) Stats(ctx context.Context) ([]FeedStats, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = s.scan(ctx, `SELECT topic, partition, max(event_time) FROM ingest_watermarks GROUP BY topic, partition`, func(rows driver.Rows) error {
+	err = s.scan(ctx, `SELECT topic, partition, argMax(event_time, (next_offset, written_at)) FROM ingest_watermarks GROUP BY topic, partition`, func(rows driver.Rows) error {
 		var topic string
 		var p int32
 		var t time.Time
