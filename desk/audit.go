@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	risk "riskwatch"
 )
 
 // AuditLog reads the audit log, which every change writes in its own
@@ -78,4 +80,27 @@ func (s *AuditLog) Entries(ctx context.Context, by User, f AuditFilter) ([]Audit
 		return nil, fmt.Errorf("read audit log: %w", err)
 	}
 	return pgx.CollectRows(rows, pgx.RowToStructByPos[AuditEntry])
+}
+
+// Attest records, before it happens, that by is about to read personal
+// data outside the console — riskwatch quarantine -open prints raw
+// messages — and why. Only an enabled administrator may, and only with a
+// reason; detail says what is opened (and from which operating-system
+// account), and the entry is read with the administrator's jurisdiction's
+// audit log.
+func (s *AuditLog) Attest(ctx context.Context, by User, action, reason string, detail map[string]any) error {
+	if by.Disabled || by.Role != RoleAdmin {
+		return fmt.Errorf("only an enabled administrator may %s, not %s (%s): %w", action, by.Username, by.Role, risk.ErrForbidden)
+	}
+	reason, err := s.text("reason", reason, true)
+	if err != nil {
+		return err
+	}
+	entry := map[string]any{"reason": reason}
+	for k, v := range detail {
+		entry[k] = v
+	}
+	return s.write(ctx, by.Username, func(c *change) error {
+		return c.audit(ctx, action, auditRef{}, entry)
+	})
 }
