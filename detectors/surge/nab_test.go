@@ -1,0 +1,169 @@
+package surge
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	risk "riskwatch"
+)
+
+// NAB's real count series (../shared/benchmarks/nab beside the checkout):
+// the calibration of the test on data no one here generated.
+
+// nabFiles are the benchmark's count series, with their step.
+var nabFiles = []struct {
+	name string
+	step time.Duration
+}{
+	{"realTweets/Twitter_volume_AAPL.csv", 5 * time.Minute},
+	{"realTweets/Twitter_volume_AMZN.csv", 5 * time.Minute},
+	{"realTweets/Twitter_volume_CRM.csv", 5 * time.Minute},
+	{"realTweets/Twitter_volume_CVS.csv", 5 * time.Minute},
+	{"realTweets/Twitter_volume_FB.csv", 5 * time.Minute},
+	{"realKnownCause/nyc_taxi.csv", 30 * time.Minute},
+}
+
+// nabDir finds the benchmark: $RISKWATCH_NAB_DIR, else shared/benchmarks/nab
+// beside the repository root (the directory holding go.mod) or beside any
+// directory above it, as in a worktree.
+func nabDir(tb testing.TB) string {
+	tb.Helper()
+	if d := os.Getenv("RISKWATCH_NAB_DIR"); d != "" {
+		return d
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for d := wd; ; {
+		cand := filepath.Join(filepath.Dir(d), "shared", "benchmarks", "nab")
+		if _, err := os.Stat(filepath.Join(cand, "labels", "combined_windows.json")); err == nil {
+			return cand
+		}
+		up := filepath.Dir(d)
+		if up == d {
+			break
+		}
+		d = up
+	}
+	tb.Fatalf("NAB benchmark not found beside %s or any directory above it: want ../shared/benchmarks/nab beside the checkout, or set RISKWATCH_NAB_DIR", wd)
+	return ""
+}
+
+// nabSeries reads one file's points, its timestamps as written (UTC+8, as
+// `riskwatch series` reads them) and its labelled windows.
+type nabSeries struct {
+	points  []Point
+	stamps  []string
+	windows [][2]time.Time
+}
+
+func (s nabSeries) inWindow(t time.Time) bool {
+	for _, w := range s.windows {
+		if !t.Before(w[0]) && !t.After(w[1]) {
+			return true
+		}
+	}
+	return false
+}
+
+func readNAB(tb testing.TB, dir, name string) nabSeries {
+	tb.Helper()
+	f, err := os.Open(filepath.Join(dir, "data", name))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		tb.Fatalf("%s: %v", name, err)
+	}
+	var s nabSeries
+	for _, r := range recs[1:] {
+		t, err := time.ParseInLocation(time.DateTime, r[0], risk.CST)
+		if err != nil {
+			tb.Fatalf("%s: %v", name, err)
+		}
+		v, err := strconv.ParseFloat(r[1], 64)
+		if err != nil {
+			tb.Fatalf("%s: %v", name, err)
+		}
+		s.points = append(s.points, Point{T: t, V: v})
+		s.stamps = append(s.stamps, r[0])
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "labels", "combined_windows.json"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var labels map[string][][2]string
+	if err := json.Unmarshal(b, &labels); err != nil {
+		tb.Fatal(err)
+	}
+	ws, ok := labels[name]
+	if !ok {
+		tb.Fatalf("%s: no windows in combined_windows.json", name)
+	}
+	for _, w := range ws {
+		var tw [2]time.Time
+		for k := range w {
+			if tw[k], err = time.ParseInLocation("2006-01-02 15:04:05.000000", w[k], risk.CST); err != nil {
+				tb.Fatal(err)
+			}
+		}
+		s.windows = append(s.windows, tw)
+	}
+	return s
+}
+
+var _ = errors.New
+var _ = fmt.Sprint
+var _ = strings.Cut
+
+// TestNABDiagnostics prints, per file, the share of points outside windows
+// (after warm-up) with p below several levels.
+func TestNABDiagnostics(t *testing.T) {
+	if os.Getenv("SURGE_DIAG") == "" {
+		t.Skip("SURGE_DIAG")
+	}
+	dir := nabDir(t)
+	levels := []float64{0.1, 0.01, 0.001, 1e-4}
+	for _, nf := range nabFiles {
+		s := readNAB(t, dir, nf.name)
+		cfg := DefaultConfig()
+		sc, err := Score(s.points, nf.step, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		warm := newSeasons(nf.step, cfg).warmUp(cfg)
+		n := 0
+		cnt := make([]int, len(levels))
+		alerts := 0
+		for i, x := range sc[warm:] {
+			if s.inWindow(s.points[warm+i].T) {
+				continue
+			}
+			n++
+			for k, l := range levels {
+				if x.P < l {
+					cnt[k]++
+				}
+			}
+			if x.Alert {
+				alerts++
+			}
+		}
+		line := fmt.Sprintf("%-36s n=%d alerts %.5f", nf.name, n, float64(alerts)/float64(n))
+		for k, l := range levels {
+			line += fmt.Sprintf("  p<%g: %.5f", l, float64(cnt[k])/float64(n))
+		}
+		t.Log(line)
+	}
+}
