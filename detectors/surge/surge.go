@@ -80,7 +80,8 @@ type Scored struct {
 	Point
 	Expected float64 // baseline from the point's past; 0 with no history
 	P        float64 // P(X ≥ V | baseline); 1 during warm-up
-	Score    float64 // 1 − P, in [0, 1]
+	Surprise float64 // −log10 P: 3 at P = 0.001
+	Score    float64 // Surprise/(Surprise+3): 0 at P = 1, ½ at P = 0.001, below 1 for any P > 0
 	Alert    bool    // P < Alpha, V − Expected ≥ MinExcess and V ≥ MinCount
 }
 
@@ -111,39 +112,20 @@ func Score(series []Point, step time.Duration, cfg Config) ([]Scored, error) {
 		}
 	}
 
-	s := newSeasons(step, cfg)
-	ix := newIndex(series, s)
-	warm := s.warmUp(cfg)
-	back := int(s.window / step)
-	out := make([]Scored, len(series))
-	var disp float64 // over-dispersion of the current day
-	var dispDay time.Time
+	vals := make([]float64, len(series))
 	for i, p := range series {
-		lo := max(0, i-back)
-		mu, neff := s.estimate(func(l int) []float64 { return ix.samples(l, ix.keys[l][i], lo, i) })
-		if i < warm {
-			out[i] = Scored{Point: p, Expected: mu, P: 1}
-			continue
-		}
-		// The over-dispersion comes from the history before the day
-		// starts, as in ScoreAt, so batch and live agree; one pass a day.
-		if d := startOfDay(p.T); dispDay.IsZero() || !d.Equal(dispDay) {
-			dispDay = d
-			since := p.T.Sub(d)
-			hi := max(0, i-int(since/step))
-			lod := max(0, i-int((since+s.window)/step))
-			disp = s.dispersion(func(l, k int) []float64 { return ix.samples(l, k, lod, hi) })
-		}
-		out[i] = judge(p, mu, neff, disp, cfg)
+		vals[i] = p.V
 	}
-	return out, nil
+	return score(series, vals, step, cfg), nil
 }
 
 // ScoreAt scores p against history, as Score scores the same point at the
 // end of a series: the live detector's verdict on the newest step. History
 // may be in any order and may hold p's step or later ones (ignored); a
 // missing step is unknown, not zero, so fill steps without events with 0.
-// p is in warm-up, with score 0, until history spans WarmUp steps.
+// History before the lookback (LookbackSeasons weeks before the earliest
+// point that matters) is ignored; p is in warm-up, with score 0, until
+// history spans WarmUp steps.
 func ScoreAt(history []Point, p Point, step time.Duration, cfg Config) (Scored, error) {
 	if err := cfg.Validate(); err != nil {
 		return Scored{}, err
@@ -154,21 +136,9 @@ func ScoreAt(history []Point, p Point, step time.Duration, cfg Config) (Scored, 
 	if !validValue(p.V) {
 		return Scored{}, fmt.Errorf("surge: %s: value %v: want a finite count ≥ 0: %w", p.T.Format(time.RFC3339), p.V, risk.ErrInvalid)
 	}
-	s := newSeasons(step, cfg)
-	mu, neff := s.expected(history, p.T)
-	first := p.T
-	for _, h := range history {
-		if h.T.Before(first) && validValue(h.V) {
-			first = h.T
-		}
-	}
-	if int(p.T.Sub(first)/step) < s.warmUp(cfg) {
-		return Scored{Point: p, Expected: mu, P: 1}, nil
-	}
-	d := startOfDay(p.T)
-	g := s.groups(history, d.Add(-s.window), d)
-	disp := s.dispersion(func(l, k int) []float64 { return g[l][k] })
-	return judge(p, mu, neff, disp, cfg), nil
+	points, vals := grid(history, p, step, cfg)
+	out := score(points, vals, step, cfg)
+	return out[len(out)-1], nil
 }
 
 // Expected returns the baseline for the step at `at` from history (any
@@ -179,33 +149,46 @@ func Expected(history []Point, at time.Time, step time.Duration, cfg Config) flo
 	if step <= 0 || cfg.LookbackSeasons < 1 {
 		return 0
 	}
-	mu, _ := newSeasons(step, cfg).expected(history, at)
-	return mu
+	points, vals := grid(history, Point{T: at}, step, cfg)
+	return score(points, vals, step, cfg)[len(points)-1].Expected
 }
 
-func (s *seasons) expected(history []Point, at time.Time) (mu, neff float64) {
-	g := s.groups(history, at.Add(-s.window), at)
-	lt := at.In(risk.CST)
-	return s.estimate(func(l int) []float64 { return g[l][s.levels[l].key(lt)] })
-}
-
-// groups returns the values of history within [from, to) by level and key.
-func (s *seasons) groups(history []Point, from, to time.Time) [][][]float64 {
-	g := make([][][]float64, len(s.levels))
-	for l, lv := range s.levels {
-		g[l] = make([][]float64, lv.keys)
+// grid lays history out as the regular series that ends at p, step apart
+// and aligned on p: NaN marks an unknown step. It starts at the earliest
+// valid point of history before p, or at p.
+func grid(history []Point, p Point, step time.Duration, cfg Config) ([]Point, []float64) {
+	// Enough history that every point the last one depends on is as in a
+	// batch over a longer series: seasons and level of the points whose
+	// residuals the tail is fitted on.
+	from := p.T.Add(-2*time.Duration(cfg.LookbackSeasons)*max(week, step) - 2*day)
+	first := p.T
+	for _, h := range history {
+		if h.T.Before(first) && !h.T.Before(from) && validValue(h.V) {
+			first = h.T
+		}
 	}
-	for _, p := range history {
-		if p.T.Before(from) || !p.T.Before(to) || !validValue(p.V) {
+	n := int(p.T.Sub(first)/step) + 1
+	points := make([]Point, n)
+	vals := make([]float64, n)
+	for i := range points {
+		points[i] = Point{T: p.T.Add(-time.Duration(n-1-i) * step), V: math.NaN()}
+		vals[i] = math.NaN()
+	}
+	for _, h := range history {
+		if !h.T.Before(p.T) || h.T.Before(first) || !validValue(h.V) {
 			continue
 		}
-		lt := p.T.In(risk.CST)
-		for l, lv := range s.levels {
-			k := lv.key(lt)
-			g[l][k] = append(g[l][k], p.V)
+		d := p.T.Sub(h.T)
+		if d%step != 0 {
+			continue // not on the series' steps
+		}
+		i := n - 1 - int(d/step)
+		if i >= 0 {
+			points[i].V, vals[i] = h.V, h.V
 		}
 	}
-	return g
+	points[n-1], vals[n-1] = p, p.V
+	return points, vals
 }
 
 func validValue(v float64) bool { return v >= 0 && !math.IsInf(v, 1) }
@@ -219,9 +202,9 @@ type index struct {
 	buf   []float64
 }
 
-func newIndex(series []Point, s *seasons) *index {
+func newIndex(series []Point, vals []float64, s *seasons) *index {
 	ix := &index{
-		vals:  make([]float64, len(series)),
+		vals:  vals,
 		keys:  make([][]int, len(s.levels)),
 		byKey: make([][][]int, len(s.levels)),
 	}
@@ -230,7 +213,6 @@ func newIndex(series []Point, s *seasons) *index {
 		ix.byKey[l] = make([][]int, lv.keys)
 	}
 	for i, p := range series {
-		ix.vals[i] = p.V
 		lt := p.T.In(risk.CST)
 		for l, lv := range s.levels {
 			k := lv.key(lt)
@@ -249,7 +231,9 @@ func (ix *index) samples(l, k, lo, hi int) []float64 {
 	b, _ := slices.BinarySearch(ids, hi)
 	ix.buf = ix.buf[:0]
 	for _, j := range ids[a:b] {
-		ix.buf = append(ix.buf, ix.vals[j])
+		if v := ix.vals[j]; !math.IsNaN(v) {
+			ix.buf = append(ix.buf, v)
+		}
 	}
 	return ix.buf
 }
