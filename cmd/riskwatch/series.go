@@ -29,8 +29,11 @@ difference between timestamps; every difference must be that step (fill
 missing steps with 0).
 
 Output: timestamp,value,score,alert with the timestamp and value as given,
-score = 1 − P(X ≥ value | baseline) and alert 0 or 1. The first two weeks
-(see --warm-up) are history only: score 0.
+score = S/(S+3) with S = −log10 P(X ≥ value | baseline) (0.5 at P = 0.001,
+below 1 for any P > 0) and alert 0 or 1. One event raises one alert, as the
+detector does: an alert opens an event, and the open event absorbs the next
+rows (score 0, alert 0) until an hour has passed without a row below
+--alpha. The first two weeks (see --warm-up) are history only: score 0.
 
 flags:
 `
@@ -107,7 +110,7 @@ func series(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		defer f.Close() // no-op after the checked Close below
 		out = f
 	}
-	alerts, err := writeScored(out, rows, scored)
+	alerts, err := writeScored(out, rows, events(scored, step, cfg.Alpha))
 	if err == nil && f != nil {
 		err = f.Close()
 	}
@@ -208,6 +211,39 @@ func seriesStep(rows []seriesRow) (time.Duration, error) {
 		}
 	}
 	return step, nil
+}
+
+// eventQuiet is how long an event stays open after its last row below
+// alpha: as long as the series stays surprising, the scope's open alert
+// absorbs its rows.
+const eventQuiet = time.Hour
+
+// events returns scored with one alert per event, as the detector raises
+// them: an alert opens an event, and the open event absorbs every later row
+// (score 0, no alert) until eventQuiet has passed without a row below
+// alpha. Rows outside events keep their score, so that a threshold swept
+// over the scores finds each event once.
+func events(scored []surge.Scored, step time.Duration, alpha float64) []surge.Scored {
+	out := make([]surge.Scored, len(scored))
+	quiet := max(1, int(eventQuiet/step))
+	open, last := false, 0
+	for i, s := range scored {
+		surprising := s.P < alpha
+		if open && i-last > quiet {
+			open = false
+		}
+		switch {
+		case open:
+			if surprising {
+				last = i
+			}
+			s.Alert, s.Score = false, 0
+		case s.Alert:
+			open, last = true, i
+		}
+		out[i] = s
+	}
+	return out
 }
 
 // writeScored writes the scores as CSV and returns the number of alerts.

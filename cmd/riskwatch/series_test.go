@@ -8,12 +8,14 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	risk "riskwatch"
+	"riskwatch/detectors/surge"
 )
 
 // seriesSample is 11 weeks of daily counts of one township category:
@@ -192,5 +194,39 @@ func TestSeriesUsage(t *testing.T) {
 	}
 	if _, _, err := runSeries(t, "", "--input", filepath.Join(t.TempDir(), "missing.csv")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing file: got error %v, want os.ErrNotExist", err)
+	}
+}
+
+// An open event absorbs the next rows until an hour passes without a row
+// below alpha; rows outside events keep their scores.
+func TestSeriesEvents(t *testing.T) {
+	const alpha = 0.001
+	row := func(p float64, alert bool) surge.Scored {
+		return surge.Scored{P: p, Score: 0.1 + (1-p)/2, Alert: alert}
+	}
+	quiet, hot := row(0.5, false), row(1e-6, true)
+	// 5-minute steps: 12 rows are an hour.
+	in := []surge.Scored{quiet, hot, hot, quiet, hot}
+	for range 13 {
+		in = append(in, quiet)
+	}
+	in = append(in, hot, hot)
+	got := events(in, 5*time.Minute, alpha)
+	var alerts []int
+	for i, s := range got {
+		if s.Alert {
+			alerts = append(alerts, i)
+		}
+	}
+	if want := []int{1, 18}; !slices.Equal(alerts, want) {
+		t.Errorf("alerts at rows %v, want %v", alerts, want)
+	}
+	for _, i := range []int{2, 3, 4, 16, 19} {
+		if got[i].Score != 0 {
+			t.Errorf("row %d in an open event: score %v, want 0", i, got[i].Score)
+		}
+	}
+	if got[17].Score != quiet.Score || got[0].Score != quiet.Score {
+		t.Errorf("rows outside events: scores %v, %v, want %v", got[0].Score, got[17].Score, quiet.Score)
 	}
 }
