@@ -9,7 +9,7 @@ import (
 	"riskwatch/pipeline"
 )
 
-// Deps are what the API serves: the desks' parts (package desk) and the
+// Deps are what the API and the pages serve: the desks' parts (package desk) and the
 // health of ingestion. Every field but Reload is required.
 type Deps struct {
 	Ingest    ingestStats
@@ -22,6 +22,16 @@ type Deps struct {
 	Stats     figures
 	// Reload re-reads the desk directory file; nil when serve has none.
 	Reload func(ctx context.Context, by *desk.User) (int, error)
+
+	// Optional parts of the pages (pending.go): nil shows 「暂不可用」.
+	Records     recordReader      // evidence records and history
+	Matters     matterReader      // the dashboard's series and places
+	Quarantine  quarantineReader  // quarantine counts by reason
+	Passwords   passwords         // own password change
+	Outcomes    outcomes          // a case's outcome
+	DetectorFig detectorFigures   // detector figures over time
+	Redirect    redirectedConfirm // confirm to a desk other than the routed one
+	Detectors   detectorSettings  // the detectors' settings in force
 }
 
 // ingestStats reads the state of ingestion.

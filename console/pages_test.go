@@ -1,0 +1,129 @@
+package console_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// browser is a person at the console: it keeps the cookies the server sets
+// (by hand: a cookie jar would not send Secure cookies over plain http).
+type browser struct {
+	t       testing.TB
+	h       http.Handler
+	cookies map[string]*http.Cookie
+}
+
+func (f *fixture) browser(t testing.TB) *browser {
+	return &browser{t: t, h: f.srv, cookies: map[string]*http.Cookie{}}
+}
+
+// do sends a request with the browser's cookies; form != nil posts it.
+func (b *browser) do(method, path string, form url.Values) *httptest.ResponseRecorder {
+	var r *http.Request
+	if form != nil {
+		r = httptest.NewRequest(method, path, strings.NewReader(form.Encode()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	} else {
+		r = httptest.NewRequest(method, path, nil)
+	}
+	for _, c := range b.cookies {
+		r.AddCookie(c)
+	}
+	w := httptest.NewRecorder()
+	b.h.ServeHTTP(w, r)
+	for _, c := range w.Result().Cookies() {
+		if c.MaxAge < 0 {
+			delete(b.cookies, c.Name)
+		} else {
+			b.cookies[c.Name] = &http.Cookie{Name: c.Name, Value: c.Value}
+		}
+	}
+	return w
+}
+
+func (b *browser) get(path string) *httptest.ResponseRecorder { return b.do("GET", path, nil) }
+
+// post sends a form with the CSRF token of the page the browser last saw.
+func (b *browser) post(path, csrf string, form url.Values) *httptest.ResponseRecorder {
+	if form == nil {
+		form = url.Values{}
+	}
+	form.Set("_csrf", csrf)
+	return b.do("POST", path, form)
+}
+
+var csrfMeta = regexp.MustCompile(`<meta name="csrf" content="([^"]+)">`)
+
+// csrf is the CSRF token a page carries.
+func (b *browser) csrf(page string) string {
+	b.t.Helper()
+	w := b.get(page)
+	m := csrfMeta.FindStringSubmatch(w.Body.String())
+	if m == nil {
+		b.t.Fatalf("GET %s: no csrf meta; status %d", page, w.Code)
+	}
+	return m[1]
+}
+
+// login signs in through the login form and returns the landing page's path.
+func (b *browser) login(username, next string) string {
+	b.t.Helper()
+	w := b.get("/login?next=" + url.QueryEscape(next))
+	m := csrfMeta.FindStringSubmatch(w.Body.String())
+	if m == nil {
+		b.t.Fatalf("login page has no csrf token: %s", w.Body)
+	}
+	w = b.do("POST", "/login", url.Values{"_csrf": {m[1]}, "username": {username}, "password": {password}, "next": {next}})
+	if w.Code != http.StatusSeeOther {
+		b.t.Fatalf("login as %s: got %d, want 303; body %s", username, w.Code, w.Body)
+	}
+	return w.Header().Get("Location")
+}
+
+func TestPageLogin(t *testing.T) {
+	f := setup(t)
+	b := f.browser(t)
+	w := b.get("/account?tab=1")
+	if w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/login?next="+url.QueryEscape("/account?tab=1") {
+		t.Fatalf("logged out /queue: got %d %q, want 303 to /login?next=", w.Code, w.Header().Get("Location"))
+	}
+	if got := b.login("zhang", "/account?tab=1"); got != "/account?tab=1" {
+		t.Errorf("after login: got %q, want back at /account?tab=1", got)
+	}
+	if got := f.browser(t).login("li", "https://evil.example/"); got != "/inbox" {
+		t.Errorf("login with a foreign next: got %q, want /inbox", got)
+	}
+	if got := f.browser(t).login("chen", "//evil.example/x"); got != "/dashboard" {
+		t.Errorf("login with a protocol-relative next: got %q, want /dashboard", got)
+	}
+
+	// The login form needs its pre-session token.
+	w = f.browser(t).do("POST", "/login", url.Values{"username": {"zhang"}, "password": {password}})
+	if w.Code != http.StatusForbidden || w.Result().Header.Get("Set-Cookie") == "" || strings.Contains(strings.Join(w.Result().Header.Values("Set-Cookie"), ";"), "rw_session=") {
+		t.Errorf("login without its token: got %d, want 403 and no session", w.Code)
+	}
+	// A wrong password says so on the form.
+	lb := f.browser(t)
+	page := lb.get("/login")
+	token := csrfMeta.FindStringSubmatch(page.Body.String())[1]
+	w = lb.do("POST", "/login", url.Values{"_csrf": {token}, "username": {"zhang"}, "password": {"wrong password!"}})
+	if w.Code != http.StatusUnauthorized || !strings.Contains(w.Body.String(), `class="error"`) {
+		t.Errorf("wrong password: got %d, want 401 with .error", w.Code)
+	}
+
+	// Logout needs the session's token, then ends the session.
+	csrf := b.csrf("/account")
+	if w := b.post("/logout", "wrong", nil); w.Code != http.StatusForbidden {
+		t.Errorf("logout without the token: got %d, want 403", w.Code)
+	}
+	if w := b.post("/logout", csrf, nil); w.Code != http.StatusSeeOther {
+		t.Errorf("logout: got %d, want 303", w.Code)
+	}
+	if w := b.get("/account"); w.Code != http.StatusSeeOther {
+		t.Errorf("after logout: got %d, want 303 to login", w.Code)
+	}
+}
