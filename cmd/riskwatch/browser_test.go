@@ -10,6 +10,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -330,7 +331,73 @@ func (tb *tab) screenshot(name string) {
 func (tb *tab) fill(sel, value string) chromedp.Action[chromedp.Void] {
 	return chromedp.Steps(
 		chromedp.WaitVisible(chromedp.CSS(sel)),
-		chromedp.SetValue(chromedp.CSS(sel), ""),
+		chromedp.Clear(chromedp.CSS(sel)),
 		chromedp.SendKeys(chromedp.CSS(sel), value),
 	)
+}
+
+// in is the tab as used by test t: its failures are t's.
+func (tb *tab) in(t *testing.T) *tab {
+	c := *tb
+	c.t = t
+	return &c
+}
+
+// login signs in on the login page the tab is on and waits for the page
+// it leads to, with the signed-in header.
+func (tb *tab) login(username string) {
+	tb.t.Helper()
+	tb.mustSee("form#login")
+	tb.do("type the credentials of "+username,
+		tb.fill(`form#login input[name=username]`, username),
+		tb.fill(`form#login input[name=password]`, password))
+	tb.submit("sign in as "+username, `form#login button[type=submit]`)
+	if err := tb.visible("#me", wait); err != nil {
+		msg := ""
+		if tb.exists(".error") {
+			msg = tb.text(".error")
+		}
+		tb.t.Fatalf("%s: not signed in as %s: %v %s", tb.name, username, err, msg)
+	}
+}
+
+// click clicks sel and waits until until is shown: a form that reloads the
+// page and a script that changes it alike.
+func (tb *tab) click(what, sel, until string) {
+	tb.t.Helper()
+	tb.do(what, chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible))
+	if err := tb.visible(until, wait); err != nil {
+		tb.t.Fatalf("%s, %s: %v", tb.name, what, err)
+	}
+}
+
+// exists reports whether an element matches sel now.
+func (tb *tab) exists(sel string) bool {
+	tb.t.Helper()
+	b, _ := json.Marshal(sel)
+	return eval[bool](tb, "document.querySelector("+string(b)+") !== null")
+}
+
+// attr is an attribute of the first element matching sel.
+func (tb *tab) attr(sel, name string) string {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, wait)
+	defer cancel()
+	a, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS(sel), name))
+	if err != nil {
+		tb.t.Fatalf("%s: %s of %s: %v", tb.name, name, sel, err)
+	}
+	return a.Value
+}
+
+// value is the value of the form field sel.
+func (tb *tab) value(sel string) string {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, wait)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS(sel)))
+	if err != nil {
+		tb.t.Fatalf("%s: value of %s: %v", tb.name, sel, err)
+	}
+	return v
 }
