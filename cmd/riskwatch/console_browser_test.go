@@ -442,7 +442,9 @@ func (s *server) confirm(t *testing.T, token, key string) int64 {
 // audited reports whether the audit log of a case has action by actor.
 func (s *server) audited(t *testing.T, caseID int64, actor, action string) bool {
 	t.Helper()
-	var audit struct{ Entries []struct{ Actor, Action string } }
+	var audit struct {
+		Entries []struct{ Actor, Action string }
+	}
 	s.getJSON(t, fmt.Sprintf("/api/v1/audit?case=%d", caseID), &audit)
 	for _, e := range audit.Entries {
 		if e.Actor == actor && e.Action == action {
