@@ -361,6 +361,7 @@ var templateFuncs = template.FuncMap{
 	"sourceName":   sourceName,
 	"detectorName": detectorName,
 	"roleName":     roleName,
+	"statusName":   statusName,
 	"num": func(f float64) string {
 		if f == float64(int64(f)) {
 			return fmt.Sprint(int64(f))

@@ -127,3 +127,75 @@ func TestPageLogin(t *testing.T) {
 		t.Errorf("after logout: got %d, want 303 to login", w.Code)
 	}
 }
+
+// inlineCode finds what the CSP would refuse: a style attribute, an inline
+// script, an event handler attribute.
+var inlineCode = regexp.MustCompile(`<[a-z][^>]*\s(style|on[a-z]+)=|<script>|<script [^s]`)
+
+// checkPageHeaders checks the headers every page must carry, and that the
+// page has nothing inline for the CSP to refuse.
+func checkPageHeaders(t *testing.T, path string, w *httptest.ResponseRecorder) {
+	t.Helper()
+	csp := w.Header().Get("Content-Security-Policy")
+	for _, want := range []string{"default-src 'self'", "script-src 'self'", "style-src 'self'", "frame-ancestors 'none'", "base-uri 'none'", "form-action 'self'"} {
+		if !strings.Contains(csp, want) {
+			t.Errorf("%s: Content-Security-Policy %q lacks %q", path, csp, want)
+		}
+	}
+	if strings.Contains(csp, "unsafe-inline") {
+		t.Errorf("%s: Content-Security-Policy allows inline code: %q", path, csp)
+	}
+	if got := w.Header().Get("X-Frame-Options"); got != "DENY" {
+		t.Errorf("%s: X-Frame-Options = %q, want DENY", path, got)
+	}
+	if got := w.Header().Get("Referrer-Policy"); got != "no-referrer" {
+		t.Errorf("%s: Referrer-Policy = %q, want no-referrer", path, got)
+	}
+	body := w.Body.String()
+	if inlineCode.MatchString(body) {
+		t.Errorf("%s: inline style, script or handler in the page", path)
+	}
+}
+
+func TestPageQueue(t *testing.T) {
+	f := setup(t)
+	evil := f.alert(t, "330681109201")
+	if _, err := f.pool.Exec(t.Context(), `UPDATE alerts SET summary = $2, level = 'red' WHERE key = $1`, evil, `<script>alert(1)</script><img src=x onerror=alert(2)>`); err != nil {
+		t.Fatal(err)
+	}
+	b := f.browser(t)
+	b.login("zhang", "/queue")
+	w := b.get("/queue")
+	if w.Code != http.StatusOK {
+		t.Fatalf("GET /queue: got %d; body %s", w.Code, w.Body)
+	}
+	checkPageHeaders(t, "/queue", w)
+	body := w.Body.String()
+	if strings.Contains(body, "<script>alert") || strings.Contains(body, "<img src=x") {
+		t.Errorf("the summary is not escaped")
+	}
+	if !strings.Contains(body, "&lt;script&gt;alert(1)&lt;/script&gt;") {
+		t.Errorf("the summary is not shown as text")
+	}
+	rows := regexp.MustCompile(`<tr class="alert" data-key="([^"]+)" data-level="([a-z]+)"`).FindAllStringSubmatch(body, -1)
+	if len(rows) != 2 || rows[0][1] != evil || rows[0][2] != "red" {
+		t.Errorf("rows %v: want the red alert first of two (the other county's is not ours)", rows)
+	}
+	if !regexp.MustCompile(`data-level="red">1<`).MatchString(body) || !regexp.MustCompile(`data-level="orange">1<`).MatchString(body) {
+		t.Errorf("counts per level missing")
+	}
+	w = b.get("/queue/rows?level=orange")
+	if w.Code != http.StatusOK || strings.Contains(w.Body.String(), evil) || !strings.Contains(w.Body.String(), f.openAlert) {
+		t.Errorf("GET /queue/rows?level=orange: got %d, want only the orange alert", w.Code)
+	}
+
+	// A leader never sees an alert.
+	lb := f.browser(t)
+	lb.login("chen", "/")
+	if w := lb.get("/queue"); w.Code != http.StatusForbidden || !strings.Contains(w.Body.String(), `id="refused"`) {
+		t.Errorf("leader GET /queue: got %d, want 403 #refused", w.Code)
+	}
+	if w := lb.get("/alerts/" + evil); w.Code != http.StatusForbidden || !strings.Contains(w.Body.String(), `id="refused"`) {
+		t.Errorf("leader GET /alerts/KEY: got %d, want 403 #refused", w.Code)
+	}
+}
