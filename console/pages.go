@@ -362,6 +362,8 @@ var templateFuncs = template.FuncMap{
 	"detectorName": detectorName,
 	"roleName":     roleName,
 	"statusName":   statusName,
+	"noteKind":     noteKindName,
+	"auditName":    auditName,
 	"num": func(f float64) string {
 		if f == float64(int64(f)) {
 			return fmt.Sprint(int64(f))

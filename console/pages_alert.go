@@ -20,7 +20,7 @@ type alertData struct {
 	Words     []string
 	Timeline  []timelineEntry
 	Contexts  []timelineEntry // the matched words in their records' context
-	HaveRecs  bool // Deps.Records is wired
+	HaveRecs  bool            // Deps.Records is wired
 	History   []timelineEntry
 	Related   []desk.Alert
 	Cases     []desk.Case

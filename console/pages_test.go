@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -197,5 +198,79 @@ func TestPageQueue(t *testing.T) {
 	}
 	if w := lb.get("/alerts/" + evil); w.Code != http.StatusForbidden || !strings.Contains(w.Body.String(), `id="refused"`) {
 		t.Errorf("leader GET /alerts/KEY: got %d, want 403 #refused", w.Code)
+	}
+}
+
+func TestPageCase(t *testing.T) {
+	f := setup(t)
+	path := fmt.Sprintf("/cases/%d", f.caseID)
+
+	// wang is the village's mediator: 枫桥镇's case is not his.
+	wb := f.browser(t)
+	wb.login("wang", "/")
+	if w := wb.get(path); w.Code != http.StatusNotFound || !strings.Contains(w.Body.String(), `id="refused"`) {
+		t.Errorf("another desk's mediator GET %s: got %d, want the refusal page", path, w.Code)
+	}
+
+	b := f.browser(t)
+	b.login("li", "/")
+	w := b.get("/inbox")
+	if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), fmt.Sprintf(`<tr class="case" data-id="%d"`, f.caseID)) {
+		t.Fatalf("li's inbox: got %d, want the case; body %s", w.Code, w.Body)
+	}
+	checkPageHeaders(t, "/inbox", w)
+	w = b.get(path)
+	if w.Code != http.StatusOK {
+		t.Fatalf("GET %s: got %d", path, w.Code)
+	}
+	checkPageHeaders(t, path, w)
+	body := w.Body.String()
+	if !strings.Contains(body, `<dd id="status">已受理</dd>`) {
+		t.Errorf("status missing")
+	}
+	for _, want := range []string{`value="start"`, `value="refer"`, `value="escalate"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("accepted case: no %s button", want)
+		}
+	}
+	if strings.Contains(body, `value="settle"`) || strings.Contains(body, `value="accept"`) {
+		t.Errorf("accepted case offers a move the state machine refuses")
+	}
+	if strings.Contains(body, clearPhone) {
+		t.Errorf("the clear phone is on the page before a reveal")
+	}
+	csrf := csrfMeta.FindStringSubmatch(body)[1]
+	version := regexp.MustCompile(`name="version" value="(\d+)"`).FindStringSubmatch(body)[1]
+	key := regexp.MustCompile(`<li class="party" data-key="([^"]+)"`).FindStringSubmatch(body)
+
+	// Without its token a change is refused.
+	if w := b.do("POST", path+"/act", url.Values{"action": {"start"}, "version": {version}}); w.Code != http.StatusForbidden {
+		t.Errorf("POST without _csrf: got %d, want 403", w.Code)
+	}
+	if key != nil {
+		w = b.post(path+"/reveal", csrf, url.Values{"key": {key[1]}})
+		if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `class="contact"`) || !strings.Contains(w.Body.String(), clearPhone) {
+			t.Errorf("reveal: got %d, want the contact in .contact", w.Code)
+		}
+	} else {
+		t.Error("the case has no party")
+	}
+	if w := b.post(path+"/note", csrf, url.Values{"kind": {"contact"}, "body": {"电话联系<b>当事人</b>"}}); w.Code != http.StatusSeeOther {
+		t.Errorf("note: got %d, want 303", w.Code)
+	}
+	if w := b.post(path+"/act", csrf, url.Values{"action": {"start"}, "version": {version}}); w.Code != http.StatusSeeOther {
+		t.Errorf("start: got %d, want 303; body %s", w.Code, w.Body)
+	}
+	// The same version again is stale: the page shows the case as it is now.
+	w = b.post(path+"/act", csrf, url.Values{"action": {"refer"}, "version": {version}})
+	if w.Code != http.StatusConflict || !strings.Contains(w.Body.String(), `id="conflict"`) || !strings.Contains(w.Body.String(), `<dd id="status">调解中</dd>`) {
+		t.Errorf("stale version: got %d, want 409 with #conflict and the status now", w.Code)
+	}
+	w = b.get(path)
+	if !strings.Contains(w.Body.String(), "电话联系&lt;b&gt;当事人&lt;/b&gt;") {
+		t.Errorf("the note is not shown escaped")
+	}
+	if w := b.post(path+"/act", csrf, url.Values{"action": {"escalate"}, "version": {version}}); w.Code != http.StatusSeeOther || !strings.Contains(w.Header().Get("Set-Cookie"), "rw_flash") {
+		t.Errorf("escalate without a reason: got %d, want 303 with a message", w.Code)
 	}
 }
