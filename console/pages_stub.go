@@ -1,4 +1,3 @@
 package console
 
-func (s *Server) dashboardPages() {}
-func (s *Server) adminPages()     {}
+func (s *Server) adminPages() {}

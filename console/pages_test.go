@@ -274,3 +274,35 @@ func TestPageCase(t *testing.T) {
 		t.Errorf("escalate without a reason: got %d, want 303 with a message", w.Code)
 	}
 }
+
+func TestPageDashboard(t *testing.T) {
+	f := setup(t)
+	b := f.browser(t)
+	if got := b.login("chen", "/"); got != "/dashboard" {
+		t.Errorf("leader's home: got %q, want /dashboard", got)
+	}
+	w := b.get("/dashboard")
+	if w.Code != http.StatusOK {
+		t.Fatalf("GET /dashboard: got %d; body %s", w.Code, w.Body)
+	}
+	checkPageHeaders(t, "/dashboard", w)
+	body := w.Body.String()
+	for _, want := range []string{`id="settled-first"`, `id="overdue"`, "<svg"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("dashboard lacks %s", want)
+		}
+	}
+	// Aggregates only: no party, no summary, no case title, no mediator.
+	for _, never := range []string{"王", "2345", "测试预警", "pk-wang", ">li<", f.openAlert} {
+		if strings.Contains(body, never) {
+			t.Errorf("the leader's dashboard shows %q", never)
+		}
+	}
+	for _, path := range []string{"/inbox", "/cases/1", "/figures", "/admin/users"} {
+		if w := b.get(path); w.Code != http.StatusForbidden && w.Code != http.StatusNotFound {
+			t.Errorf("leader GET %s: got %d, want a refusal", path, w.Code)
+		} else if !strings.Contains(w.Body.String(), `id="refused"`) {
+			t.Errorf("leader GET %s: no #refused", path)
+		}
+	}
+}
