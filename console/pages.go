@@ -49,7 +49,8 @@ func setPageHeaders(w http.ResponseWriter) {
 type pages map[string]*template.Template
 
 func parsePages() pages {
-	base := template.Must(template.New("layout.html").Funcs(templateFuncs).ParseFS(templateFiles, "web/templates/layout.html"))
+	// The layout and the partials (_*.html) are in every page's set.
+	base := template.Must(template.New("layout.html").Funcs(templateFuncs).ParseFS(templateFiles, "web/templates/layout.html", "web/templates/_*.html"))
 	names, err := fs.Glob(templateFiles, "web/templates/*.html")
 	if err != nil {
 		panic(err)
@@ -57,7 +58,7 @@ func parsePages() pages {
 	out := pages{}
 	for _, name := range names {
 		file := path.Base(name)
-		if file == "layout.html" {
+		if file == "layout.html" || strings.HasPrefix(file, "_") {
 			continue
 		}
 		t := template.Must(template.Must(base.Clone()).ParseFS(templateFiles, name))
@@ -361,6 +362,9 @@ var templateFuncs = template.FuncMap{
 	"sourceName":   sourceName,
 	"detectorName": detectorName,
 	"roleName":     roleName,
+	"statusName":   statusName,
+	"noteKind":     noteKindName,
+	"auditName":    auditName,
 	"num": func(f float64) string {
 		if f == float64(int64(f)) {
 			return fmt.Sprint(int64(f))
