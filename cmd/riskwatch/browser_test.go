@@ -327,11 +327,10 @@ func (tb *tab) screenshot(name string) {
 	}
 }
 
-// fill types into a form field (after clearing it).
+// fill types into an empty form field.
 func (tb *tab) fill(sel, value string) chromedp.Action[chromedp.Void] {
 	return chromedp.Steps(
 		chromedp.WaitVisible(chromedp.CSS(sel)),
-		chromedp.Clear(chromedp.CSS(sel)),
 		chromedp.SendKeys(chromedp.CSS(sel), value),
 	)
 }
