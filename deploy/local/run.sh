@@ -26,7 +26,7 @@ go build -o var/bin/riskwatch ./cmd/riskwatch
 var/bin/riskwatch migrate
 echo "run.sh: the first administrator: var/bin/riskwatch user add -username admin -role admin -jurisdiction 330681" >&2
 # The console is served beside the API: the address of -http, if given.
-ADDR=127.0.0.1:8080
+ADDR="${RISKWATCH_HTTP:-127.0.0.1:8080}"
 prev=""
 for a in "$@"; do
   case "$a" in
