@@ -91,7 +91,7 @@ type fixture struct {
 	caseID                int64
 }
 
-func setup(t *testing.T) *fixture {
+func setup(t testing.TB) *fixture {
 	t.Helper()
 	pool, _ := schematest.OpenPostgres(t)
 	ctx := context.Background()
@@ -181,7 +181,7 @@ func (f *fixture) next() int { f.seq++; return f.seq }
 
 // alert inserts an open orange alert in region as the detectors' store
 // does, and returns its key. In our villages it routes to 枫桥镇.
-func (f *fixture) alert(t *testing.T, region string) string {
+func (f *fixture) alert(t testing.TB, region string) string {
 	t.Helper()
 	key := fmt.Sprintf("alert-%d", f.next())
 	_, err := f.pool.Exec(context.Background(), `INSERT INTO alerts (key, scope_key, detector, level, region, category, subject, person, labels,
@@ -195,7 +195,7 @@ func (f *fixture) alert(t *testing.T, region string) string {
 }
 
 // pendingCase confirms a fresh alert of our village: a case pending at 枫桥镇.
-func (f *fixture) pendingCase(t *testing.T) desk.Case {
+func (f *fixture) pendingCase(t testing.TB) desk.Case {
 	t.Helper()
 	k, err := f.Review.Confirm(context.Background(), f.users["zhang"], f.alert(t, "330681109201"), "")
 	if err != nil {
@@ -205,7 +205,7 @@ func (f *fixture) pendingCase(t *testing.T) desk.Case {
 }
 
 // acceptedCase is a fresh case at 枫桥镇 that li has accepted.
-func (f *fixture) acceptedCase(t *testing.T) (int64, int) {
+func (f *fixture) acceptedCase(t testing.TB) (int64, int) {
 	t.Helper()
 	k := f.pendingCase(t)
 	k, err := f.Cases.Act(context.Background(), f.users["li"], k.ID, k.Version, risk.ActAccept, "")
@@ -239,7 +239,7 @@ func bearer(token string) auth {
 }
 
 // signIn gives a user a browser session, for as.
-func (f *fixture) signIn(t *testing.T, username string) {
+func (f *fixture) signIn(t testing.TB, username string) {
 	t.Helper()
 	_, sess, err := f.Accounts.Login(context.Background(), username, password, "127.0.0.1")
 	if err != nil {

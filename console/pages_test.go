@@ -306,3 +306,75 @@ func TestPageDashboard(t *testing.T) {
 		}
 	}
 }
+
+// TestPagesHeaders opens every page as whoever may: each answers, carries
+// the CSP and the other headers, and has nothing inline.
+func TestPagesHeaders(t *testing.T) {
+	f := setup(t)
+	pages := map[string][]string{
+		"zhang": {"/queue", "/queue/rows", "/alerts/" + f.openAlert, "/inbox", fmt.Sprintf("/cases/%d", f.caseID), "/dashboard", "/figures", "/account"},
+		"admin": {"/queue", "/admin/desks", "/admin/users", "/admin/detectors", "/admin/pipeline", "/dashboard", "/figures"},
+		"li":    {"/inbox", fmt.Sprintf("/cases/%d", f.caseID), "/account"},
+		"chen":  {"/dashboard", "/account"},
+	}
+	for name, paths := range pages {
+		b := f.browser(t)
+		b.login(name, "/")
+		for _, p := range paths {
+			w := b.get(p)
+			if w.Code != http.StatusOK {
+				t.Errorf("%s GET %s: got %d, want 200; body %s", name, p, w.Code, w.Body)
+				continue
+			}
+			checkPageHeaders(t, p, w)
+		}
+	}
+	anon := f.browser(t)
+	for _, p := range []string{"/login", "/nowhere", "/static/console.css", "/static/console.js"} {
+		w := anon.get(p)
+		checkPageHeaders(t, p, w)
+	}
+	if w := anon.get("/nowhere"); w.Code != http.StatusNotFound {
+		t.Errorf("GET /nowhere: got %d, want 404", w.Code)
+	}
+	if w := anon.get("/api/v1/nowhere"); w.Code != http.StatusNotFound || !strings.Contains(w.Header().Get("Content-Type"), "json") {
+		t.Errorf("GET /api/v1/nowhere: got %d %s, want a JSON 404", w.Code, w.Header().Get("Content-Type"))
+	}
+}
+
+func TestPageAdmin(t *testing.T) {
+	f := setup(t)
+	b := f.browser(t)
+	b.login("admin", "/")
+	w := b.get("/admin/desks")
+	if strings.Contains(w.Body.String(), "ROBOT-SECRET") || !strings.Contains(w.Body.String(), "oapi.dingtalk.com") {
+		t.Errorf("desks page: the robot's access token must never show, its host must")
+	}
+	csrf := b.csrf("/admin/users")
+	id := f.users["zhang"].ID
+	w = b.post(fmt.Sprintf("/admin/users/%d/tokens", id), csrf, url.Values{"name": {"对接"}, "days": {"30"}})
+	m := regexp.MustCompile(`<p class="token">(rwt_[^<]+)</p>`).FindStringSubmatch(w.Body.String())
+	if w.Code != http.StatusOK || m == nil {
+		t.Fatalf("token create: got %d, want the token on the page", w.Code)
+	}
+	if strings.Contains(b.get("/admin/users").Body.String(), m[1]) {
+		t.Errorf("the token is shown again")
+	}
+	if w := b.post("/admin/users", "", url.Values{"username": {"newbie"}, "role": {"leader"}, "jurisdiction": {"330681"}, "password": {password}}); w.Code != http.StatusForbidden {
+		t.Errorf("add user without _csrf: got %d, want 403", w.Code)
+	}
+	if w := b.post("/admin/users", csrf, url.Values{"username": {"newbie"}, "role": {"leader"}, "jurisdiction": {"330681"}, "password": {password}}); w.Code != http.StatusSeeOther {
+		t.Errorf("add user: got %d, want 303", w.Code)
+	}
+	if !strings.Contains(b.get("/admin/users").Body.String(), ">newbie<") {
+		t.Errorf("the new user is not listed")
+	}
+	// A reviewer is no administrator.
+	rb := f.browser(t)
+	rb.login("zhang", "/")
+	for _, p := range []string{"/admin", "/admin/users", "/admin/pipeline"} {
+		if w := rb.get(p); w.Code != http.StatusForbidden || !strings.Contains(w.Body.String(), `id="refused"`) {
+			t.Errorf("reviewer GET %s: got %d, want 403 #refused", p, w.Code)
+		}
+	}
+}

@@ -1,0 +1,134 @@
+package console_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	risk "riskwatch"
+	"riskwatch/console"
+)
+
+// records stands in for pipeline's ClickHouse reader (on another branch):
+// every evidence record has a text, with a word of the alert and HTML.
+type records struct{ text string }
+
+func (rs records) Records(_ context.Context, refs []risk.Evidence) ([]console.Record, error) {
+	out := make([]console.Record, len(refs))
+	at := time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)
+	for i, e := range refs {
+		out[i] = console.Record{Source: e.Source, ID: e.ID, OccurredAt: at.Add(time.Duration(len(refs)-i) * time.Minute),
+			Region: "330681109201", Category: "劳资纠纷", Title: "讨薪", Text: rs.text}
+	}
+	return out, nil
+}
+
+func (rs records) History(context.Context, string, string, string, time.Time, int) ([]console.Record, error) {
+	return []console.Record{{Source: "petition", ID: "P-9", OccurredAt: time.Date(2024, 4, 1, 0, 0, 0, 0, time.UTC), Text: rs.text}}, nil
+}
+
+// withRecords is the fixture's server with evidence records.
+func (f *fixture) withRecords(text string) {
+	deps := f.deps
+	deps.Records = records{text}
+	f.srv = console.NewServer(deps, 30*time.Second, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+}
+
+// evidence sets an alert's evidence to n hotline records and its words.
+func (f *fixture) evidence(t testing.TB, key string, n int, words string) {
+	var b strings.Builder
+	b.WriteString("[")
+	for i := range n {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `{"source":"hotline","id":"H-%d"}`, i)
+	}
+	b.WriteString("]")
+	if _, err := f.pool.Exec(context.Background(), `UPDATE alerts SET evidence = $2, evidence_count = $3, words = $4, detector = 'extreme_intent' WHERE key = $1`,
+		key, b.String(), n, []string{words}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPageAlert(t *testing.T) {
+	f := setup(t)
+	f.withRecords(`老板欠薪<script>alert(1)</script><img src=x onerror=alert(2)>，我要跳楼`)
+	f.evidence(t, f.openAlert, 3, "跳楼")
+	b := f.browser(t)
+	b.login("zhang", "/")
+	path := "/alerts/" + f.openAlert
+	w := b.get(path)
+	if w.Code != http.StatusOK {
+		t.Fatalf("GET %s: got %d; body %s", path, w.Code, w.Body)
+	}
+	checkPageHeaders(t, path, w)
+	body := w.Body.String()
+	if strings.Contains(body, "<script>alert") || strings.Contains(body, "<img src=x") || !strings.Contains(body, "&lt;script&gt;alert(1)&lt;/script&gt;") {
+		t.Errorf("a complaint's HTML is not rendered as text")
+	}
+	if got := strings.Count(body, `<li class="record" data-source="hotline" data-id="H-`); got != 3 {
+		t.Errorf("timeline: got %d hotline records, want 3", got)
+	}
+	if !strings.Contains(body, "<mark>跳楼</mark>") {
+		t.Errorf("the matched word is not marked")
+	}
+	for _, id := range []string{`id="summary"`, `id="why"`, `id="timeline"`, `id="history"`, `id="related"`, `id="route"`, `<form id="confirm"`, `<form id="dismiss"`, `<form id="merge"`, `data-id="P-9"`} {
+		if !strings.Contains(body, id) {
+			t.Errorf("alert page lacks %s", id)
+		}
+	}
+	// Confirm to the routed desk: a case, and the page goes there.
+	csrf := csrfMeta.FindStringSubmatch(body)[1]
+	if w := b.post(path+"/confirm", "", nil); w.Code != http.StatusForbidden {
+		t.Errorf("confirm without _csrf: got %d, want 403", w.Code)
+	}
+	w = b.post(path+"/confirm", csrf, map[string][]string{"desk": {"fengqiao"}, "routed": {"fengqiao"}, "note": {"请尽快联系"}})
+	if w.Code != http.StatusSeeOther || !strings.HasPrefix(w.Header().Get("Location"), "/cases/") {
+		t.Fatalf("confirm: got %d to %q, want 303 to /cases/ID", w.Code, w.Header().Get("Location"))
+	}
+	if w := b.get(w.Header().Get("Location")); w.Code != http.StatusOK || !strings.Contains(w.Body.String(), `<dd id="status">待受理</dd>`) {
+		t.Errorf("the new case: got %d, want it pending", w.Code)
+	}
+}
+
+// BenchmarkQueue renders the queue of a reviewer with 10,000 open alerts.
+func BenchmarkQueue(b *testing.B) {
+	f := setup(b)
+	if _, err := f.pool.Exec(context.Background(), `INSERT INTO alerts (key, scope_key, detector, level, region, category, subject, person, labels,
+		window_start, window_end, first_seen, last_seen, summary, evidence)
+		SELECT 'bench-' || i, 'bench-' || i, 'surge', (ARRAY['red','orange','yellow','blue'])[1 + i % 4], '330681109201', '劳资纠纷', '', '', '{}',
+			now() - i * interval '1 minute', now(), now(), now(), '枫桥镇枫源村劳资纠纷突增：本小时 12 件，通常 2 件', '[{"source":"hotline","id":"H-1"}]'
+		FROM generate_series(1, 10000) AS i`); err != nil {
+		b.Fatal(err)
+	}
+	br := f.browser(b)
+	br.login("zhang", "/")
+	b.ResetTimer()
+	for b.Loop() {
+		if w := br.get("/queue"); w.Code != http.StatusOK {
+			b.Fatalf("GET /queue: %d", w.Code)
+		}
+	}
+}
+
+// BenchmarkAlertEvidence renders an alert with 500 evidence records.
+func BenchmarkAlertEvidence(b *testing.B) {
+	f := setup(b)
+	f.withRecords(strings.Repeat("某公司拖欠工资三个月，多次讨要无果，扬言要去北京上访。", 4))
+	f.evidence(b, f.openAlert, 500, "北京上访")
+	br := f.browser(b)
+	br.login("zhang", "/")
+	b.ResetTimer()
+	for b.Loop() {
+		if w := br.get("/alerts/" + f.openAlert); w.Code != http.StatusOK {
+			b.Fatalf("GET /alerts: %d", w.Code)
+		}
+	}
+}
