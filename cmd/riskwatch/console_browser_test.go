@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -287,6 +288,27 @@ func TestConsoleInBrowser(t *testing.T) {
 			t.Errorf("the complaint became %d elements of the page", n)
 		}
 		rv.screenshot("alert-html")
+	})
+
+	t.Run("reviewer triages the queue with the keyboard", func(t *testing.T) {
+		defer b.check(t, nil)
+		rv := reviewer.in(t)
+		rv.goTo("/queue")
+		rv.mustSee("tr.alert")
+		rv.do("press j", chromedp.KeyEvent("j"))
+		rv.mustSee("tr.alert.selected")
+		selected := rv.attr("tr.alert.selected", "data-key")
+		if first := rv.attr("tr.alert", "data-key"); selected != first {
+			t.Errorf("j selected %s, want the first row %s", selected, first)
+		}
+		ctx, cancel := context.WithTimeout(rv.ctx, wait)
+		defer cancel()
+		if _, err := chromedp.RunResponse(ctx, chromedp.KeyEvent("\r")); err != nil {
+			t.Fatalf("Enter on the selected alert: %v", err)
+		}
+		if p := rv.path(); p != "/alerts/"+selected {
+			t.Errorf("Enter on the selected alert %s led to %s", selected, p)
+		}
 	})
 
 	t.Run("a mediator opening another desk's case is refused", func(t *testing.T) {
