@@ -197,7 +197,7 @@ func (f *fixture) alert(t *testing.T, region string) string {
 // pendingCase confirms a fresh alert of our village: a case pending at 枫桥镇.
 func (f *fixture) pendingCase(t *testing.T) desk.Case {
 	t.Helper()
-	k, err := f.Review.Confirm(context.Background(), f.users["zhang"], f.alert(t, "330681109201"), "")
+	k, err := f.Review.Confirm(context.Background(), f.users["zhang"], f.alert(t, "330681109201"), "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1012,7 +1012,7 @@ func TestErrors(t *testing.T) {
 func (f *fixture) confirmedAlert(t *testing.T) string {
 	t.Helper()
 	key := f.alert(t, "330681109201")
-	if _, err := f.Review.Confirm(context.Background(), f.users["zhang"], key, ""); err != nil {
+	if _, err := f.Review.Confirm(context.Background(), f.users["zhang"], key, "", ""); err != nil {
 		t.Fatal(err)
 	}
 	return key

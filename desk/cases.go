@@ -740,3 +740,32 @@ func (s *Cases) SetOutcome(ctx context.Context, by User, id int64, version int, 
 			Detail: map[string]any{"amount": amount}})
 	})
 }
+
+// Evidence lists the records behind a case: the listed evidence of every
+// alert it was made of or joined, oldest alert first, each record once, at
+// most 500. Whoever may read the case (Case) may read its evidence; a case
+// they may not read does not exist for them.
+func (s *Cases) Evidence(ctx context.Context, by User, id int64) ([]risk.Evidence, error) {
+	if _, err := s.Case(ctx, by, id); err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, `SELECT evidence FROM alerts WHERE case_id = $1 ORDER BY created_at, key`, id)
+	if err != nil {
+		return nil, fmt.Errorf("evidence of case %d: %w", id, err)
+	}
+	lists, err := pgx.CollectRows(rows, pgx.RowTo[[]risk.Evidence])
+	if err != nil {
+		return nil, fmt.Errorf("evidence of case %d: %w", id, err)
+	}
+	out := []risk.Evidence{}
+	seen := map[risk.Evidence]bool{}
+	for _, l := range lists {
+		for _, e := range l {
+			if !seen[e] && len(out) < 500 {
+				seen[e] = true
+				out = append(out, e)
+			}
+		}
+	}
+	return out, nil
+}

@@ -53,13 +53,19 @@ func newDesks(c *config, pool *pgxpool.Pool, conn driver.Conn, p *normalize.Prot
 	return parts, cfg, err
 }
 
-// consoleDeps gives the API the desks' parts, the ingestion's health and
-// the directory's reloader (nil without a directory file).
-func consoleDeps(d desk.Parts, stats *pipeline.StatsReader, reload func(context.Context, *desk.User) (int, error)) console.Deps {
+// consoleDeps gives the API the desks' parts, the ingestion's health, the
+// readers of ClickHouse's records, matters and quarantine (conn nil: none)
+// and the directory's reloader (nil without a directory file).
+func consoleDeps(d desk.Parts, stats *pipeline.StatsReader, conn driver.Conn, reload func(context.Context, *desk.User) (int, error)) console.Deps {
 	deps := console.Deps{Accounts: d.Accounts, Review: d.Review, Cases: d.Cases, Directory: d.Directory,
 		Audit: d.Audit, Outbox: d.Outbox, Stats: d.Stats, Reload: reload}
 	if stats != nil {
 		deps.Ingest = stats
+	}
+	if conn != nil { // never a typed nil in an interface
+		deps.Records = pipeline.NewRecordReader(conn)
+		deps.Matters = pipeline.NewMatterReader(conn)
+		deps.Quarantine = pipeline.NewQuarantineReader(conn, nil) // reasons only: raw values stay sealed
 	}
 	return deps
 }

@@ -173,7 +173,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 		servers = append(servers, console.NewHTTPServer(addr, mux, c.HTTPLimits))
 	}
-	api := console.NewServer(consoleDeps(desks, stats, reload), c.HTTPLimits.RequestTimeout, gatherer, log)
+	api := console.NewServer(consoleDeps(desks, stats, conn, reload), c.HTTPLimits.RequestTimeout, gatherer, log)
 	servers = append([]*http.Server{console.NewHTTPServer(c.HTTP, api, c.HTTPLimits)}, servers...)
 	log.Info("serving", "http", ln.Addr().String(), "metrics", c.HTTPLimits.MetricsListen, "kafka", brokers, "group", c.KafkaGroup)
 	for i, srv := range servers {
