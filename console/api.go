@@ -23,7 +23,7 @@ func (s *Server) routes() {
 	s.handle("GET /api/v1/alerts", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
 		q := r.URL.Query()
 		f := desk.AlertFilter{Status: q.Get("status"), Level: q.Get("level"), Detector: q.Get("detector"), Desk: q.Get("desk"),
-			Region: q.Get("region"), After: q.Get("cursor")}
+			Category: q.Get("category"), Region: q.Get("region"), After: q.Get("cursor")}
 		var err error
 		if f.From, err = queryTime(q.Get("from")); err != nil {
 			return err

@@ -81,6 +81,7 @@ type fixture struct {
 	deps console.Deps
 	desk.Parts
 	pool  *pgxpool.Pool
+	conn  driver.Conn // the ClickHouse database of the records
 	stats *fakeStats
 	users map[string]desk.User
 	auths map[string]auth // username → an API token, or a mediator's session
@@ -92,7 +93,7 @@ type fixture struct {
 	caseID                int64
 }
 
-func setup(t *testing.T) *fixture {
+func setup(t testing.TB) *fixture {
 	t.Helper()
 	pool, _ := schematest.OpenPostgres(t)
 	ctx := context.Background()
@@ -105,6 +106,7 @@ func setup(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	conn, _ := schematest.Open(t)
+	f.conn = conn
 	seedRecords(t, conn)
 	f.deps = console.Deps{
 		Ingest: f.stats, Accounts: f.Accounts, Review: f.Review, Cases: f.Cases, Directory: f.Directory,
@@ -186,7 +188,7 @@ var recordTime = time.Date(2024, 3, 4, 2, 0, 0, 0, time.UTC)
 // seedRecords stores the evidence of the seeded alerts: one hotline record
 // in each county's village (an alert of region R names H-R), with a caller
 // whose contact is sealed, and one quarantined message.
-func seedRecords(t *testing.T, conn driver.Conn) {
+func seedRecords(t testing.TB, conn driver.Conn) {
 	t.Helper()
 	var events []pipeline.Stored
 	for _, region := range []string{"330681109201", "330682101201"} {
@@ -209,7 +211,7 @@ func (f *fixture) next() int { f.seq++; return f.seq }
 
 // alert inserts an open orange alert in region as the detectors' store
 // does, and returns its key. In our villages it routes to 枫桥镇.
-func (f *fixture) alert(t *testing.T, region string) string {
+func (f *fixture) alert(t testing.TB, region string) string {
 	t.Helper()
 	key := fmt.Sprintf("alert-%d", f.next())
 	_, err := f.pool.Exec(context.Background(), `INSERT INTO alerts (key, scope_key, detector, level, region, category, subject, person, labels,
@@ -223,7 +225,7 @@ func (f *fixture) alert(t *testing.T, region string) string {
 }
 
 // pendingCase confirms a fresh alert of our village: a case pending at 枫桥镇.
-func (f *fixture) pendingCase(t *testing.T) desk.Case {
+func (f *fixture) pendingCase(t testing.TB) desk.Case {
 	t.Helper()
 	k, err := f.Review.Confirm(context.Background(), f.users["zhang"], f.alert(t, "330681109201"), "", "")
 	if err != nil {
@@ -233,7 +235,7 @@ func (f *fixture) pendingCase(t *testing.T) desk.Case {
 }
 
 // acceptedCase is a fresh case at 枫桥镇 that li has accepted.
-func (f *fixture) acceptedCase(t *testing.T) (int64, int) {
+func (f *fixture) acceptedCase(t testing.TB) (int64, int) {
 	t.Helper()
 	k := f.pendingCase(t)
 	k, err := f.Cases.Act(context.Background(), f.users["li"], k.ID, k.Version, risk.ActAccept, "")
@@ -267,7 +269,7 @@ func bearer(token string) auth {
 }
 
 // signIn gives a user a browser session, for as.
-func (f *fixture) signIn(t *testing.T, username string) {
+func (f *fixture) signIn(t testing.TB, username string) {
 	t.Helper()
 	_, sess, err := f.Accounts.Login(context.Background(), username, password, "127.0.0.1")
 	if err != nil {

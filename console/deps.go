@@ -30,6 +30,10 @@ type Deps struct {
 	Quarantine quarantine
 	// Reload re-reads the desk directory file; nil when serve has none.
 	Reload func(ctx context.Context, by *desk.User) (int, error)
+
+	// Detectors lists the detectors' settings in force; nil: the
+	// administration page says it is not available.
+	Detectors detectorSettings
 }
 
 // ingestStats reads the state of ingestion.

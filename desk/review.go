@@ -73,6 +73,7 @@ func scanAlert(row pgx.CollectableRow) (Alert, error) {
 // everything in the caller's jurisdiction.
 type AlertFilter struct {
 	Status, Level, Detector, Desk string
+	Category                      string    // exact category
 	Region                        string    // division code prefix, inside the jurisdiction
 	From, To                      time.Time // created_at
 	After                         string    // cursor: the last key of the previous page
@@ -117,9 +118,9 @@ func (s *Review) Alerts(ctx context.Context, by User, f AlertFilter) ([]Alert, s
 	rows, err := s.pool.Query(ctx, `SELECT `+alertColumns+` FROM alerts
 		WHERE starts_with(region, $1) AND ($2 = '' OR status = $2) AND ($3 = '' OR level = $3) AND ($4 = '' OR detector = $4)
 		AND ($5 = '' OR desk_id = $5) AND ($6::timestamptz IS NULL OR created_at >= $6) AND ($7::timestamptz IS NULL OR created_at < $7)
-		AND ($8::timestamptz IS NULL OR (created_at, key) < ($8, $9))
+		AND ($8::timestamptz IS NULL OR (created_at, key) < ($8, $9)) AND ($11 = '' OR category = $11)
 		ORDER BY created_at DESC, key DESC LIMIT $10`,
-		region, f.Status, f.Level, f.Detector, f.Desk, nullTime(f.From), nullTime(f.To), afterAt, f.After, limit+1)
+		region, f.Status, f.Level, f.Detector, f.Desk, nullTime(f.From), nullTime(f.To), afterAt, f.After, limit+1, f.Category)
 	if err != nil {
 		return nil, "", fmt.Errorf("list alerts: %w", err)
 	}

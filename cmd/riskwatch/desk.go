@@ -8,18 +8,22 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/segmentio/kafka-go"
+	"gopkg.in/yaml.v3"
 
 	risk "riskwatch"
 	"riskwatch/console"
 	"riskwatch/desk"
 	"riskwatch/desk/calendar"
+	"riskwatch/detectors"
 	"riskwatch/pipeline"
 	"riskwatch/pipeline/normalize"
 	"riskwatch/schema"
@@ -202,4 +206,28 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	fmt.Fprintf(stdout, "user %s (%s, %s) added\n", u.Username, u.Role, u.Jurisdiction)
 	return nil
+}
+
+// detectorSettings shows the administrators the detectors in force: each
+// definition's schedule and window, and its section of the settings file.
+type detectorSettings struct {
+	defs []detectors.Definition
+	cfg  detectors.Config
+}
+
+// Settings implements the console's detector settings.
+func (d detectorSettings) Settings() []console.DetectorSetting {
+	var sections map[string]map[string]any
+	if b, err := yaml.Marshal(d.cfg); err == nil {
+		yaml.Unmarshal(b, &sections) // a section per detector, by its id
+	}
+	out := make([]console.DetectorSetting, 0, len(d.defs))
+	for _, def := range d.defs {
+		s := console.DetectorSetting{Detector: def.Name, Schedule: def.Schedule, Window: def.Window, Timeout: def.Timeout}
+		for _, k := range slices.Sorted(maps.Keys(sections[def.Name])) {
+			s.Values = append(s.Values, console.SettingValue{Name: k, Value: fmt.Sprint(sections[def.Name][k])})
+		}
+		out = append(out, s)
+	}
+	return out
 }
