@@ -101,6 +101,7 @@ type notices interface {
 // figures computes the leaders' aggregates.
 type figures interface {
 	Figures(ctx context.Context, by desk.User) (desk.Figures, error)
+	OpenAlerts(ctx context.Context, by desk.User) (map[string]int, error)
 	Detectors(ctx context.Context, by desk.User, from, to time.Time, step string) ([]desk.DetectorFigure, error)
 }
 

@@ -91,8 +91,8 @@ const (
 // hashPassword returns the argon2id hash of password in the PHC string
 // format ($argon2id$v=19$m=…,t=…,p=…$salt$hash), with a random salt.
 func hashPassword(password string) (string, error) {
-	if n := len([]rune(password)); n < MinPassword || n > maxPassword {
-		return "", fmt.Errorf("password: want %d to %d characters: %w", MinPassword, maxPassword, risk.ErrInvalid)
+	if err := checkNewPassword(password); err != nil {
+		return "", err
 	}
 	salt := make([]byte, 16)
 	rand.Read(salt)
@@ -100,6 +100,15 @@ func hashPassword(password string) (string, error) {
 	b64 := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
 		b64.EncodeToString(salt), b64.EncodeToString(key)), nil
+}
+
+// checkNewPassword refuses a password shorter than MinPassword or longer
+// than maxPassword.
+func checkNewPassword(password string) error {
+	if n := len([]rune(password)); n < MinPassword || n > maxPassword {
+		return fmt.Errorf("password: want %d to %d characters: %w", MinPassword, maxPassword, risk.ErrInvalid)
+	}
+	return nil
 }
 
 // checkPassword reports whether password matches a hashPassword hash, with
@@ -322,8 +331,8 @@ func (s *Accounts) ChangePassword(ctx context.Context, by User, old, new string)
 	if by.Disabled {
 		return fmt.Errorf("%s is disabled: %w", by.Username, risk.ErrForbidden)
 	}
-	if n := len([]rune(new)); n < MinPassword || n > maxPassword {
-		return fmt.Errorf("password: want %d to %d characters: %w", MinPassword, maxPassword, risk.ErrInvalid)
+	if err := checkNewPassword(new); err != nil { // before the attempt counts
+		return err
 	}
 	if len(old) > 4*maxPassword {
 		return fmt.Errorf("the current password is wrong: %w", risk.ErrForbidden)

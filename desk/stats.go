@@ -36,23 +36,8 @@ func (s *Stats) Figures(ctx context.Context, by User) (Figures, error) {
 		return Figures{}, err
 	}
 	f := Figures{Jurisdiction: by.Jurisdiction, OpenAlerts: map[string]int{}, Cases: map[string]int{}, Cards: map[string]int{}}
-	count := func(dst map[string]int, q string) error {
-		rows, err := s.pool.Query(ctx, q, by.Jurisdiction, s.now())
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var k string
-			var n int
-			if err := rows.Scan(&k, &n); err != nil {
-				return err
-			}
-			dst[k] = n
-		}
-		return rows.Err()
-	}
-	err := count(f.OpenAlerts, `SELECT level, count(*) FROM alerts WHERE status = 'open' AND starts_with(region, $1) AND $2::timestamptz IS NOT NULL GROUP BY level`)
+	count := func(dst map[string]int, q string) error { return s.count(ctx, dst, q, by.Jurisdiction, s.now()) }
+	err := count(f.OpenAlerts, openAlertsByLevel)
 	if err == nil {
 		err = count(f.Cases, `SELECT status, count(*) FROM cases WHERE starts_with(region, $1) AND $2::timestamptz IS NOT NULL GROUP BY status`)
 	}
@@ -78,6 +63,41 @@ func (s *Stats) Figures(ctx context.Context, by User) (Figures, error) {
 		f.SettledShare = float64(f.SettledFirst) / float64(f.Settled)
 	}
 	return f, nil
+}
+
+// openAlertsByLevel counts the open alerts of a jurisdiction ($1) by level.
+const openAlertsByLevel = `SELECT level, count(*) FROM alerts WHERE status = 'open' AND starts_with(region, $1) AND $2::timestamptz IS NOT NULL GROUP BY level`
+
+// OpenAlerts counts the open alerts in by's jurisdiction by level, as
+// Figures does: one query, for the reviewers' queue, which asks every few
+// seconds.
+func (s *Stats) OpenAlerts(ctx context.Context, by User) (map[string]int, error) {
+	if err := by.allow(permStats, by.Jurisdiction); err != nil {
+		return nil, err
+	}
+	open := map[string]int{}
+	if err := s.count(ctx, open, openAlertsByLevel, by.Jurisdiction, s.now()); err != nil {
+		return nil, fmt.Errorf("open alerts: %w", err)
+	}
+	return open, nil
+}
+
+// count fills dst from a query of (key, count) rows.
+func (s *Stats) count(ctx context.Context, dst map[string]int, q string, args ...any) error {
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k string
+		var n int
+		if err := rows.Scan(&k, &n); err != nil {
+			return err
+		}
+		dst[k] = n
+	}
+	return rows.Err()
 }
 
 func (s *Stats) reviewed(ctx context.Context, by User, f *Figures) error {

@@ -44,8 +44,8 @@ const cstDay = `toDate(occurred_at + 28800)`
 // first. Buckets without matters are absent. A bad region or step is
 // ErrInvalid.
 func (r *MatterReader) Series(ctx context.Context, region string, from, to time.Time, step string) ([]MatterCount, error) {
-	if !divisionPrefix.MatchString(region) {
-		return nil, fmt.Errorf("region %q: want a division code prefix of 2–12 digits: %w", region, risk.ErrInvalid)
+	if err := checkSpan(region, from, to); err != nil {
+		return nil, err
 	}
 	bucket := cstDay
 	switch step {
@@ -54,9 +54,6 @@ func (r *MatterReader) Series(ctx context.Context, region string, from, to time.
 		bucket = "toMonday(" + cstDay + ")"
 	default:
 		return nil, fmt.Errorf("step %q: want day or week: %w", step, risk.ErrInvalid)
-	}
-	if !from.Before(to) {
-		return nil, fmt.Errorf("from %s is not before to %s: %w", from.Format(time.RFC3339), to.Format(time.RFC3339), risk.ErrInvalid)
 	}
 	rows, err := r.conn.Query(ctx, `SELECT `+bucket+` AS bucket, source, category, count() FROM matters
 		WHERE startsWith(region, ?) AND occurred_at >= ? AND occurred_at < ?
@@ -89,14 +86,11 @@ func (r *MatterReader) Series(ctx context.Context, region string, from, to time.
 // (ties by code), at most limit (0: 20; never more than 500). Matters whose
 // region stops above the level are left out.
 func (r *MatterReader) Places(ctx context.Context, region string, from, to time.Time, level string, limit int) ([]PlaceCount, error) {
-	if !divisionPrefix.MatchString(region) {
-		return nil, fmt.Errorf("region %q: want a division code prefix of 2–12 digits: %w", region, risk.ErrInvalid)
+	if err := checkSpan(region, from, to); err != nil {
+		return nil, err
 	}
 	if level != "township" && level != "village" {
 		return nil, fmt.Errorf("level %q: want township or village: %w", level, risk.ErrInvalid)
-	}
-	if !from.Before(to) {
-		return nil, fmt.Errorf("from %s is not before to %s: %w", from.Format(time.RFC3339), to.Format(time.RFC3339), risk.ErrInvalid)
 	}
 	if limit <= 0 {
 		limit = 20

@@ -76,6 +76,25 @@ func (r *RecordReader) Records(ctx context.Context, refs []risk.Evidence) ([]Rec
 // divisionPrefix is a division code prefix: a jurisdiction.
 var divisionPrefix = regexp.MustCompile(`^[0-9]{2,12}$`)
 
+// checkRegion refuses a region that is not a division code prefix.
+func checkRegion(region string) error {
+	if !divisionPrefix.MatchString(region) {
+		return fmt.Errorf("region %q: want a division code prefix of 2–12 digits: %w", region, risk.ErrInvalid)
+	}
+	return nil
+}
+
+// checkSpan refuses a region as checkRegion does, and an empty [from, to).
+func checkSpan(region string, from, to time.Time) error {
+	if err := checkRegion(region); err != nil {
+		return err
+	}
+	if !from.Before(to) {
+		return fmt.Errorf("from %s is not before to %s: %w", from.Format(time.RFC3339), to.Format(time.RFC3339), risk.ErrInvalid)
+	}
+	return nil
+}
+
 // History returns the records inside region (a division code prefix) of
 // the person (a linking key, as in person_keys) or of the subject (a
 // subject key, see package subject) raised before before, newest first, at
@@ -83,8 +102,8 @@ var divisionPrefix = regexp.MustCompile(`^[0-9]{2,12}$`)
 // are left out. Without a person and a subject, or with a region that is
 // not a prefix of digits, it is ErrInvalid.
 func (r *RecordReader) History(ctx context.Context, region string, person, subject string, before time.Time, limit int) ([]Record, error) {
-	if !divisionPrefix.MatchString(region) {
-		return nil, fmt.Errorf("region %q: want a division code prefix of 2–12 digits: %w", region, risk.ErrInvalid)
+	if err := checkRegion(region); err != nil {
+		return nil, err
 	}
 	if person == "" && subject == "" {
 		return nil, fmt.Errorf("history: a person or a subject is required: %w", risk.ErrInvalid)
