@@ -234,7 +234,7 @@ func (s *Server) caseDetail(r *http.Request, u desk.User) (caseData, error) {
 	if err != nil {
 		return caseData{}, err
 	}
-	d := caseData{Case: k, NoteKinds: noteKinds, CanReveal: u.Role == desk.RoleMediator}
+	d := caseData{Case: k, NoteKinds: noteKinds, CanReveal: u.Role == desk.RoleMediator && k.Mediator == u.Username} // as desk.Cases.Reveal allows
 	d.Badges, _ = badges(k, time.Now())
 	for _, a := range risk.CaseActions() {
 		if _, err := k.Status.Apply(a); err != nil {

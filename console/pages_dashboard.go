@@ -218,7 +218,8 @@ func (s *Server) dashboardPages() {
 			}{st.Name(), f.Cases[string(st)]})
 		}
 		if s.Matters != nil {
-			d.To = time.Now().In(risk.CST).Truncate(24 * time.Hour)
+			now := time.Now().In(risk.CST)
+			d.To = time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, risk.CST) // Truncate would cut at 00:00 UTC
 			d.From = d.To.AddDate(0, 0, -56)
 			series, err := s.Matters.Series(ctx, v.user.Jurisdiction, d.From, d.To, "week")
 			if err != nil {
