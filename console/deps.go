@@ -9,8 +9,10 @@ import (
 	"riskwatch/pipeline"
 )
 
-// Deps are what the API and the pages serve: the desks' parts (package desk) and the
-// health of ingestion. Every field but Reload is required.
+// Deps are what the API serves: the desks' parts (package desk), the
+// health of ingestion and the records in ClickHouse. Every field but
+// Reload, Records, Matters and Quarantine is required; without one of those
+// three (serve without ClickHouse) its endpoints answer 503.
 type Deps struct {
 	Ingest    ingestStats
 	Accounts  accounts
@@ -20,18 +22,18 @@ type Deps struct {
 	Audit     auditLog
 	Outbox    notices
 	Stats     figures
+	// Records reads stored records: evidence and history.
+	Records records
+	// Matters counts matters for the leaders' charts.
+	Matters matters
+	// Quarantine counts the quarantine's reasons.
+	Quarantine quarantine
 	// Reload re-reads the desk directory file; nil when serve has none.
 	Reload func(ctx context.Context, by *desk.User) (int, error)
 
-	// Optional parts of the pages (pending.go): nil shows 「暂不可用」.
-	Records     recordReader      // evidence records and history
-	Matters     matterReader      // the dashboard's series and places
-	Quarantine  quarantineReader  // quarantine counts by reason
-	Passwords   passwords         // own password change
-	Outcomes    outcomes          // a case's outcome
-	DetectorFig detectorFigures   // detector figures over time
-	Redirect    redirectedConfirm // confirm to a desk other than the routed one
-	Detectors   detectorSettings  // the detectors' settings in force
+	// Detectors lists the detectors' settings in force; nil: the
+	// administration page says it is not available.
+	Detectors detectorSettings
 }
 
 // ingestStats reads the state of ingestion.
@@ -51,6 +53,7 @@ type accounts interface {
 	CreateToken(ctx context.Context, by *desk.User, userID int64, name string, ttl time.Duration) (string, error)
 	Tokens(ctx context.Context, by desk.User) ([]desk.Token, error)
 	RevokeToken(ctx context.Context, by *desk.User, id int64) error
+	ChangePassword(ctx context.Context, by desk.User, old, new string) error
 }
 
 // review is the centres' work on alerts.
@@ -58,7 +61,7 @@ type review interface {
 	Alerts(ctx context.Context, by desk.User, f desk.AlertFilter) ([]desk.Alert, string, error)
 	GetAlert(ctx context.Context, by desk.User, key string) (desk.Alert, error)
 	Related(ctx context.Context, by desk.User, key string) ([]desk.Alert, []desk.Case, error)
-	Confirm(ctx context.Context, by desk.User, key, note string) (desk.Case, error)
+	Confirm(ctx context.Context, by desk.User, key, deskID, note string) (desk.Case, error)
 	Dismiss(ctx context.Context, by desk.User, key string, reason risk.DismissReason, note string) (desk.Alert, error)
 	Merge(ctx context.Context, by desk.User, key string, caseID int64) (desk.Case, error)
 }
@@ -73,6 +76,8 @@ type caseWork interface {
 	Pause(ctx context.Context, by desk.User, id int64, version int, why string) (desk.Case, error)
 	Resume(ctx context.Context, by desk.User, id int64, version int) (desk.Case, error)
 	Reveal(ctx context.Context, by desk.User, id int64, personKey string) (desk.Contact, error)
+	SetOutcome(ctx context.Context, by desk.User, id int64, version int, o desk.Outcome) (desk.Case, error)
+	Evidence(ctx context.Context, by desk.User, id int64) ([]risk.Evidence, error)
 }
 
 // directory is the desk directory and its routing rule.
@@ -96,4 +101,23 @@ type notices interface {
 // figures computes the leaders' aggregates.
 type figures interface {
 	Figures(ctx context.Context, by desk.User) (desk.Figures, error)
+	OpenAlerts(ctx context.Context, by desk.User) (map[string]int, error)
+	Detectors(ctx context.Context, by desk.User, from, to time.Time, step string) ([]desk.DetectorFigure, error)
+}
+
+// records reads stored records (ClickHouse), masked.
+type records interface {
+	Records(ctx context.Context, refs []risk.Evidence) ([]pipeline.Record, error)
+	History(ctx context.Context, region string, person, subject string, before time.Time, limit int) ([]pipeline.Record, error)
+}
+
+// matters counts matters (ClickHouse): aggregates only.
+type matters interface {
+	Series(ctx context.Context, region string, from, to time.Time, step string) ([]pipeline.MatterCount, error)
+	Places(ctx context.Context, region string, from, to time.Time, level string, limit int) ([]pipeline.PlaceCount, error)
+}
+
+// quarantine counts the quarantined messages by reason.
+type quarantine interface {
+	Reasons(ctx context.Context, topic string) ([]pipeline.ReasonCount, error)
 }

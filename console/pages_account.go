@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 
+	risk "riskwatch"
 	"riskwatch/desk"
 )
 
@@ -110,27 +111,19 @@ func (s *Server) logoutPost(w http.ResponseWriter, r *http.Request) {
 	redirect(w, r, loginPath, flash{Text: "已退出登录"})
 }
 
-type accountData struct {
-	CanChange bool // the password change is wired (Deps.Passwords)
-}
-
 func (s *Server) accountPages() {
 	s.page("GET /account", func(w http.ResponseWriter, r *http.Request, v visit) error {
-		return s.show(w, r, v, "account", "我的账号", "account", accountData{CanChange: s.Passwords != nil})
+		return s.show(w, r, v, "account", "我的账号", "account", nil)
 	})
 	s.page("POST /account/password", func(w http.ResponseWriter, r *http.Request, v visit) error {
 		f := r.PostForm
-		if s.Passwords == nil {
-			redirect(w, r, "/account", flash{Text: "修改密码暂不可用", Bad: true})
-			return nil
-		}
 		if f.Get("new") != f.Get("confirm") {
 			redirect(w, r, "/account", flash{Text: "两次输入的新密码不一致", Bad: true})
 			return nil
 		}
-		err := s.Passwords.ChangePassword(r.Context(), v.user, f.Get("old"), f.Get("new"))
+		err := s.Accounts.ChangePassword(r.Context(), v.user, f.Get("old"), f.Get("new"))
 		switch {
-		case errors.Is(err, desk.ErrUnauthenticated):
+		case errors.Is(err, risk.ErrForbidden):
 			redirect(w, r, "/account", flash{Text: "原密码错误", Bad: true})
 			return nil
 		case errors.Is(err, desk.ErrLocked), errors.Is(err, desk.ErrThrottled), errors.Is(err, desk.ErrBusy):
@@ -139,6 +132,15 @@ func (s *Server) accountPages() {
 		case err != nil:
 			return failed(w, r, "/account", err)
 		}
+		// Every session of the user ended with the change: sign this
+		// browser in again with the new password, so only the others end.
+		_, sess, err := s.Accounts.Login(r.Context(), v.user.Username, f.Get("new"), clientAddr(r))
+		if err != nil {
+			redirect(w, r, loginPath, flash{Text: "密码已修改，请用新密码登录"})
+			return nil
+		}
+		http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: sess.Token, Path: "/", Expires: sess.Expires,
+			HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
 		redirect(w, r, "/account", flash{Text: "密码已修改"})
 		return nil
 	})

@@ -51,7 +51,7 @@ type adminUsersData struct {
 type pipelineData struct {
 	Feeds      []pipeline.FeedStats
 	HaveQuar   bool
-	Quarantine map[string][]ReasonCount // by topic
+	Quarantine map[string][]pipeline.ReasonCount // by topic
 }
 
 func (s *Server) adminPages() {
@@ -192,7 +192,7 @@ func (s *Server) adminPages() {
 		if err := adminOnly(v.user); err != nil {
 			return err
 		}
-		d := pipelineData{HaveQuar: s.Quarantine != nil, Quarantine: map[string][]ReasonCount{}}
+		d := pipelineData{HaveQuar: s.Quarantine != nil, Quarantine: map[string][]pipeline.ReasonCount{}}
 		if s.Ingest != nil {
 			feeds, err := s.Ingest.Stats(r.Context())
 			if err != nil {
@@ -226,4 +226,22 @@ func (s *Server) adminUsers(r *http.Request, u desk.User) (adminUsersData, error
 		return adminUsersData{}, err
 	}
 	return adminUsersData{Users: users, Tokens: tokens, Roles: []desk.Role{desk.RoleReviewer, desk.RoleMediator, desk.RoleLeader, desk.RoleAdmin}}, nil
+}
+
+// DetectorSetting is one detector's settings in force, as the
+// administration page lists them.
+type DetectorSetting struct {
+	Detector string
+	Schedule string        // cron, UTC+8
+	Window   time.Duration // event time one run reads
+	Timeout  time.Duration
+	Values   []SettingValue // the tuning in force, by name
+}
+
+// SettingValue is one named setting.
+type SettingValue struct{ Name, Value string }
+
+// detectorSettings lists the detectors' settings in force (read-only).
+type detectorSettings interface {
+	Settings() []DetectorSetting
 }

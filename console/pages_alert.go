@@ -11,6 +11,7 @@ import (
 
 	risk "riskwatch"
 	"riskwatch/desk"
+	"riskwatch/pipeline"
 )
 
 type alertData struct {
@@ -27,7 +28,6 @@ type alertData struct {
 	Desks     []desk.Desk
 	Reasons   []struct{ ID, Name string }
 	CanReview bool
-	CanMove   bool // the reviewer may pick another desk than the routed one
 }
 
 // figure is one of Alert.Numbers with its label.
@@ -41,7 +41,7 @@ type figure struct {
 // still escaped by the template.
 type timelineEntry struct {
 	Ref    risk.Evidence
-	Record *Record
+	Record *pipeline.Record
 	Text   []segment
 }
 
@@ -73,17 +73,10 @@ func (s *Server) alertPages() {
 		key := r.PathValue("key")
 		back := cmpLocal(r.PostForm.Get("next"), "/alerts/"+key)
 		deskID, note := r.PostForm.Get("desk"), r.PostForm.Get("note")
-		var k desk.Case
-		var err error
-		switch {
-		case deskID == "" || deskID == r.PostForm.Get("routed"):
-			k, err = s.Review.Confirm(r.Context(), v.user, key, note)
-		case s.Redirect != nil:
-			k, err = s.Redirect.ConfirmTo(r.Context(), v.user, key, deskID, note)
-		default:
-			redirect(w, r, back, flash{Text: "暂不支持改派，请按规则所定单位确认", Bad: true})
-			return nil
+		if deskID == r.PostForm.Get("routed") {
+			deskID = "" // the routed desk, as the rule chose it
 		}
+		k, err := s.Review.Confirm(r.Context(), v.user, key, deskID, note)
 		if err != nil {
 			return failed(w, r, back, err)
 		}
@@ -137,7 +130,7 @@ func (s *Server) alertDetail(r *http.Request, u desk.User) (alertData, error) {
 		return alertData{}, err
 	}
 	d := alertData{Alert: a, Reasons: dismissReasons, HaveRecs: s.Records != nil, Words: a.Words,
-		CanReview: u.Role == desk.RoleReviewer && a.Status == "open", CanMove: s.Redirect != nil}
+		CanReview: u.Role == desk.RoleReviewer && a.Status == "open"}
 	for name, val := range a.Numbers {
 		d.Figures = append(d.Figures, figure{cmp.Or(numberLabels[name], name), val})
 	}
@@ -177,14 +170,14 @@ func (s *Server) alertDetail(r *http.Request, u desk.User) (alertData, error) {
 	for _, e := range a.Evidence {
 		in[e] = true
 	}
-	hist = slices.DeleteFunc(hist, func(x Record) bool { return in[risk.Evidence{Source: x.Source, ID: x.ID}] })
+	hist = slices.DeleteFunc(hist, func(x pipeline.Record) bool { return in[risk.Evidence{Source: x.Source, ID: x.ID}] })
 	d.History = entries(hist, a.Words)
 	return d, nil
 }
 
 // entries orders records in time and marks the words in their texts.
-func entries(recs []Record, words []string) []timelineEntry {
-	slices.SortStableFunc(recs, func(a, b Record) int { return a.OccurredAt.Compare(b.OccurredAt) })
+func entries(recs []pipeline.Record, words []string) []timelineEntry {
+	slices.SortStableFunc(recs, func(a, b pipeline.Record) int { return a.OccurredAt.Compare(b.OccurredAt) })
 	out := make([]timelineEntry, len(recs))
 	for i := range recs {
 		out[i] = timelineEntry{Ref: risk.Evidence{Source: recs[i].Source, ID: recs[i].ID}, Record: &recs[i], Text: mark(recs[i].Text, words)}

@@ -132,18 +132,14 @@ func (s *Server) casePages() {
 		if err != nil {
 			return err
 		}
-		if s.Outcomes == nil {
-			redirect(w, r, casePath(id), flash{Text: "登记结果暂不可用", Bad: true})
-			return nil
-		}
-		o := Outcome{Agreement: r.PostForm.Get("agreement")}
+		o := desk.Outcome{Agreement: r.PostForm.Get("agreement")}
 		if a := strings.TrimSpace(r.PostForm.Get("amount")); a != "" {
 			if o.Amount, err = strconv.ParseFloat(a, 64); err != nil || o.Amount < 0 {
 				redirect(w, r, casePath(id), flash{Text: "金额须为不小于零的数字", Bad: true})
 				return nil
 			}
 		}
-		_, err = s.Outcomes.SetOutcome(r.Context(), v.user, id, version, o)
+		_, err = s.Cases.SetOutcome(r.Context(), v.user, id, version, o)
 		if errors.Is(err, risk.ErrConflict) {
 			return s.conflict(w, r, v, version)
 		}
@@ -214,7 +210,6 @@ type caseData struct {
 	NoteKinds []struct{ ID, Name string }
 	Revealed  map[string]*desk.Contact
 	CanReveal bool
-	Outcomes  bool
 	Conflict  *conflictData
 }
 
@@ -239,7 +234,7 @@ func (s *Server) caseDetail(r *http.Request, u desk.User) (caseData, error) {
 	if err != nil {
 		return caseData{}, err
 	}
-	d := caseData{Case: k, NoteKinds: noteKinds, CanReveal: u.Role == desk.RoleMediator, Outcomes: s.Outcomes != nil}
+	d := caseData{Case: k, NoteKinds: noteKinds, CanReveal: u.Role == desk.RoleMediator && k.Mediator == u.Username} // as desk.Cases.Reveal allows
 	d.Badges, _ = badges(k, time.Now())
 	for _, a := range risk.CaseActions() {
 		if _, err := k.Status.Apply(a); err != nil {

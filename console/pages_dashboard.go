@@ -11,6 +11,7 @@ import (
 
 	risk "riskwatch"
 	"riskwatch/desk"
+	"riskwatch/pipeline"
 )
 
 // The leaders' dashboard and the centres' detector figures: aggregates of
@@ -29,8 +30,8 @@ type dashboardData struct {
 	HaveMatters bool
 	SeriesChart *chart
 	SeriesTable seriesTable
-	Townships   []PlaceCount
-	Villages    []PlaceCount
+	Townships   []pipeline.PlaceCount
+	Villages    []pipeline.PlaceCount
 	From, To    time.Time
 }
 
@@ -154,7 +155,7 @@ func seriesChart(t seriesTable) *chart {
 	return c
 }
 
-func buildSeries(counts []MatterCount) seriesTable {
+func buildSeries(counts []pipeline.MatterCount) seriesTable {
 	var t seriesTable
 	steps := map[time.Time]bool{}
 	type rk struct {
@@ -217,7 +218,8 @@ func (s *Server) dashboardPages() {
 			}{st.Name(), f.Cases[string(st)]})
 		}
 		if s.Matters != nil {
-			d.To = time.Now().In(risk.CST).Truncate(24 * time.Hour)
+			now := time.Now().In(risk.CST)
+			d.To = time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, risk.CST) // Truncate would cut at 00:00 UTC
 			d.From = d.To.AddDate(0, 0, -56)
 			series, err := s.Matters.Series(ctx, v.user.Jurisdiction, d.From, d.To, "week")
 			if err != nil {
@@ -245,7 +247,7 @@ func (s *Server) dashboardPages() {
 		if err != nil {
 			return err
 		}
-		d := figuresData{HaveOverTime: s.DetectorFig != nil}
+		d := figuresData{}
 		for _, det := range detectorNames {
 			out := f.Reviewed[det.ID]
 			row := figureRow{Detector: det.ID, Confirmed: out["confirmed"], Merged: out["merged"],
@@ -257,23 +259,20 @@ func (s *Server) dashboardPages() {
 			}
 			d.Rows = append(d.Rows, row)
 		}
-		if s.DetectorFig != nil {
-			to := time.Now()
-			if d.OverTime, err = s.DetectorFig.Detectors(r.Context(), v.user, to.AddDate(0, 0, -84), to, "week"); err != nil {
-				return err
-			}
-			slices.SortStableFunc(d.OverTime, func(a, b DetectorFigure) int {
-				return cmp.Or(cmp.Compare(a.Detector, b.Detector), a.Start.Compare(b.Start))
-			})
+		to := time.Now()
+		if d.OverTime, err = s.Stats.Detectors(r.Context(), v.user, to.AddDate(0, 0, -84), to, "week"); err != nil {
+			return err
 		}
+		slices.SortStableFunc(d.OverTime, func(a, b desk.DetectorFigure) int {
+			return cmp.Or(cmp.Compare(a.Detector, b.Detector), a.Start.Compare(b.Start))
+		})
 		return s.show(w, r, v, "figures", "模型成效", "figures", d)
 	})
 }
 
 type figuresData struct {
-	Rows         []figureRow
-	HaveOverTime bool
-	OverTime     []DetectorFigure
+	Rows     []figureRow
+	OverTime []desk.DetectorFigure
 }
 
 // figureRow is one detector's reviewed alerts by outcome. Precision counts

@@ -173,14 +173,14 @@ func (s *Server) queue(r *http.Request, u desk.User) (queueData, error) {
 		}
 		d.Full = d.Full || next != ""
 	}
-	fig, err := s.Stats.Figures(r.Context(), u)
+	open, err := s.Stats.OpenAlerts(r.Context(), u)
 	if err != nil {
 		return d, err
 	}
 	var csv []string
 	for _, l := range levels {
-		d.Counts = append(d.Counts, levelCount{l, fig.OpenAlerts[string(l)]})
-		csv = append(csv, fmt.Sprintf("%s=%d", l, fig.OpenAlerts[string(l)]))
+		d.Counts = append(d.Counts, levelCount{l, open[string(l)]})
+		csv = append(csv, fmt.Sprintf("%s=%d", l, open[string(l)]))
 	}
 	d.CountsCSV = strings.Join(csv, ",")
 	return d, nil

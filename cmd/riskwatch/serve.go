@@ -174,7 +174,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 		servers = append(servers, console.NewHTTPServer(addr, mux, c.HTTPLimits))
 	}
-	deps := consoleDeps(desks, stats, reload)
+	deps := consoleDeps(desks, stats, conn, reload)
 	deps.Detectors = detectorSettings{defs, dcfg}
 	api := console.NewServer(deps, c.HTTPLimits.RequestTimeout, gatherer, log)
 	servers = append([]*http.Server{console.NewHTTPServer(c.HTTP, api, c.HTTPLimits)}, servers...)
