@@ -75,6 +75,7 @@ type caseWork interface {
 	AddNote(ctx context.Context, by desk.User, id int64, kind, body string) (desk.Note, error)
 	Pause(ctx context.Context, by desk.User, id int64, version int, why string) (desk.Case, error)
 	Resume(ctx context.Context, by desk.User, id int64, version int) (desk.Case, error)
+	CanPause() bool
 	Reveal(ctx context.Context, by desk.User, id int64, personKey string) (desk.Contact, error)
 	SetOutcome(ctx context.Context, by desk.User, id int64, version int, o desk.Outcome) (desk.Case, error)
 	Evidence(ctx context.Context, by desk.User, id int64) ([]risk.Evidence, error)

@@ -362,6 +362,8 @@ var templateFuncs = template.FuncMap{
 	"sourceName":   sourceName,
 	"detectorName": detectorName,
 	"roleName":     roleName,
+	"personRole":   personRoleName,
+	"recordStatus": recordStatusName,
 	"statusName":   statusName,
 	"noteKind":     noteKindName,
 	"auditName":    auditName,
@@ -411,6 +413,26 @@ func detectorName(id string) string {
 		}
 	}
 	return id
+}
+
+// personRoleNames are the roles pipeline/normalize gives the persons of a record.
+var personRoleNames = map[string]string{"caller": "来电人", "petitioner": "信访人", "party": "当事人"}
+
+func personRoleName(r string) string {
+	if n, ok := personRoleNames[r]; ok {
+		return n
+	}
+	return r
+}
+
+// recordStatusNames are the upstream statuses as pipeline/normalize folds them.
+var recordStatusNames = map[string]string{"open": "在办", "in_progress": "办理中", "finished": "办结", "reopened": "重办", "deleted": "已删除"}
+
+func recordStatusName(s string) string {
+	if n, ok := recordStatusNames[s]; ok {
+		return n
+	}
+	return s
 }
 
 func roleName(r desk.Role) string {

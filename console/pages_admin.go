@@ -10,6 +10,7 @@ import (
 
 	risk "riskwatch"
 	"riskwatch/desk"
+	"riskwatch/desk/robot"
 	"riskwatch/pipeline"
 )
 
@@ -38,6 +39,58 @@ type adminDesk struct {
 type robotView struct {
 	Kind, Host string
 	Signed     bool
+}
+
+func robotViews(hooks []robot.Webhook) []robotView {
+	var out []robotView
+	for _, h := range hooks {
+		host := "—"
+		if u, err := url.Parse(h.URL); err == nil {
+			host = u.Host
+		}
+		out = append(out, robotView{Kind: string(h.Kind), Host: host, Signed: h.Secret != ""})
+	}
+	return out
+}
+
+// deskForm is the desk being edited ("new": one being made).
+type deskForm struct {
+	adminDesk
+	New    bool
+	Tiers  []risk.Tier
+	stored []robot.Webhook
+}
+
+// editDesk is the desk of the path as its administrator may see it.
+func (s *Server) editDesk(r *http.Request, u desk.User) (deskForm, error) {
+	if err := adminOnly(u); err != nil {
+		return deskForm{}, err
+	}
+	id := r.PathValue("id")
+	f := deskForm{Tiers: risk.Tiers, New: id == "new"}
+	if f.New {
+		f.Tier = risk.TierVillage
+		return f, nil
+	}
+	desks, err := s.Directory.DesksFor(r.Context(), u)
+	if err != nil {
+		return deskForm{}, err
+	}
+	for _, x := range desks {
+		if x.ID == id {
+			f.Desk, f.Robots, f.stored = x, robotViews(x.Webhooks), x.Webhooks
+			f.Webhooks = nil
+			return f, nil
+		}
+	}
+	return deskForm{}, fmt.Errorf("desk %q: %w", id, risk.ErrNotFound)
+}
+
+// names splits a list typed with commas, 、 or spaces.
+func names(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool {
+		return r == ',' || r == '，' || r == '、' || r == ' ' || r == '\n' || r == '\r' || r == '\t'
+	})
 }
 
 type adminUsersData struct {
@@ -72,18 +125,50 @@ func (s *Server) adminPages() {
 		}
 		d := adminDesksData{CanReload: s.Reload != nil}
 		for _, x := range desks {
-			ad := adminDesk{Desk: x}
-			for _, h := range x.Webhooks {
-				host := "—"
-				if u, err := url.Parse(h.URL); err == nil {
-					host = u.Host
-				}
-				ad.Robots = append(ad.Robots, robotView{Kind: string(h.Kind), Host: host, Signed: h.Secret != ""})
-			}
+			ad := adminDesk{Desk: x, Robots: robotViews(x.Webhooks)}
 			ad.Webhooks = nil
 			d.Desks = append(d.Desks, ad)
 		}
 		return s.show(w, r, v, "admin_desks", "处置单位", "admin", d)
+	})
+	s.page("GET /admin/desks/{id}", func(w http.ResponseWriter, r *http.Request, v visit) error {
+		d, err := s.editDesk(r, v.user)
+		if err != nil {
+			return err
+		}
+		return s.show(w, r, v, "admin_desk", "编辑处置单位", "admin", d)
+	})
+	s.page("POST /admin/desks/{id}", func(w http.ResponseWriter, r *http.Request, v visit) error {
+		d, err := s.editDesk(r, v.user)
+		if err != nil {
+			return err
+		}
+		f := r.PostForm
+		id := d.ID
+		if d.New {
+			id = strings.TrimSpace(f.Get("id"))
+		}
+		x := desk.Desk{ID: id, Name: strings.TrimSpace(f.Get("name")), Tier: risk.Tier(f.Get("tier")), Region: strings.TrimSpace(f.Get("region")),
+			Members: names(f.Get("members")), Heads: names(f.Get("heads")), Hours: strings.TrimSpace(f.Get("hours"))}
+		// Robots are kept by index (their URLs never reach the page; the
+		// desk keeps each one's secret), and one may be added.
+		for i, h := range d.stored {
+			if f.Get("keep"+strconv.Itoa(i)) == "1" {
+				x.Webhooks = append(x.Webhooks, robot.Webhook{Kind: h.Kind, URL: h.URL})
+			}
+		}
+		if u := strings.TrimSpace(f.Get("robot_url")); u != "" {
+			x.Webhooks = append(x.Webhooks, robot.Webhook{Kind: robot.Kind(f.Get("robot_kind")), URL: u, Secret: strings.TrimSpace(f.Get("robot_secret"))})
+		}
+		back := "/admin/desks/" + url.PathEscape(d.ID)
+		if d.New {
+			back = "/admin/desks/new"
+		}
+		if _, err := s.Directory.SaveDesk(r.Context(), v.user, x); err != nil {
+			return failed(w, r, back, err)
+		}
+		redirect(w, r, "/admin/desks", flash{Text: "已保存 " + x.Name})
+		return nil
 	})
 	s.page("POST /admin/desks/reload", func(w http.ResponseWriter, r *http.Request, v visit) error {
 		if err := adminOnly(v.user); err != nil {

@@ -116,6 +116,49 @@ func (s *Server) casePages() {
 		redirect(w, r, casePath(id), flash{Text: fmt.Sprintf("已%s，案件现为%s", actionNames[a], k.StatusName)})
 		return nil
 	})
+	s.page("POST /cases/{id}/assign", func(w http.ResponseWriter, r *http.Request, v visit) error {
+		id, version, err := idVersion(r)
+		if err != nil {
+			return err
+		}
+		who := r.PostForm.Get("mediator")
+		_, err = s.Cases.Assign(r.Context(), v.user, id, version, who)
+		if errors.Is(err, risk.ErrConflict) {
+			return s.conflict(w, r, v, version)
+		}
+		if err != nil {
+			return failed(w, r, casePath(id), err)
+		}
+		redirect(w, r, casePath(id), flash{Text: "已指派给 " + who})
+		return nil
+	})
+	s.page("POST /cases/{id}/clock", func(w http.ResponseWriter, r *http.Request, v visit) error {
+		id, version, err := idVersion(r)
+		if err != nil {
+			return err
+		}
+		var text string
+		if r.PostForm.Get("pause") == "1" {
+			why := r.PostForm.Get("why")
+			if strings.TrimSpace(why) == "" {
+				redirect(w, r, casePath(id), flash{Text: "暂停计时须写明等待的事项", Bad: true})
+				return nil
+			}
+			_, err = s.Cases.Pause(r.Context(), v.user, id, version, why)
+			text = "已暂停计时"
+		} else {
+			_, err = s.Cases.Resume(r.Context(), v.user, id, version)
+			text = "已恢复计时"
+		}
+		if errors.Is(err, risk.ErrConflict) {
+			return s.conflict(w, r, v, version)
+		}
+		if err != nil {
+			return failed(w, r, casePath(id), err)
+		}
+		redirect(w, r, casePath(id), flash{Text: text})
+		return nil
+	})
 	s.page("POST /cases/{id}/note", func(w http.ResponseWriter, r *http.Request, v visit) error {
 		id, err := pathID(r)
 		if err != nil {
@@ -210,6 +253,8 @@ type caseData struct {
 	NoteKinds []struct{ ID, Name string }
 	Revealed  map[string]*desk.Contact
 	CanReveal bool
+	Members   []string // the desk's mediators, when the visitor may assign the case
+	CanPause  bool     // the clock may be paused or resumed by the visitor
 	Conflict  *conflictData
 }
 
@@ -246,10 +291,17 @@ func (s *Server) caseDetail(r *http.Request, u desk.User) (caseData, error) {
 		}
 		d.Actions = append(d.Actions, caseAction{a, actionNames[a]})
 	}
+	// Who may pause is who may mediate (desk.Cases.Pause): offered when start is.
+	d.CanPause = k.Status.Open() && s.Cases.CanPause() && u.Role != desk.RoleLeader
 	if desks, err := s.Directory.DesksFor(r.Context(), u); err == nil {
 		for _, x := range desks {
-			if x.ID == k.Desk {
-				d.DeskName = x.Name
+			if x.ID != k.Desk {
+				continue
+			}
+			d.DeskName = x.Name
+			// Reviewers hand cases out; a desk's heads assign within it (desk.Cases.Assign).
+			if k.Status.Open() && (u.Role == desk.RoleReviewer || u.Role == desk.RoleAdmin || slices.Contains(x.Heads, u.Username)) {
+				d.Members = x.Members
 			}
 		}
 	}

@@ -3,7 +3,6 @@ package console
 import (
 	"cmp"
 	"fmt"
-	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -155,28 +154,27 @@ func seriesChart(t seriesTable) *chart {
 	return c
 }
 
-func buildSeries(counts []pipeline.MatterCount) seriesTable {
-	var t seriesTable
-	steps := map[time.Time]bool{}
+func buildSeries(counts []pipeline.MatterCount, steps []time.Time) seriesTable {
+	t := seriesTable{Steps: steps}
 	type rk struct {
 		src risk.Source
 		cat string
 	}
-	for _, m := range counts {
-		steps[m.Start] = true
-	}
-	t.Steps = slices.SortedFunc(maps.Keys(steps), time.Time.Compare)
-	idx := map[time.Time]int{}
+	idx := map[int64]int{} // by Unix time: Time's == also compares locations
 	for i, s := range t.Steps {
-		idx[s] = i
+		idx[s.Unix()] = i
 	}
 	rows := map[rk]*seriesRow{}
 	for _, m := range counts {
+		i, ok := idx[m.Start.Unix()]
+		if !ok {
+			continue
+		}
 		k := rk{m.Source, m.Category}
 		if rows[k] == nil {
 			rows[k] = &seriesRow{Source: m.Source, Category: m.Category, Counts: make([]int, len(t.Steps))}
 		}
-		rows[k].Counts[idx[m.Start]] += m.Count
+		rows[k].Counts[i] += m.Count
 		rows[k].Total += m.Count
 	}
 	for _, r := range rows {
@@ -218,14 +216,21 @@ func (s *Server) dashboardPages() {
 			}{st.Name(), f.Cases[string(st)]})
 		}
 		if s.Matters != nil {
+			// Eight weeks from Monday to Sunday, this one (so far) the last:
+			// a leader looks at the dashboard for what is happening now.
 			now := time.Now().In(risk.CST)
-			d.To = time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, risk.CST) // Truncate would cut at 00:00 UTC
-			d.From = d.To.AddDate(0, 0, -56)
+			today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, risk.CST) // Truncate would cut at 00:00 UTC
+			monday := today.AddDate(0, 0, -(int(today.Weekday())+6)%7)
+			d.From, d.To = monday.AddDate(0, 0, -49), today.AddDate(0, 0, 1)
 			series, err := s.Matters.Series(ctx, v.user.Jurisdiction, d.From, d.To, "week")
 			if err != nil {
 				return err
 			}
-			d.SeriesTable = buildSeries(series)
+			var weeks []time.Time
+			for w := d.From; w.Before(d.To); w = w.AddDate(0, 0, 7) {
+				weeks = append(weeks, w)
+			}
+			d.SeriesTable = buildSeries(series, weeks) // a quiet week shows as a zero, not as a gap
 			d.SeriesChart = seriesChart(d.SeriesTable)
 			if len(d.SeriesTable.Rows) > 15 {
 				d.SeriesTable.Rows = d.SeriesTable.Rows[:15]

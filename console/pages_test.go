@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -8,6 +9,11 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	risk "riskwatch"
+	"riskwatch/desk"
+	"riskwatch/pipeline"
 )
 
 // browser is a person at the console: it keeps the cookies the server sets
@@ -228,6 +234,11 @@ func TestPageCase(t *testing.T) {
 	if !strings.Contains(body, `<dd id="status">已受理</dd>`) {
 		t.Errorf("status missing")
 	}
+	for _, want := range []string{"<dd>群体性风险</dd>", `data-key="pk-wang">来电人 · 王*国`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the case page does not say %s", want)
+		}
+	}
 	for _, want := range []string{`value="start"`, `value="refer"`, `value="escalate"`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("accepted case: no %s button", want)
@@ -287,6 +298,24 @@ func TestPageDashboard(t *testing.T) {
 	}
 	checkPageHeaders(t, "/dashboard", w)
 	body := w.Body.String()
+	// This week's matters count (the seeded records are from 2024: outside).
+	now := time.Now()
+	fresh := pipeline.Stored{Event: risk.Event{Source: risk.SourceGrid, ID: "G-now", UpdatedAt: now, OccurredAt: now,
+		Region: risk.Region{Code: "330681109201"}, Category: "邻里纠纷", Status: risk.StatusOpen, HeadCount: -1, PetitionerCount: -1, Amount: -1}}
+	if err := pipeline.NewEventWriter(f.conn).WriteEvents(context.Background(), []pipeline.Stored{fresh}); err != nil {
+		t.Fatal(err)
+	}
+	w = b.get("/dashboard")
+	body = w.Body.String()
+	if w.Code != http.StatusOK {
+		t.Fatalf("GET /dashboard: got %d; body %s", w.Code, body)
+	}
+	if !regexp.MustCompile(`<td>网格</td><td>邻里纠纷</td>(<td class="num">0</td>){7}<td class="num">1</td><td class="num">1</td>`).MatchString(body) {
+		t.Errorf("the dashboard's eight weeks do not end with this week's grid matter")
+	}
+	if !strings.Contains(body, "<li>330681109 · 1</li>") || !strings.Contains(body, "<li>330681109201 · 1</li>") {
+		t.Errorf("the township and village of this week's matter are not ranked")
+	}
 	for _, want := range []string{`id="settled-first"`, `id="overdue"`, "<svg"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("dashboard lacks %s", want)
@@ -376,5 +405,136 @@ func TestPageAdmin(t *testing.T) {
 		if w := rb.get(p); w.Code != http.StatusForbidden || !strings.Contains(w.Body.String(), `id="refused"`) {
 			t.Errorf("reviewer GET %s: got %d, want 403 #refused", p, w.Code)
 		}
+	}
+}
+
+func TestPageCaseAssignAndClock(t *testing.T) {
+	f := setup(t)
+	path := fmt.Sprintf("/cases/%d", f.caseID)
+	version := regexp.MustCompile(`name="version" value="(\d+)"`)
+
+	li := f.browser(t)
+	li.login("li", "/")
+	if body := li.get(path).Body.String(); strings.Contains(body, `id="assign"`) {
+		t.Errorf("li, a member of 枫桥镇 and not its head, is offered the assign form")
+	}
+
+	// zhao heads the desk: he hands the case to zhou.
+	zhao := f.browser(t)
+	zhao.login("zhao", "/")
+	body := zhao.get(path).Body.String()
+	if !regexp.MustCompile(`id="assign"[\s\S]*<option value="li" selected>li</option><option value="zhou">zhou</option><option value="ma">ma</option>`).MatchString(body) {
+		t.Fatalf("the desk's head is not offered its three members, li selected")
+	}
+	w := zhao.post(path+"/assign", csrfMeta.FindStringSubmatch(body)[1], url.Values{"mediator": {"zhou"}, "version": {version.FindStringSubmatch(body)[1]}})
+	if w.Code != http.StatusSeeOther {
+		t.Fatalf("assign: got %d; body %s", w.Code, w.Body)
+	}
+	if body := zhao.get(path).Body.String(); !strings.Contains(body, "<dt>调解员</dt><dd>zhou</dd>") {
+		t.Errorf("after assigning, the case's mediator is not zhou")
+	}
+
+	zhou := f.browser(t)
+	zhou.login("zhou", "/")
+	body = zhou.get(path).Body.String()
+	csrf := csrfMeta.FindStringSubmatch(body)[1]
+	v := version.FindStringSubmatch(body)[1]
+	if w := zhou.post(path+"/clock", csrf, url.Values{"pause": {"1"}, "why": {"  "}, "version": {v}}); w.Code != http.StatusSeeOther || !strings.Contains(w.Header().Get("Set-Cookie"), "rw_flash") {
+		t.Errorf("pause without saying what for: got %d, want 303 with a message", w.Code)
+	}
+	if w := zhou.post(path+"/clock", csrf, url.Values{"pause": {"1"}, "why": {"等待伤残鉴定"}, "version": {v}}); w.Code != http.StatusSeeOther {
+		t.Fatalf("pause: got %d; body %s", w.Code, w.Body)
+	}
+	body = zhou.get(path).Body.String()
+	if !strings.Contains(body, "（暂停计时）") || !strings.Contains(body, "暂停计时：等待伤残鉴定") || !strings.Contains(body, `value="0" class="secondary">恢复计时`) {
+		t.Errorf("a paused case does not say so, with its reason and a resume button")
+	}
+	if w := zhou.post(path+"/clock", csrf, url.Values{"pause": {"0"}, "version": {version.FindStringSubmatch(body)[1]}}); w.Code != http.StatusSeeOther {
+		t.Fatalf("resume: got %d; body %s", w.Code, w.Body)
+	}
+	if body := zhou.get(path).Body.String(); strings.Contains(body, "（暂停计时）") {
+		t.Errorf("a resumed case still says it is paused")
+	}
+}
+
+func TestPageAdminDeskEdit(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	b := f.browser(t)
+	b.login("admin", "/")
+	w := b.get("/admin/desks/fengqiao")
+	body := w.Body.String()
+	if w.Code != http.StatusOK || !strings.Contains(body, `name="members" value="li、zhou、ma"`) || !strings.Contains(body, `name="keep0" value="1" checked> 保留 dingtalk · oapi.dingtalk.com`) {
+		t.Fatalf("GET /admin/desks/fengqiao: got %d, want the form with the members and the robot by host; body %s", w.Code, body)
+	}
+	if strings.Contains(body, "ROBOT-SECRET") {
+		t.Errorf("the edit form shows the robot's access token")
+	}
+	csrf := csrfMeta.FindStringSubmatch(body)[1]
+	form := url.Values{"name": {"枫桥镇综治中心"}, "tier": {"township"}, "region": {"330681109"}, "members": {"li, zhou、ma，zhao"}, "heads": {"zhao"},
+		"hours": {"08:30-17:30"}, "keep0": {"1"}, "robot_kind": {"dingtalk"}, "robot_url": {"https://oapi.dingtalk.com/robot/send?access_token=NEW-TOKEN"}, "robot_secret": {"SEC-NEW"}}
+	if w := b.post("/admin/desks/fengqiao", csrf, form); w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/admin/desks" {
+		t.Fatalf("save: got %d to %q; body %s", w.Code, w.Header().Get("Location"), w.Body)
+	}
+	stored := func() desk.Desk {
+		desks, err := f.Directory.DesksFor(ctx, f.users["admin"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range desks {
+			if d.ID == "fengqiao" {
+				return d
+			}
+		}
+		t.Fatal("fengqiao is gone")
+		return desk.Desk{}
+	}
+	d := stored()
+	if strings.Join(d.Members, ",") != "li,zhou,ma,zhao" || d.Hours != "08:30-17:30" || len(d.Webhooks) != 2 ||
+		!strings.HasSuffix(d.Webhooks[0].URL, "ROBOT-SECRET") || d.Webhooks[1].Secret != "SEC-NEW" {
+		t.Fatalf("after the edit: members %v, hours %q, %d robots; want 4 members, the hours, the old robot and the new one with its secret", d.Members, d.Hours, len(d.Webhooks))
+	}
+	body = b.get("/admin/desks/fengqiao").Body.String()
+	if strings.Contains(body, "SEC-NEW") || strings.Contains(body, "NEW-TOKEN") || !strings.Contains(body, "已设加签密钥") {
+		t.Errorf("the form shows a robot's token or secret, or not that a secret is set")
+	}
+	// Dropping the first robot keeps the second one's secret, never sent back.
+	delete(form, "keep0")
+	form.Set("keep1", "1")
+	form.Del("robot_url")
+	if w := b.post("/admin/desks/fengqiao", csrf, form); w.Code != http.StatusSeeOther {
+		t.Fatalf("second save: got %d", w.Code)
+	}
+	if d := stored(); len(d.Webhooks) != 1 || d.Webhooks[0].Secret != "SEC-NEW" || !strings.HasSuffix(d.Webhooks[0].URL, "NEW-TOKEN") {
+		t.Errorf("after dropping the first robot: %d robots; want the second with its secret", len(d.Webhooks))
+	}
+	// A bad region is refused with the reason, and nothing changes.
+	form.Set("region", "33068")
+	if w := b.post("/admin/desks/fengqiao", csrf, form); w.Code != http.StatusSeeOther || !strings.Contains(w.Header().Get("Set-Cookie"), "rw_flash") {
+		t.Errorf("a five-digit region: got %d, want 303 with a message", w.Code)
+	}
+	if d := stored(); d.Region != "330681109" {
+		t.Errorf("a refused edit changed the region to %s", d.Region)
+	}
+	// A new desk.
+	nb := b.get("/admin/desks/new").Body.String()
+	if !strings.Contains(nb, `name="id" required`) {
+		t.Fatalf("the new-desk form asks for no id")
+	}
+	nf := url.Values{"id": {"zhaojia"}, "name": {"赵家镇综治中心"}, "tier": {"township"}, "region": {"330681110"}, "members": {"li"}}
+	if w := b.post("/admin/desks/new", csrf, nf); w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/admin/desks" {
+		t.Fatalf("new desk: got %d to %q", w.Code, w.Header().Get("Location"))
+	}
+	if !strings.Contains(b.get("/admin/desks").Body.String(), `<tr class="desk" data-id="zhaojia"><td>zhaojia</td><td>赵家镇综治中心</td>`) {
+		t.Errorf("the new desk is not listed")
+	}
+	// The other county's administrator cannot open ours.
+	wb := f.browser(t)
+	wb.login("wu", "/")
+	if w := wb.get("/admin/desks/fengqiao"); w.Code != http.StatusNotFound || !strings.Contains(w.Body.String(), `id="refused"`) {
+		t.Errorf("another county's admin GET /admin/desks/fengqiao: got %d, want the refusal page", w.Code)
+	}
+	if w := wb.post("/admin/desks/fengqiao", csrfMeta.FindStringSubmatch(wb.get("/admin/desks").Body.String())[1], form); w.Code != http.StatusNotFound {
+		t.Errorf("another county's admin POST: got %d, want 404", w.Code)
 	}
 }

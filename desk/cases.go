@@ -633,6 +633,9 @@ func (s *Cases) Pause(ctx context.Context, by User, id int64, version int, why s
 	return s.clock(ctx, by, id, version, true, why)
 }
 
+// CanPause says whether Pause is enabled (deadlines.pause_clock).
+func (s *Cases) CanPause() bool { return s.deadlines.PauseClock }
+
 // Resume restarts a paused case's clock; see Pause.
 func (s *Cases) Resume(ctx context.Context, by User, id int64, version int) (Case, error) {
 	return s.clock(ctx, by, id, version, false, "")
