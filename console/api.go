@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	risk "riskwatch"
@@ -21,7 +23,7 @@ func (s *Server) routes() {
 	s.handle("GET /api/v1/alerts", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
 		q := r.URL.Query()
 		f := desk.AlertFilter{Status: q.Get("status"), Level: q.Get("level"), Detector: q.Get("detector"), Desk: q.Get("desk"),
-			Region: q.Get("region"), After: q.Get("cursor")}
+			Category: q.Get("category"), Region: q.Get("region"), After: q.Get("cursor")}
 		var err error
 		if f.From, err = queryTime(q.Get("from")); err != nil {
 			return err
@@ -63,11 +65,11 @@ func (s *Server) routes() {
 		return reply(w, route, err)
 	})
 	s.handle("POST /api/v1/alerts/{key}/confirm", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
-		var in struct{ Note string }
+		var in struct{ Note, Desk string }
 		if err := decodeOptional(r, &in); err != nil {
 			return err
 		}
-		k, err := s.Review.Confirm(r.Context(), u, r.PathValue("key"), in.Note)
+		k, err := s.Review.Confirm(r.Context(), u, r.PathValue("key"), in.Desk, in.Note)
 		return replyStatus(w, http.StatusCreated, k, err)
 	})
 	s.handle("POST /api/v1/alerts/{key}/dismiss", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
@@ -88,6 +90,40 @@ func (s *Server) routes() {
 		}
 		k, err := s.Review.Merge(r.Context(), u, r.PathValue("key"), in.Case)
 		return reply(w, k, err)
+	})
+	s.handle("GET /api/v1/alerts/{key}/records", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
+		a, err := s.Review.GetAlert(r.Context(), u, r.PathValue("key"))
+		if err != nil {
+			return err
+		}
+		return s.replyRecords(w, r, a.Evidence)
+	})
+	s.handle("GET /api/v1/records/history", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
+		if err := mayReadRecords(u); err != nil {
+			return err
+		}
+		q := r.URL.Query()
+		region, err := regionOf(u, q.Get("region"))
+		if err != nil {
+			return err
+		}
+		before, err := queryTime(q.Get("before"))
+		if err != nil {
+			return err
+		}
+		limit, err := queryInt(q.Get("limit"))
+		if err != nil {
+			return err
+		}
+		if s.Records == nil {
+			return errNoClickHouse
+		}
+		list, err := s.Records.History(r.Context(), region, q.Get("person"), q.Get("subject"), before, limit)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"records": nonNil(list)})
+		return nil
 	})
 	s.handle("POST /api/v1/route-preview", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
 		var in desk.Scope
@@ -118,6 +154,30 @@ func (s *Server) routes() {
 			return err
 		}
 		k, err := s.Cases.Case(r.Context(), u, id)
+		return reply(w, k, err)
+	})
+	s.handle("GET /api/v1/cases/{id}/records", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
+		id, err := pathID(r)
+		if err != nil {
+			return err
+		}
+		refs, err := s.Cases.Evidence(r.Context(), u, id)
+		if err != nil {
+			return err
+		}
+		return s.replyRecords(w, r, refs)
+	})
+	s.handle("PUT /api/v1/cases/{id}/outcome", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
+		var in struct {
+			Version   int
+			Agreement string
+			Amount    float64
+		}
+		id, err := idAndBody(r, &in)
+		if err != nil {
+			return err
+		}
+		k, err := s.Cases.SetOutcome(r.Context(), u, id, in.Version, desk.Outcome{Agreement: in.Agreement, Amount: in.Amount})
 		return reply(w, k, err)
 	})
 	s.handle("POST /api/v1/cases/{id}/actions", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
@@ -355,6 +415,185 @@ func (s *Server) routes() {
 		f, err := s.Stats.Figures(r.Context(), u)
 		return reply(w, f, err)
 	})
+	s.handle("GET /api/v1/figures/detectors", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
+		q := r.URL.Query()
+		from, to, err := queryRange(q.Get("from"), q.Get("to"), 28*24*time.Hour)
+		if err != nil {
+			return err
+		}
+		list, err := s.Stats.Detectors(r.Context(), u, from, to, cmp.Or(q.Get("step"), "week"))
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"detectors": nonNil(list)})
+		return nil
+	})
+
+	// Matters: the leaders' charts, aggregates only.
+	s.handle("GET /api/v1/matters/series", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
+		region, from, to, err := s.matterQuery(r, u)
+		if err != nil {
+			return err
+		}
+		list, err := s.Matters.Series(r.Context(), region, from, to, cmp.Or(r.URL.Query().Get("step"), "day"))
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"region": region, "from": from, "to": to, "series": nonNil(list)})
+		return nil
+	})
+	s.handle("GET /api/v1/matters/places", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
+		region, from, to, err := s.matterQuery(r, u)
+		if err != nil {
+			return err
+		}
+		limit, err := queryInt(r.URL.Query().Get("limit"))
+		if err != nil {
+			return err
+		}
+		list, err := s.Matters.Places(r.Context(), region, from, to, cmp.Or(r.URL.Query().Get("level"), "township"), limit)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"region": region, "from": from, "to": to, "places": nonNil(list)})
+		return nil
+	})
+
+	// The quarantine's reasons: the pipeline's health, like ingest/stats.
+	s.handle("GET /api/v1/ingest/quarantine/reasons", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
+		if u.Role != desk.RoleAdmin && u.Role != desk.RoleReviewer {
+			return fmt.Errorf("%s may not read the pipeline's health: %w", u.Role, risk.ErrForbidden)
+		}
+		if s.Quarantine == nil {
+			return errNoClickHouse
+		}
+		list, err := s.Quarantine.Reasons(r.Context(), r.URL.Query().Get("topic"))
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"reasons": nonNil(list)})
+		return nil
+	})
+
+	// The caller's own account.
+	s.handle("POST /api/v1/me/password", s.changePassword)
+}
+
+// errNoClickHouse answers the endpoints that read ClickHouse when serve
+// runs without it: 503, like a store that does not answer.
+var errNoClickHouse = errors.New("no ClickHouse configured for records")
+
+// replyRecords answers the stored records of refs, masked.
+func (s *Server) replyRecords(w http.ResponseWriter, r *http.Request, refs []risk.Evidence) error {
+	if s.Records == nil {
+		return errNoClickHouse
+	}
+	list, err := s.Records.Records(r.Context(), refs)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"records": nonNil(list)})
+	return nil
+}
+
+// mayReadRecords lets in the roles that read alerts: the records are their
+// evidence. Leaders read aggregates only; mediators read the records of
+// their cases (GET /api/v1/cases/{id}/records).
+func mayReadRecords(u desk.User) error {
+	if u.Role != desk.RoleAdmin && u.Role != desk.RoleReviewer {
+		return fmt.Errorf("%s may not read records: %w", u.Role, risk.ErrForbidden)
+	}
+	return nil
+}
+
+// mayReadFigures lets in the roles that read figures.
+func mayReadFigures(u desk.User) error {
+	if u.Role != desk.RoleAdmin && u.Role != desk.RoleReviewer && u.Role != desk.RoleLeader {
+		return fmt.Errorf("%s may not read figures: %w", u.Role, risk.ErrForbidden)
+	}
+	return nil
+}
+
+// regionOf is the region a query names, the caller's jurisdiction when it
+// names none. One outside the jurisdiction is refused (403) without
+// looking anything up.
+func regionOf(u desk.User, region string) (string, error) {
+	if region == "" {
+		return u.Jurisdiction, nil
+	}
+	if !strings.HasPrefix(region, u.Jurisdiction) {
+		return "", fmt.Errorf("region %s is outside your jurisdiction %s: %w", region, u.Jurisdiction, risk.ErrForbidden)
+	}
+	return region, nil
+}
+
+// matterQuery reads the region and time range of a matters query, for the
+// roles that read figures: by default the last 28 days of the jurisdiction.
+func (s *Server) matterQuery(r *http.Request, u desk.User) (string, time.Time, time.Time, error) {
+	if err := mayReadFigures(u); err != nil {
+		return "", time.Time{}, time.Time{}, err
+	}
+	q := r.URL.Query()
+	region, err := regionOf(u, q.Get("region"))
+	if err != nil {
+		return "", time.Time{}, time.Time{}, err
+	}
+	from, to, err := queryRange(q.Get("from"), q.Get("to"), 28*24*time.Hour)
+	if err != nil {
+		return "", time.Time{}, time.Time{}, err
+	}
+	if s.Matters == nil {
+		return "", time.Time{}, time.Time{}, errNoClickHouse
+	}
+	return region, from, to, nil
+}
+
+// queryRange reads a time range: to defaults to now, from to span before to.
+func queryRange(fromQ, toQ string, span time.Duration) (time.Time, time.Time, error) {
+	from, err := queryTime(fromQ)
+	if err != nil {
+		return time.Time{}, time.Time{}, err
+	}
+	to, err := queryTime(toQ)
+	if err != nil {
+		return time.Time{}, time.Time{}, err
+	}
+	if to.IsZero() {
+		to = time.Now()
+	}
+	if from.IsZero() {
+		from = to.Add(-span)
+	}
+	return from, to, nil
+}
+
+// changePassword changes the caller's own password. Every session of the
+// user ends; a browser is signed in again at once with the new password (a
+// new cookie and CSRF token), so only its other sessions end.
+func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, u desk.User) error {
+	var in struct{ Old, New string }
+	if err := decode(r, &in); err != nil {
+		return err
+	}
+	if err := s.Accounts.ChangePassword(r.Context(), u, in.Old, in.New); err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	if _, err := r.Cookie(sessionCookie); err != nil {
+		w.WriteHeader(http.StatusNoContent) // a machine's token: nothing to renew
+		return nil
+	}
+	_, sess, err := s.Accounts.Login(r.Context(), u.Username, in.New, clientAddr(r))
+	if err != nil {
+		// Changed, but not signed in again (throttled, busy): sign in anew.
+		http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: sess.Token, Path: "/", Expires: sess.Expires,
+		HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
+	writeJSON(w, http.StatusOK, map[string]any{"csrf": sess.CSRF, "expires": sess.Expires})
+	return nil
 }
 
 // idAndBody reads the {id} of the path and the JSON body.

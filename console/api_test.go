@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -80,6 +81,7 @@ type fixture struct {
 	deps console.Deps
 	desk.Parts
 	pool  *pgxpool.Pool
+	conn  driver.Conn // the ClickHouse database of the records
 	stats *fakeStats
 	users map[string]desk.User
 	auths map[string]auth // username → an API token, or a mediator's session
@@ -91,7 +93,7 @@ type fixture struct {
 	caseID                int64
 }
 
-func setup(t *testing.T) *fixture {
+func setup(t testing.TB) *fixture {
 	t.Helper()
 	pool, _ := schematest.OpenPostgres(t)
 	ctx := context.Background()
@@ -103,9 +105,13 @@ func setup(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	conn, _ := schematest.Open(t)
+	f.conn = conn
+	seedRecords(t, conn)
 	f.deps = console.Deps{
 		Ingest: f.stats, Accounts: f.Accounts, Review: f.Review, Cases: f.Cases, Directory: f.Directory,
 		Audit: f.Audit, Outbox: f.Outbox, Stats: f.Stats,
+		Records: pipeline.NewRecordReader(conn), Matters: pipeline.NewMatterReader(conn), Quarantine: pipeline.NewQuarantineReader(conn, nil),
 		Reload: func(context.Context, *desk.User) (int, error) { return 4, nil }, // a directory file, so that reload answers 2xx when allowed
 	}
 	f.srv = console.NewServer(f.deps, 30*time.Second, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
@@ -176,17 +182,41 @@ func setup(t *testing.T) *fixture {
 	return f
 }
 
+// recordTime is when the seeded records were raised.
+var recordTime = time.Date(2024, 3, 4, 2, 0, 0, 0, time.UTC)
+
+// seedRecords stores the evidence of the seeded alerts: one hotline record
+// in each county's village (an alert of region R names H-R), with a caller
+// whose contact is sealed, and one quarantined message.
+func seedRecords(t testing.TB, conn driver.Conn) {
+	t.Helper()
+	var events []pipeline.Stored
+	for _, region := range []string{"330681109201", "330682101201"} {
+		events = append(events, pipeline.Stored{Event: risk.Event{Source: risk.SourceHotline, ID: "H-" + region, UpdatedAt: recordTime, OccurredAt: recordTime,
+			Region: risk.Region{Code: region}, Category: "劳资纠纷", Kind: "投诉", Status: risk.StatusOpen, HeadCount: 20, PetitionerCount: -1, Amount: -1,
+			Title: "兴达针织拖欠工资", Text: "<script>alert(1)</script>反映拖欠工资，电话138****2345", Subjects: []string{"firm:兴达"},
+			Persons: []risk.Person{{Role: "caller", Name: "王*国", Phone: "138****2345", PhoneKey: "pk-wang", Sealed: "sealed:王建国:" + clearPhone}}}})
+	}
+	if err := pipeline.NewEventWriter(conn).WriteEvents(context.Background(), events); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Exec(context.Background(), `INSERT INTO rejected_events (topic, partition, offset, source, key, value_sealed, header_keys, header_values, reason, received_at)
+		SELECT 'hotline.workorders', 0, 1, 'hotline', '', '', [], [], 'hotline: updateTime "2020-13-01": unparseable time', now()`); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // next returns a fresh number, for names that must not repeat.
 func (f *fixture) next() int { f.seq++; return f.seq }
 
 // alert inserts an open orange alert in region as the detectors' store
 // does, and returns its key. In our villages it routes to 枫桥镇.
-func (f *fixture) alert(t *testing.T, region string) string {
+func (f *fixture) alert(t testing.TB, region string) string {
 	t.Helper()
 	key := fmt.Sprintf("alert-%d", f.next())
 	_, err := f.pool.Exec(context.Background(), `INSERT INTO alerts (key, scope_key, detector, level, region, category, subject, person, labels,
 		window_start, window_end, first_seen, last_seen, summary, evidence)
-		VALUES ($1, $1, 'collective', 'orange', $2, '劳资纠纷', '', '', '{}', $3, $3, $3, $3, $4, '[{"source":"hotline","id":"H-1"}]')`,
+		VALUES ($1, $1, 'collective', 'orange', $2, '劳资纠纷', 'firm:兴达', '', '{}', $3, $3, $3, $3, $4, jsonb_build_array(jsonb_build_object('source', 'hotline', 'id', 'H-' || $2)))`,
 		key, region, time.Now(), "测试预警："+key)
 	if err != nil {
 		t.Fatal(err)
@@ -195,9 +225,9 @@ func (f *fixture) alert(t *testing.T, region string) string {
 }
 
 // pendingCase confirms a fresh alert of our village: a case pending at 枫桥镇.
-func (f *fixture) pendingCase(t *testing.T) desk.Case {
+func (f *fixture) pendingCase(t testing.TB) desk.Case {
 	t.Helper()
-	k, err := f.Review.Confirm(context.Background(), f.users["zhang"], f.alert(t, "330681109201"), "")
+	k, err := f.Review.Confirm(context.Background(), f.users["zhang"], f.alert(t, "330681109201"), "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +235,7 @@ func (f *fixture) pendingCase(t *testing.T) desk.Case {
 }
 
 // acceptedCase is a fresh case at 枫桥镇 that li has accepted.
-func (f *fixture) acceptedCase(t *testing.T) (int64, int) {
+func (f *fixture) acceptedCase(t testing.TB) (int64, int) {
 	t.Helper()
 	k := f.pendingCase(t)
 	k, err := f.Cases.Act(context.Background(), f.users["li"], k.ID, k.Version, risk.ActAccept, "")
@@ -239,7 +269,7 @@ func bearer(token string) auth {
 }
 
 // signIn gives a user a browser session, for as.
-func (f *fixture) signIn(t *testing.T, username string) {
+func (f *fixture) signIn(t testing.TB, username string) {
 	t.Helper()
 	_, sess, err := f.Accounts.Login(context.Background(), username, password, "127.0.0.1")
 	if err != nil {
@@ -479,6 +509,29 @@ func matrix(f *fixture) []row {
 			k := f.pendingCase(t)
 			return request{"POST", "/api/v1/alerts/" + f.alert(t, "330681109201") + "/merge", jsonOf(map[string]int64{"case": k.ID})}
 		}, in: [5]int{refused, ok, refused, refused, refused}, out: [5]int{refused, notFound, refused, refused, refused}},
+		// Evidence records: who reads the alert reads its records, masked.
+		{pattern: "GET /api/v1/alerts/{key}/records", build: func(_ *testing.T, f *fixture, _ string) request {
+			return request{"GET", "/api/v1/alerts/" + f.openAlert + "/records", ""}
+		}, in: [5]int{ok, ok, refused, refused, refused}, out: [5]int{notFound, notFound, refused, refused, refused},
+			check: func(t *testing.T, _ *fixture, username string, body []byte) {
+				checkRecords(t, username, body, "H-330681109201")
+			}},
+		// History: the roles that read alerts, inside their jurisdiction; a
+		// region outside it is refused before anything is read.
+		{pattern: "GET /api/v1/records/history", name: "our village", build: get("/api/v1/records/history?region=330681109201&subject=firm:兴达"),
+			in: [5]int{ok, ok, refused, refused, refused}, out: [5]int{refused, refused, refused, refused, refused},
+			check: func(t *testing.T, _ *fixture, username string, body []byte) {
+				checkRecords(t, username, body, "H-330681109201")
+			}},
+		{pattern: "GET /api/v1/records/history", name: "the caller's jurisdiction", build: get("/api/v1/records/history?person=pk-wang"),
+			in: [5]int{ok, ok, refused, refused, refused}, out: [5]int{ok, ok, refused, refused, refused},
+			check: func(t *testing.T, _ *fixture, username string, body []byte) {
+				want := "H-330681109201"
+				if outsiders[username] {
+					want = "H-330682101201"
+				}
+				checkRecords(t, username, body, want)
+			}},
 		{pattern: "POST /api/v1/route-preview", build: func(*testing.T, *fixture, string) request {
 			return request{"POST", "/api/v1/route-preview", `{"detector": "collective", "level": "orange", "region": "330681109201"}`}
 		}, in: [5]int{ok, ok, refused, refused, refused}, out: [5]int{refused, refused, refused, refused, refused}},
@@ -505,6 +558,28 @@ func matrix(f *fixture) []row {
 			check: func(t *testing.T, _ *fixture, username string, body []byte) {
 				if !strings.Contains(string(body), "138****2345") {
 					t.Errorf("%s: the case's parties are missing, masked: %s", username, body)
+				}
+			}},
+		// A case's records: whoever reads the case; another desk's mediator
+		// does not find it (404, as for the case), a leader is refused.
+		{pattern: "GET /api/v1/cases/{id}/records", build: func(_ *testing.T, f *fixture, _ string) request {
+			return request{"GET", caseURL(f.caseID, "/records"), ""}
+		}, in: [5]int{ok, ok, ok, notFound, refused}, out: [5]int{notFound, notFound, notFound, notFound, refused},
+			check: func(t *testing.T, _ *fixture, username string, body []byte) {
+				checkRecords(t, username, body, "H-330681109201")
+			}},
+		// The outcome is the mediator's, while mediating.
+		{pattern: "PUT /api/v1/cases/{id}/outcome", build: func(t *testing.T, f *fixture, _ string) request {
+			id, version := f.acceptedCase(t)
+			k, err := f.Cases.Act(context.Background(), f.users["li"], id, version, risk.ActStart, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return request{"PUT", caseURL(id, "/outcome"), jsonOf(map[string]any{"version": k.Version, "agreement": "分两期支付欠薪", "amount": 12000})}
+		}, in: [5]int{refused, refused, ok, notFound, refused}, out: [5]int{notFound, notFound, notFound, notFound, refused},
+			check: func(t *testing.T, _ *fixture, username string, body []byte) {
+				if !strings.Contains(string(body), `"agreement": "分两期支付欠薪"`) {
+					t.Errorf("%s: the case answered lacks its outcome: %s", username, body)
 				}
 			}},
 		// Working a case is its mediator's (and their desk's heads');
@@ -645,6 +720,81 @@ func matrix(f *fixture) []row {
 			}},
 		{pattern: "GET /api/v1/figures", build: get("/api/v1/figures"),
 			in: [5]int{ok, ok, refused, refused, ok}, out: [5]int{ok, ok, refused, refused, ok}},
+		{pattern: "GET /api/v1/figures/detectors", build: get("/api/v1/figures/detectors?step=day"),
+			in: [5]int{ok, ok, refused, refused, ok}, out: [5]int{ok, ok, refused, refused, ok},
+			check: func(t *testing.T, _ *fixture, username string, body []byte) {
+				var got struct{ Detectors []desk.DetectorFigure }
+				if err := json.Unmarshal(body, &got); err != nil {
+					t.Fatal(err)
+				}
+				raised := 0
+				for _, d := range got.Detectors {
+					raised += d.Raised
+				}
+				// The other county has its one alert; ours has more (the
+				// seeded ones and those the rows made).
+				if outsiders[username] && raised != 1 || !outsiders[username] && raised < 2 {
+					t.Errorf("%s: detector figures %s", username, body)
+				}
+			}},
+		// Matters: aggregates for the roles that read figures, inside their
+		// jurisdiction; never a record or a person.
+		{pattern: "GET /api/v1/matters/series", name: "the jurisdiction", build: get("/api/v1/matters/series?from=2024-03-01T00:00:00Z&to=2024-03-08T00:00:00Z"),
+			in: [5]int{ok, ok, refused, refused, ok}, out: [5]int{ok, ok, refused, refused, ok},
+			check: func(t *testing.T, _ *fixture, username string, body []byte) {
+				if !strings.Contains(string(body), `"count": 1`) || strings.Contains(string(body), "王") {
+					t.Errorf("%s: series %s; want one matter and no person", username, body)
+				}
+			}},
+		{pattern: "GET /api/v1/matters/series", name: "our township", build: get("/api/v1/matters/series?region=330681109"),
+			in: [5]int{ok, ok, refused, refused, ok}, out: [5]int{refused, refused, refused, refused, refused}},
+		{pattern: "GET /api/v1/matters/places", build: get("/api/v1/matters/places?level=village&from=2024-03-01T00:00:00Z&to=2024-03-08T00:00:00Z"),
+			in: [5]int{ok, ok, refused, refused, ok}, out: [5]int{ok, ok, refused, refused, ok},
+			check: func(t *testing.T, _ *fixture, username string, body []byte) {
+				want := `"place": "330681109201"`
+				if outsiders[username] {
+					want = `"place": "330682101201"`
+				}
+				if !strings.Contains(string(body), want) {
+					t.Errorf("%s: places %s, want %s", username, body, want)
+				}
+			}},
+		{pattern: "GET /api/v1/ingest/quarantine/reasons", build: get("/api/v1/ingest/quarantine/reasons"),
+			in: [5]int{ok, ok, refused, refused, refused}, out: [5]int{ok, ok, refused, refused, refused},
+			check: func(t *testing.T, _ *fixture, username string, body []byte) {
+				if !strings.Contains(string(body), `updateTime \"…\": unparseable time`) {
+					t.Errorf("%s: reasons %s", username, body)
+				}
+			}},
+		// Everyone changes their own password (here to the same one); a
+		// browser is signed in again, its other sessions end.
+		{pattern: "POST /api/v1/me/password", build: func(*testing.T, *fixture, string) request {
+			return request{"POST", "/api/v1/me/password", jsonOf(map[string]string{"old": password, "new": password})}
+		}, in: [5]int{noBody, noBody, ok, ok, noBody}, out: [5]int{noBody, noBody, ok, ok, noBody},
+			check: func(t *testing.T, f *fixture, username string, body []byte) {
+				if f.users[username].Role == desk.RoleMediator {
+					f.call(t, request{"GET", "/api/v1/me", ""}, f.as(username), http.StatusUnauthorized)
+					f.signIn(t, username) // for the rows to come
+				}
+			}},
+	}
+}
+
+// checkRecords checks an answer of records: the one wanted, masked, and
+// never a linking key or a sealed contact.
+func checkRecords(t *testing.T, username string, body []byte, want string) {
+	t.Helper()
+	var got struct{ Records []pipeline.Record }
+	if err := json.Unmarshal(body, &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Records) != 1 || got.Records[0].ID != want || !slices.Equal(got.Records[0].Persons, []string{"王*国"}) {
+		t.Errorf("%s: records %s, want %s with its caller masked", username, body, want)
+	}
+	for _, secret := range []string{"pk-wang", "sealed:"} {
+		if strings.Contains(string(body), secret) {
+			t.Errorf("%s: the records carry %q: %s", username, secret, body)
+		}
 	}
 }
 
@@ -1012,7 +1162,7 @@ func TestErrors(t *testing.T) {
 func (f *fixture) confirmedAlert(t *testing.T) string {
 	t.Helper()
 	key := f.alert(t, "330681109201")
-	if _, err := f.Review.Confirm(context.Background(), f.users["zhang"], key, ""); err != nil {
+	if _, err := f.Review.Confirm(context.Background(), f.users["zhang"], key, "", ""); err != nil {
 		t.Fatal(err)
 	}
 	return key
@@ -1035,4 +1185,36 @@ func TestHealthMetricsAndSpec(t *testing.T) {
 			t.Errorf("%s: body %.200q, want %q in it", c.path, w.Body, c.contains)
 		}
 	}
+}
+
+// TestConfirmToDeskAndOutcome: a reviewer confirms to a chosen desk through
+// the API (one outside their jurisdiction is refused), and an outcome sent
+// against a stale version is a conflict.
+func TestConfirmToDeskAndOutcome(t *testing.T) {
+	f := setup(t)
+	key := f.alert(t, "330681109201")
+	confirm := func(desk string) request {
+		return request{"POST", "/api/v1/alerts/" + key + "/confirm", jsonOf(map[string]string{"desk": desk, "note": "涉及多个乡镇"})}
+	}
+	f.call(t, confirm("shangyu"), f.as("zhang"), refused) // the other county's centre
+	f.call(t, confirm("nowhere"), f.as("zhang"), http.StatusBadRequest)
+	k := decodeBody[desk.Case](t, f.call(t, confirm("county"), f.as("zhang"), created))
+	if k.Desk != "county" {
+		t.Errorf("case at %s, want the chosen county desk", k.Desk)
+	}
+
+	id, version := f.acceptedCase(t)
+	started, err := f.Cases.Act(context.Background(), f.users["li"], id, version, risk.ActStart, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	outcome := func(v int) request {
+		return request{"PUT", fmt.Sprintf("/api/v1/cases/%d/outcome", id), jsonOf(map[string]any{"version": v, "agreement": "一次付清", "amount": 800})}
+	}
+	f.call(t, outcome(started.Version-1), f.as("li"), http.StatusConflict)
+	got := decodeBody[desk.Case](t, f.call(t, outcome(started.Version), f.as("li"), ok))
+	if got.Outcome == nil || got.Outcome.Amount != 800 {
+		t.Errorf("outcome %+v, want 800 yuan", got.Outcome)
+	}
+	f.call(t, outcome(started.Version), f.as("li"), http.StatusConflict) // the same version again: stale now
 }

@@ -9,8 +9,10 @@ import (
 	"riskwatch/pipeline"
 )
 
-// Deps are what the API serves: the desks' parts (package desk) and the
-// health of ingestion. Every field but Reload is required.
+// Deps are what the API serves: the desks' parts (package desk), the
+// health of ingestion and the records in ClickHouse. Every field but
+// Reload, Records, Matters and Quarantine is required; without one of those
+// three (serve without ClickHouse) its endpoints answer 503.
 type Deps struct {
 	Ingest    ingestStats
 	Accounts  accounts
@@ -20,8 +22,18 @@ type Deps struct {
 	Audit     auditLog
 	Outbox    notices
 	Stats     figures
+	// Records reads stored records: evidence and history.
+	Records records
+	// Matters counts matters for the leaders' charts.
+	Matters matters
+	// Quarantine counts the quarantine's reasons.
+	Quarantine quarantine
 	// Reload re-reads the desk directory file; nil when serve has none.
 	Reload func(ctx context.Context, by *desk.User) (int, error)
+
+	// Detectors lists the detectors' settings in force; nil: the
+	// administration page says it is not available.
+	Detectors detectorSettings
 }
 
 // ingestStats reads the state of ingestion.
@@ -41,6 +53,7 @@ type accounts interface {
 	CreateToken(ctx context.Context, by *desk.User, userID int64, name string, ttl time.Duration) (string, error)
 	Tokens(ctx context.Context, by desk.User) ([]desk.Token, error)
 	RevokeToken(ctx context.Context, by *desk.User, id int64) error
+	ChangePassword(ctx context.Context, by desk.User, old, new string) error
 }
 
 // review is the centres' work on alerts.
@@ -48,7 +61,7 @@ type review interface {
 	Alerts(ctx context.Context, by desk.User, f desk.AlertFilter) ([]desk.Alert, string, error)
 	GetAlert(ctx context.Context, by desk.User, key string) (desk.Alert, error)
 	Related(ctx context.Context, by desk.User, key string) ([]desk.Alert, []desk.Case, error)
-	Confirm(ctx context.Context, by desk.User, key, note string) (desk.Case, error)
+	Confirm(ctx context.Context, by desk.User, key, deskID, note string) (desk.Case, error)
 	Dismiss(ctx context.Context, by desk.User, key string, reason risk.DismissReason, note string) (desk.Alert, error)
 	Merge(ctx context.Context, by desk.User, key string, caseID int64) (desk.Case, error)
 }
@@ -62,7 +75,10 @@ type caseWork interface {
 	AddNote(ctx context.Context, by desk.User, id int64, kind, body string) (desk.Note, error)
 	Pause(ctx context.Context, by desk.User, id int64, version int, why string) (desk.Case, error)
 	Resume(ctx context.Context, by desk.User, id int64, version int) (desk.Case, error)
+	CanPause() bool
 	Reveal(ctx context.Context, by desk.User, id int64, personKey string) (desk.Contact, error)
+	SetOutcome(ctx context.Context, by desk.User, id int64, version int, o desk.Outcome) (desk.Case, error)
+	Evidence(ctx context.Context, by desk.User, id int64) ([]risk.Evidence, error)
 }
 
 // directory is the desk directory and its routing rule.
@@ -86,4 +102,23 @@ type notices interface {
 // figures computes the leaders' aggregates.
 type figures interface {
 	Figures(ctx context.Context, by desk.User) (desk.Figures, error)
+	OpenAlerts(ctx context.Context, by desk.User) (map[string]int, error)
+	Detectors(ctx context.Context, by desk.User, from, to time.Time, step string) ([]desk.DetectorFigure, error)
+}
+
+// records reads stored records (ClickHouse), masked.
+type records interface {
+	Records(ctx context.Context, refs []risk.Evidence) ([]pipeline.Record, error)
+	History(ctx context.Context, region string, person, subject string, before time.Time, limit int) ([]pipeline.Record, error)
+}
+
+// matters counts matters (ClickHouse): aggregates only.
+type matters interface {
+	Series(ctx context.Context, region string, from, to time.Time, step string) ([]pipeline.MatterCount, error)
+	Places(ctx context.Context, region string, from, to time.Time, level string, limit int) ([]pipeline.PlaceCount, error)
+}
+
+// quarantine counts the quarantined messages by reason.
+type quarantine interface {
+	Reasons(ctx context.Context, topic string) ([]pipeline.ReasonCount, error)
 }

@@ -1,7 +1,8 @@
 // Package console serves riskwatch's HTTP API: health, metrics and the JSON
 // endpoints under /api/v1/ that the centres, mediators, leaders and
 // administrators use, documented in openapi.yaml (served at
-// /api/v1/openapi.yaml).
+// /api/v1/openapi.yaml); and the web console, pages over the same desk
+// methods (pages.go).
 package console
 
 import (
@@ -33,6 +34,7 @@ var openAPI []byte
 // Server routes the API.
 type Server struct {
 	Deps
+	pages    pages
 	mux      *http.ServeMux
 	patterns []string // every route, for the test that keeps openapi.yaml true
 	timeout  time.Duration
@@ -43,7 +45,7 @@ type Server struct {
 // when metrics are served elsewhere). Every request's work has a deadline
 // of requestTimeout.
 func NewServer(deps Deps, requestTimeout time.Duration, gatherer prometheus.Gatherer, log *slog.Logger) *Server {
-	s := &Server{Deps: deps, mux: http.NewServeMux(), timeout: requestTimeout, log: log.With("component", "console")}
+	s := &Server{Deps: deps, pages: parsePages(), mux: http.NewServeMux(), timeout: requestTimeout, log: log.With("component", "console")}
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Write([]byte("ok\n"))
 	})
@@ -69,6 +71,7 @@ func NewServer(deps Deps, requestTimeout time.Duration, gatherer prometheus.Gath
 		return nil
 	})
 	s.routes()
+	s.pageRoutes()
 	return s
 }
 
@@ -80,6 +83,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r = r.WithContext(ctx)
 	if _, pattern := s.mux.Handler(r); pattern == "" && strings.HasPrefix(r.URL.Path, "/api/v1/") {
 		s.fail(w, r, fmt.Errorf("no %s %s in the API (see /api/v1/openapi.yaml): %w", r.Method, r.URL.Path, risk.ErrNotFound))
+		return
+	} else if pattern == "" && r.Method == http.MethodGet {
+		s.notFoundPage(w, r)
 		return
 	}
 	s.mux.ServeHTTP(w, r)

@@ -91,8 +91,8 @@ const (
 // hashPassword returns the argon2id hash of password in the PHC string
 // format ($argon2id$v=19$m=…,t=…,p=…$salt$hash), with a random salt.
 func hashPassword(password string) (string, error) {
-	if n := len([]rune(password)); n < MinPassword || n > maxPassword {
-		return "", fmt.Errorf("password: want %d to %d characters: %w", MinPassword, maxPassword, risk.ErrInvalid)
+	if err := checkNewPassword(password); err != nil {
+		return "", err
 	}
 	salt := make([]byte, 16)
 	rand.Read(salt)
@@ -100,6 +100,15 @@ func hashPassword(password string) (string, error) {
 	b64 := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
 		b64.EncodeToString(salt), b64.EncodeToString(key)), nil
+}
+
+// checkNewPassword refuses a password shorter than MinPassword or longer
+// than maxPassword.
+func checkNewPassword(password string) error {
+	if n := len([]rune(password)); n < MinPassword || n > maxPassword {
+		return fmt.Errorf("password: want %d to %d characters: %w", MinPassword, maxPassword, risk.ErrInvalid)
+	}
+	return nil
 }
 
 // checkPassword reports whether password matches a hashPassword hash, with
@@ -308,4 +317,58 @@ func userBy(ctx context.Context, q querier, column string, v any, lock ...string
 		return User{}, notFound("user", v)
 	}
 	return u, err
+}
+
+// ChangePassword sets by's own password to new once old is theirs. The
+// attempt counts like a sign-in (a wrong old password is a failure that
+// locks the account after MaxFailures; while it is locked, ErrLocked), and
+// its hashing waits for a slot like Login (ErrBusy). A wrong old password is
+// ErrForbidden; a new one shorter than MinPassword (or longer than 256
+// characters) ErrInvalid. On success every session of the user ends —
+// browsers sign in again with the new password — in the same transaction
+// as the change and its audit entry; API tokens, which are machines', stay.
+func (s *Accounts) ChangePassword(ctx context.Context, by User, old, new string) error {
+	if by.Disabled {
+		return fmt.Errorf("%s is disabled: %w", by.Username, risk.ErrForbidden)
+	}
+	if err := checkNewPassword(new); err != nil { // before the attempt counts
+		return err
+	}
+	if len(old) > 4*maxPassword {
+		return fmt.Errorf("the current password is wrong: %w", risk.ErrForbidden)
+	}
+	release, err := s.slot(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	u, hash, attempt, err := s.reserve(ctx, by.Username, s.now())
+	if errors.Is(err, errNoSuchUser) {
+		return fmt.Errorf("user %s: %w", by.Username, risk.ErrNotFound)
+	}
+	if err != nil {
+		return err
+	}
+	if u.ID != by.ID || u.Disabled || !checkPassword(hash, old) {
+		if err := s.write(ctx, by.Username, func(c *change) error {
+			return c.audit(ctx, "user.password_failed", auditRef{}, map[string]any{"failures": attempt, "locked": attempt >= s.cfg.MaxFailures})
+		}); err != nil {
+			return fmt.Errorf("change password: %w", err)
+		}
+		return fmt.Errorf("the current password is wrong: %w", risk.ErrForbidden)
+	}
+	newHash, err := hashPassword(new) // in the slot taken above
+	if err != nil {
+		return err
+	}
+	return s.write(ctx, by.Username, func(c *change) error {
+		if _, err := c.tx.Exec(ctx, `UPDATE users SET password_hash = $2, failed_logins = 0, locked_until = NULL WHERE id = $1`, u.ID, newHash); err != nil {
+			return fmt.Errorf("change password: %w", err)
+		}
+		tag, err := c.tx.Exec(ctx, `DELETE FROM sessions WHERE user_id = $1`, u.ID)
+		if err != nil {
+			return fmt.Errorf("end sessions: %w", err)
+		}
+		return c.audit(ctx, "user.password_change", auditRef{}, map[string]any{"sessions_ended": tag.RowsAffected()})
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -49,6 +50,7 @@ type Case struct {
 	CreatedAt   time.Time       `json:"created_at"`
 	UpdatedAt   time.Time       `json:"updated_at"`
 	ClosedAt    *time.Time      `json:"closed_at,omitempty"`
+	Outcome     *Outcome        `json:"outcome,omitempty"` // nil until its mediator records one
 
 	// Filled by Case, not by lists.
 	Parties []Party      `json:"parties,omitempty"`
@@ -94,14 +96,44 @@ type Escalation struct {
 	At     time.Time `json:"at"`
 }
 
+// Outcome is what a mediation agreed (调解结果): the agreement's text, its
+// personal numbers masked, and the money agreed in yuan (0 when none). By
+// and At say who recorded it and when; they are set by the store and ignored
+// in a change. A referral to court mediation (诉调对接) is the refer action.
+type Outcome struct {
+	Agreement string    `json:"agreement"`
+	Amount    float64   `json:"amount"`
+	By        string    `json:"by"`
+	At        time.Time `json:"at"`
+}
+
+// maxAmount is the largest amount an outcome records, in yuan: what
+// numeric(14, 2) holds.
+const maxAmount = 999_999_999_999.99
+
 const caseColumns = `id, desk_id, first_desk_id, coalesce(mediator, ''), status, level, kind, title, region, subject, persons,
-	received_at, due_at, paused_at IS NOT NULL, card, escalations, reopened, version, created_at, updated_at, closed_at`
+	received_at, due_at, paused_at IS NOT NULL, card, escalations, reopened, version, created_at, updated_at, closed_at,
+	outcome_agreement, outcome_amount::float8, coalesce(outcome_by, ''), outcome_at`
 
 func scanCase(row pgx.CollectableRow) (Case, error) {
 	var k Case
+	var agreement *string
+	var amount *float64
+	var outcomeBy string
+	var outcomeAt *time.Time
 	err := row.Scan(&k.ID, &k.Desk, &k.FirstDesk, &k.Mediator, &k.Status, &k.Level, &k.Kind, &k.Title, &k.Region, &k.Subject,
-		&k.Persons, &k.ReceivedAt, &k.DueAt, &k.Paused, &k.Card, &k.Escalations, &k.Reopened, &k.Version, &k.CreatedAt, &k.UpdatedAt, &k.ClosedAt)
+		&k.Persons, &k.ReceivedAt, &k.DueAt, &k.Paused, &k.Card, &k.Escalations, &k.Reopened, &k.Version, &k.CreatedAt, &k.UpdatedAt, &k.ClosedAt,
+		&agreement, &amount, &outcomeBy, &outcomeAt)
 	k.StatusName = k.Status.Name()
+	if agreement != nil {
+		k.Outcome = &Outcome{Agreement: *agreement, By: outcomeBy}
+		if amount != nil {
+			k.Outcome.Amount = *amount
+		}
+		if outcomeAt != nil {
+			k.Outcome.At = *outcomeAt
+		}
+	}
 	return k, err
 }
 
@@ -601,6 +633,9 @@ func (s *Cases) Pause(ctx context.Context, by User, id int64, version int, why s
 	return s.clock(ctx, by, id, version, true, why)
 }
 
+// CanPause says whether Pause is enabled (deadlines.pause_clock).
+func (s *Cases) CanPause() bool { return s.deadlines.PauseClock }
+
 // Resume restarts a paused case's clock; see Pause.
 func (s *Cases) Resume(ctx context.Context, by User, id int64, version int) (Case, error) {
 	return s.clock(ctx, by, id, version, false, "")
@@ -674,4 +709,66 @@ func (s *Cases) Reveal(ctx context.Context, by User, id int64, personKey string)
 		return c.audit(ctx, "party.reveal", auditRef{caseID: id, deskID: k.Desk}, map[string]any{"person": personKey})
 	})
 	return contact, err
+}
+
+// SetOutcome records (or corrects) the outcome of a case's mediation
+// against the version the caller read: a stale version is ErrConflict. It
+// is for the case's mediator and its desk's heads — the people who may
+// settle it — while the case is 调解中 or 调解成功 (else ErrConflict). The
+// agreement is required and masked like every typed text; the amount must
+// be a number of yuan from 0 to 999,999,999,999.99 (else ErrInvalid). The
+// change, its audit entry and its event are one transaction.
+func (s *Cases) SetOutcome(ctx context.Context, by User, id int64, version int, o Outcome) (Case, error) {
+	agreement, err := s.text("agreement", o.Agreement, true)
+	if err != nil {
+		return Case{}, err
+	}
+	if math.IsNaN(o.Amount) || o.Amount < 0 || o.Amount > maxAmount {
+		return Case{}, fmt.Errorf("amount %v: want 0 to %.2f yuan: %w", o.Amount, maxAmount, risk.ErrInvalid)
+	}
+	amount := math.Round(o.Amount*100) / 100
+	return s.work(ctx, by, id, version, risk.ActSettle, func(c *change, k Case, _ []Desk) error {
+		if k.Status != risk.CaseMediating && k.Status != risk.CaseSettled {
+			return fmt.Errorf("case %d is %s: an outcome is recorded while mediating or once settled: %w", id, k.Status.Name(), risk.ErrConflict)
+		}
+		if _, err := c.tx.Exec(ctx, `UPDATE cases SET outcome_agreement = $2, outcome_amount = $3, outcome_by = $4, outcome_at = $5,
+			version = version + 1, updated_at = $5 WHERE id = $1`, id, agreement, amount, by.Username, c.at); err != nil {
+			return fmt.Errorf("record outcome of case %d: %w", id, err)
+		}
+		detail := map[string]any{"amount": amount, "status": k.Status, "corrected": k.Outcome != nil}
+		if err := c.audit(ctx, "case.outcome", auditRef{caseID: id, deskID: k.Desk}, detail); err != nil {
+			return err
+		}
+		return c.publish(ctx, Event{Type: "case.outcome", Case: id, Desk: k.Desk, Status: string(k.Status), Level: string(k.Level),
+			Detail: map[string]any{"amount": amount}})
+	})
+}
+
+// Evidence lists the records behind a case: the listed evidence of every
+// alert it was made of or joined, oldest alert first, each record once, at
+// most 500. Whoever may read the case (Case) may read its evidence; a case
+// they may not read does not exist for them.
+func (s *Cases) Evidence(ctx context.Context, by User, id int64) ([]risk.Evidence, error) {
+	if _, err := s.Case(ctx, by, id); err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, `SELECT evidence FROM alerts WHERE case_id = $1 ORDER BY created_at, key`, id)
+	if err != nil {
+		return nil, fmt.Errorf("evidence of case %d: %w", id, err)
+	}
+	lists, err := pgx.CollectRows(rows, pgx.RowTo[[]risk.Evidence])
+	if err != nil {
+		return nil, fmt.Errorf("evidence of case %d: %w", id, err)
+	}
+	out := []risk.Evidence{}
+	seen := map[risk.Evidence]bool{}
+	for _, l := range lists {
+		for _, e := range l {
+			if !seen[e] && len(out) < 500 {
+				seen[e] = true
+				out = append(out, e)
+			}
+		}
+	}
+	return out, nil
 }

@@ -247,7 +247,7 @@ func TestAlertToSettledCase(t *testing.T) {
 	if a.Desk != "fengqiao" || !strings.Contains(a.RouteReason, "分派至枫桥镇综治中心：橙色预警由乡镇级处置") {
 		t.Fatalf("routed to %q because %q; want fengqiao because orange", a.Desk, a.RouteReason)
 	}
-	k, err := f.Review.Confirm(ctx, f.users["zhang"], "A1", "已电话核实")
+	k, err := f.Review.Confirm(ctx, f.users["zhang"], "A1", "", "已电话核实")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,7 +258,7 @@ func TestAlertToSettledCase(t *testing.T) {
 	if len(k.Parties) != 1 || k.Parties[0].Phone != "138****2345" {
 		t.Errorf("parties %+v: want the caller, masked", k.Parties)
 	}
-	if _, err := f.Review.Confirm(ctx, f.users["zhang"], "A1", ""); !errors.Is(err, risk.ErrConflict) {
+	if _, err := f.Review.Confirm(ctx, f.users["zhang"], "A1", "", ""); !errors.Is(err, risk.ErrConflict) {
 		t.Errorf("confirming twice: got %v, want a conflict", err)
 	}
 	li := f.users["li"]
@@ -305,7 +305,7 @@ func TestReviewerDismissAndMerge(t *testing.T) {
 	}
 	f.alert(t, "M1", "repeat", risk.LevelYellow, "330681109201", "pk-wang", "")
 	f.alert(t, "M2", "convergence", risk.LevelOrange, "330681109201", "pk-wang", "")
-	k, err := f.Review.Confirm(ctx, zhang, "M1", "")
+	k, err := f.Review.Confirm(ctx, zhang, "M1", "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -328,7 +328,7 @@ func TestIntakeJoinsOpenCase(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 	f.alert(t, "J1", "repeat", risk.LevelYellow, "330681109201", "pk-wang", "")
-	k, err := f.Review.Confirm(ctx, f.users["zhang"], "J1", "")
+	k, err := f.Review.Confirm(ctx, f.users["zhang"], "J1", "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -352,7 +352,7 @@ func TestDeadlineClock(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 	f.alert(t, "C1", "collective", risk.LevelOrange, "330681109201", "", "")
-	k, err := f.Review.Confirm(ctx, f.users["zhang"], "C1", "")
+	k, err := f.Review.Confirm(ctx, f.users["zhang"], "C1", "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -416,7 +416,7 @@ func TestConcurrentChangesOneWins(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 	f.alert(t, "X1", "collective", risk.LevelOrange, "330681109201", "", "")
-	k, err := f.Review.Confirm(ctx, f.users["zhang"], "X1", "")
+	k, err := f.Review.Confirm(ctx, f.users["zhang"], "X1", "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -453,7 +453,7 @@ func TestRevealIsTheMediatorsAndAudited(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 	f.alert(t, "R1", "repeat", risk.LevelYellow, "330681109", "pk-wang", "")
-	k, err := f.Review.Confirm(ctx, f.users["zhang"], "R1", "")
+	k, err := f.Review.Confirm(ctx, f.users["zhang"], "R1", "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -484,13 +484,13 @@ func TestNotificationsOnceAcrossReplicas(t *testing.T) {
 	for i := range 5 {
 		key := fmt.Sprint("N", i)
 		f.alert(t, key, "collective", risk.LevelRed, "330681109201", "", "")
-		if _, err := f.Review.Confirm(ctx, f.users["zhang"], key, ""); err != nil {
+		if _, err := f.Review.Confirm(ctx, f.users["zhang"], key, "", ""); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// Red cases go to the county, which has no robot; an orange one to fengqiao.
 	f.alert(t, "N9", "collective", risk.LevelOrange, "330681109201", "", "")
-	if _, err := f.Review.Confirm(ctx, f.users["zhang"], "N9", ""); err != nil {
+	if _, err := f.Review.Confirm(ctx, f.users["zhang"], "N9", "", ""); err != nil {
 		t.Fatal(err)
 	}
 	cfg := f.cfg.Notify
@@ -570,7 +570,7 @@ func TestPausedClockMovesTheDeadline(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 	f.alert(t, "P1", "collective", risk.LevelOrange, "330681109201", "", "")
-	k, _ := f.Review.Confirm(ctx, f.users["zhang"], "P1", "")
+	k, _ := f.Review.Confirm(ctx, f.users["zhang"], "P1", "", "")
 	li := f.users["li"]
 	k, _ = f.Cases.Act(ctx, li, k.ID, k.Version, risk.ActAccept, "")
 	due := k.DueAt
@@ -723,7 +723,7 @@ func TestTypedTextIsLimitedAndMasked(t *testing.T) {
 	if err := f.Review.Intake(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.Review.Confirm(ctx, zhang, "A1", long); !errors.Is(err, risk.ErrInvalid) {
+	if _, err := f.Review.Confirm(ctx, zhang, "A1", "", long); !errors.Is(err, risk.ErrInvalid) {
 		t.Errorf("confirm with a 4,001-character note: %v, want invalid", err)
 	}
 	if _, err := f.Review.Dismiss(ctx, zhang, "A2", risk.DismissFalsePositive, long); !errors.Is(err, risk.ErrInvalid) {
@@ -732,7 +732,7 @@ func TestTypedTextIsLimitedAndMasked(t *testing.T) {
 	if _, err := f.Review.Dismiss(ctx, zhang, "A2", risk.DismissFalsePositive, "来电人"+phone+"已撤回"); err != nil {
 		t.Fatal(err)
 	}
-	k, err := f.Review.Confirm(ctx, zhang, "A1", "已电话核实，联系电话 "+phone)
+	k, err := f.Review.Confirm(ctx, zhang, "A1", "", "已电话核实，联系电话 "+phone)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -792,7 +792,7 @@ func TestOneFailingCaseDoesNotStopTheClock(t *testing.T) {
 	var ids []int64
 	for _, key := range []string{"B1", "B2"} {
 		f.alert(t, key, "collective", risk.LevelOrange, "330681109201", "", "")
-		k, err := f.Review.Confirm(ctx, f.users["zhang"], key, "")
+		k, err := f.Review.Confirm(ctx, f.users["zhang"], key, "", "")
 		if err != nil {
 			t.Fatal(err)
 		}

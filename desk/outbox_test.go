@@ -108,7 +108,7 @@ func TestTwoAlertsJoiningOneCaseAreTwoEvents(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 	f.alert(t, "E1", "repeat", risk.LevelYellow, "330681109201", "pk-wang", "")
-	if _, err := f.Review.Confirm(ctx, f.users["zhang"], "E1", ""); err != nil {
+	if _, err := f.Review.Confirm(ctx, f.users["zhang"], "E1", "", ""); err != nil {
 		t.Fatal(err)
 	}
 	f.alert(t, "E2", "repeat", risk.LevelYellow, "330681109201", "pk-wang", "")
@@ -140,7 +140,7 @@ func TestBlackholedBrokerDoesNotDelayRedNotice(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 	f.alert(t, "B1", "collective", risk.LevelOrange, "330681109201", "pk-wang", "")
-	if _, err := f.Review.Confirm(ctx, f.users["zhang"], "B1", ""); err != nil {
+	if _, err := f.Review.Confirm(ctx, f.users["zhang"], "B1", "", ""); err != nil {
 		t.Fatal(err)
 	}
 	f.alert(t, "B2", "extreme_intent", risk.LevelRed, "330681109201", "pk-wang", "")
@@ -184,7 +184,7 @@ func TestTwoReplicasSendEachOnce(t *testing.T) {
 	for i := range n {
 		key := fmt.Sprint("T", i)
 		f.alert(t, key, "collective", risk.LevelOrange, fmt.Sprintf("3306811092%02d", i), "", "")
-		if _, err := f.Review.Confirm(ctx, f.users["zhang"], key, ""); err != nil {
+		if _, err := f.Review.Confirm(ctx, f.users["zhang"], key, "", ""); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -239,7 +239,7 @@ func TestEventsAreNeverGivenUp(t *testing.T) {
 	ctx := context.Background()
 	for _, key := range []string{"G1", "G2"} {
 		f.alert(t, key, "collective", risk.LevelOrange, "330681109201", "", "")
-		if _, err := f.Review.Confirm(ctx, f.users["zhang"], key, ""); err != nil {
+		if _, err := f.Review.Confirm(ctx, f.users["zhang"], key, "", ""); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -292,7 +292,7 @@ func TestPanicInOneSendIsRecovered(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 	f.alert(t, "P1", "collective", risk.LevelOrange, "330681109201", "", "")
-	if _, err := f.Review.Confirm(ctx, f.users["zhang"], "P1", ""); err != nil {
+	if _, err := f.Review.Confirm(ctx, f.users["zhang"], "P1", "", ""); err != nil {
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
@@ -332,7 +332,7 @@ func TestNoRobotSecretInTheOutbox(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.alert(t, "S1", "collective", risk.LevelOrange, "330681109201", "", "")
-	if _, err := f.Review.Confirm(ctx, f.users["zhang"], "S1", ""); err != nil {
+	if _, err := f.Review.Confirm(ctx, f.users["zhang"], "S1", "", ""); err != nil {
 		t.Fatal(err)
 	}
 	var leaks int
@@ -367,7 +367,7 @@ func TestNoticesGoOnlyWhereAllowed(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 	f.alert(t, "W1", "collective", risk.LevelOrange, "330681109201", "", "")
-	if _, err := f.Review.Confirm(ctx, f.users["zhang"], "W1", ""); err != nil {
+	if _, err := f.Review.Confirm(ctx, f.users["zhang"], "W1", "", ""); err != nil {
 		t.Fatal(err)
 	}
 	// As written by the migration for a robot the desk no longer had.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -72,6 +73,7 @@ func scanAlert(row pgx.CollectableRow) (Alert, error) {
 // everything in the caller's jurisdiction.
 type AlertFilter struct {
 	Status, Level, Detector, Desk string
+	Category                      string    // exact category
 	Region                        string    // division code prefix, inside the jurisdiction
 	From, To                      time.Time // created_at
 	After                         string    // cursor: the last key of the previous page
@@ -116,9 +118,9 @@ func (s *Review) Alerts(ctx context.Context, by User, f AlertFilter) ([]Alert, s
 	rows, err := s.pool.Query(ctx, `SELECT `+alertColumns+` FROM alerts
 		WHERE starts_with(region, $1) AND ($2 = '' OR status = $2) AND ($3 = '' OR level = $3) AND ($4 = '' OR detector = $4)
 		AND ($5 = '' OR desk_id = $5) AND ($6::timestamptz IS NULL OR created_at >= $6) AND ($7::timestamptz IS NULL OR created_at < $7)
-		AND ($8::timestamptz IS NULL OR (created_at, key) < ($8, $9))
+		AND ($8::timestamptz IS NULL OR (created_at, key) < ($8, $9)) AND ($11 = '' OR category = $11)
 		ORDER BY created_at DESC, key DESC LIMIT $10`,
-		region, f.Status, f.Level, f.Detector, f.Desk, nullTime(f.From), nullTime(f.To), afterAt, f.After, limit+1)
+		region, f.Status, f.Level, f.Detector, f.Desk, nullTime(f.From), nullTime(f.To), afterAt, f.After, limit+1, f.Category)
 	if err != nil {
 		return nil, "", fmt.Errorf("list alerts: %w", err)
 	}
@@ -190,10 +192,14 @@ func (s *Review) GetAlert(ctx context.Context, by User, key string) (Alert, erro
 	return a, err
 }
 
-// Confirm makes a reviewed alert a case at the desk the routing rule picks
-// now (the directory may have changed since intake), with the parties of its
-// evidence, and tells the desk.
-func (s *Review) Confirm(ctx context.Context, by User, key, note string) (Case, error) {
+// Confirm makes a reviewed alert a case, with the parties of its evidence,
+// and tells the desk. deskID "" sends it to the desk the routing rule picks
+// now (the directory may have changed since intake); otherwise the reviewer
+// chose the desk: it must exist (else ErrInvalid), lie inside the
+// reviewer's jurisdiction (else ErrForbidden) and cover the alert's region
+// (else ErrInvalid). The audit entry and the alert's route reason say that
+// the desk was chosen, and which one the rule picked.
+func (s *Review) Confirm(ctx context.Context, by User, key, deskID, note string) (Case, error) {
 	if err := by.allow(permReview, by.Jurisdiction); err != nil {
 		return Case{}, err
 	}
@@ -225,8 +231,16 @@ func (s *Review) Confirm(ctx context.Context, by User, key, note string) (Case, 
 			return err
 		}
 		route, err := s.routing.Route(Scope{a.Detector, a.Level, a.Region}, desks)
-		if err != nil {
+		if err != nil && deskID == "" {
 			return err
+		}
+		detail := map[string]any{"route": route.Reason}
+		if deskID != "" {
+			routed := route.Desk.ID
+			if route, err = chosenRoute(by, a, deskID, route, desks); err != nil {
+				return err
+			}
+			detail = map[string]any{"route": route.Reason, "chosen": deskID, "routed": routed}
 		}
 		if id, err = s.cases.open(ctx, c, a, route, parties); err != nil {
 			return err
@@ -241,7 +255,7 @@ func (s *Review) Confirm(ctx context.Context, by User, key, note string) (Case, 
 				return err
 			}
 		}
-		if err := c.audit(ctx, "alert.confirm", auditRef{caseID: id, alertKey: key, deskID: route.Desk.ID}, map[string]any{"route": route.Reason}); err != nil {
+		if err := c.audit(ctx, "alert.confirm", auditRef{caseID: id, alertKey: key, deskID: route.Desk.ID}, detail); err != nil {
 			return err
 		}
 		return c.publish(ctx, Event{Type: "alert.confirmed", Alert: key, Case: id, Desk: route.Desk.ID, Level: string(a.Level)})
@@ -250,6 +264,30 @@ func (s *Review) Confirm(ctx context.Context, by User, key, note string) (Case, 
 		return Case{}, err
 	}
 	return s.cases.Case(ctx, by, id)
+}
+
+// chosenRoute is the route to the desk a reviewer chose instead of routed,
+// the rule's (whose desk is empty when the rule found none).
+func chosenRoute(by User, a Alert, deskID string, routed Route, desks []Desk) (Route, error) {
+	i := slices.IndexFunc(desks, func(d Desk) bool { return d.ID == deskID })
+	if i < 0 {
+		return Route{}, fmt.Errorf("desk %q: no such desk: %w", deskID, risk.ErrInvalid)
+	}
+	d := desks[i]
+	if !by.within(d.Region) {
+		return Route{}, fmt.Errorf("desk %s is outside %s's jurisdiction: %w", deskID, by.Username, risk.ErrForbidden)
+	}
+	r, err := risk.ParseRegion(a.Region)
+	if err != nil || !d.covers(r) {
+		return Route{}, fmt.Errorf("desk %s (%s) does not cover the alert's region %s: %w", deskID, d.Name, a.Region, risk.ErrInvalid)
+	}
+	reason := "研判人员指定" + d.Name
+	if routed.Desk.ID != "" && routed.Desk.ID != d.ID {
+		reason += "（规则分派至" + routed.Desk.Name + "）"
+	} else if routed.Desk.ID == d.ID {
+		reason += "（与规则分派一致）"
+	}
+	return Route{Desk: d, Tier: d.Tier, Reason: reason}, nil
 }
 
 // Dismiss closes a reviewed alert without a case. The reason is required:

@@ -3,6 +3,9 @@ package desk
 import (
 	"context"
 	"fmt"
+	"time"
+
+	risk "riskwatch"
 )
 
 // Stats computes the aggregates leaders read.
@@ -33,23 +36,8 @@ func (s *Stats) Figures(ctx context.Context, by User) (Figures, error) {
 		return Figures{}, err
 	}
 	f := Figures{Jurisdiction: by.Jurisdiction, OpenAlerts: map[string]int{}, Cases: map[string]int{}, Cards: map[string]int{}}
-	count := func(dst map[string]int, q string) error {
-		rows, err := s.pool.Query(ctx, q, by.Jurisdiction, s.now())
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var k string
-			var n int
-			if err := rows.Scan(&k, &n); err != nil {
-				return err
-			}
-			dst[k] = n
-		}
-		return rows.Err()
-	}
-	err := count(f.OpenAlerts, `SELECT level, count(*) FROM alerts WHERE status = 'open' AND starts_with(region, $1) AND $2::timestamptz IS NOT NULL GROUP BY level`)
+	count := func(dst map[string]int, q string) error { return s.count(ctx, dst, q, by.Jurisdiction, s.now()) }
+	err := count(f.OpenAlerts, openAlertsByLevel)
 	if err == nil {
 		err = count(f.Cases, `SELECT status, count(*) FROM cases WHERE starts_with(region, $1) AND $2::timestamptz IS NOT NULL GROUP BY status`)
 	}
@@ -77,6 +65,41 @@ func (s *Stats) Figures(ctx context.Context, by User) (Figures, error) {
 	return f, nil
 }
 
+// openAlertsByLevel counts the open alerts of a jurisdiction ($1) by level.
+const openAlertsByLevel = `SELECT level, count(*) FROM alerts WHERE status = 'open' AND starts_with(region, $1) AND $2::timestamptz IS NOT NULL GROUP BY level`
+
+// OpenAlerts counts the open alerts in by's jurisdiction by level, as
+// Figures does: one query, for the reviewers' queue, which asks every few
+// seconds.
+func (s *Stats) OpenAlerts(ctx context.Context, by User) (map[string]int, error) {
+	if err := by.allow(permStats, by.Jurisdiction); err != nil {
+		return nil, err
+	}
+	open := map[string]int{}
+	if err := s.count(ctx, open, openAlertsByLevel, by.Jurisdiction, s.now()); err != nil {
+		return nil, fmt.Errorf("open alerts: %w", err)
+	}
+	return open, nil
+}
+
+// count fills dst from a query of (key, count) rows.
+func (s *Stats) count(ctx context.Context, dst map[string]int, q string, args ...any) error {
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k string
+		var n int
+		if err := rows.Scan(&k, &n); err != nil {
+			return err
+		}
+		dst[k] = n
+	}
+	return rows.Err()
+}
+
 func (s *Stats) reviewed(ctx context.Context, by User, f *Figures) error {
 	f.Reviewed = map[string]map[string]int{}
 	rows, err := s.pool.Query(ctx, `SELECT detector, CASE WHEN status = 'dismissed' THEN dismiss_reason ELSE status END, count(*)
@@ -98,4 +121,66 @@ func (s *Stats) reviewed(ctx context.Context, by User, f *Figures) error {
 		f.Reviewed[detector][outcome] = n
 	}
 	return rows.Err()
+}
+
+// DetectorFigure is what became of the alerts one detector raised in one
+// bucket of time: the precision the desks experience. Counts only.
+type DetectorFigure struct {
+	Start     time.Time      `json:"start"` // the bucket's first day, 00:00 in risk.CST
+	Detector  string         `json:"detector"`
+	Raised    int            `json:"raised"`    // alerts created in the bucket
+	Confirmed int            `json:"confirmed"` // … of them confirmed as a case
+	Merged    int            `json:"merged"`    // … merged into a case
+	Open      int            `json:"open"`      // … still waiting for review
+	Dismissed map[string]int `json:"dismissed"` // … dismissed, by reason (false_positive, handled, duplicate)
+}
+
+// Detectors counts the alerts in by's jurisdiction created in [from, to)
+// per detector and bucket of a "day" or a "week" (Monday to Sunday) of the
+// centres' calendar (risk.CST), with what became of them so far, oldest
+// bucket first, detectors in name order. Alerts closed without review count
+// only as raised. It is for those who read figures (administrators,
+// reviewers, leaders): aggregates only, no alert named. A bad step or an
+// empty range is ErrInvalid.
+func (s *Stats) Detectors(ctx context.Context, by User, from, to time.Time, step string) ([]DetectorFigure, error) {
+	if err := by.allow(permStats, by.Jurisdiction); err != nil {
+		return nil, err
+	}
+	if step != "day" && step != "week" {
+		return nil, fmt.Errorf("step %q: want day or week: %w", step, risk.ErrInvalid)
+	}
+	if !from.Before(to) {
+		return nil, fmt.Errorf("from %s is not before to %s: %w", from.Format(time.RFC3339), to.Format(time.RFC3339), risk.ErrInvalid)
+	}
+	// The bucket is truncated on the wall clock of UTC+8 (which has no
+	// summer time); date_trunc's weeks start on Monday.
+	rows, err := s.pool.Query(ctx, `WITH g AS (
+			SELECT date_trunc($2, (created_at AT TIME ZONE 'UTC') + interval '8 hours') AS bucket, detector, status,
+				coalesce(dismiss_reason, '') AS reason, count(*)::int AS n
+			FROM alerts WHERE starts_with(region, $1) AND created_at >= $3 AND created_at < $4
+			GROUP BY 1, 2, 3, 4)
+		SELECT bucket, detector, sum(n)::int,
+			coalesce(sum(n) FILTER (WHERE status = 'confirmed'), 0)::int,
+			coalesce(sum(n) FILTER (WHERE status = 'merged'), 0)::int,
+			coalesce(sum(n) FILTER (WHERE status = 'open'), 0)::int,
+			coalesce(jsonb_object_agg(reason, n) FILTER (WHERE status = 'dismissed'), '{}')
+		FROM g GROUP BY 1, 2 ORDER BY 1, 2`, by.Jurisdiction, step, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("detector figures: %w", err)
+	}
+	defer rows.Close()
+	out := []DetectorFigure{}
+	for rows.Next() {
+		var f DetectorFigure
+		var wall time.Time
+		if err := rows.Scan(&wall, &f.Detector, &f.Raised, &f.Confirmed, &f.Merged, &f.Open, &f.Dismissed); err != nil {
+			return nil, fmt.Errorf("detector figures: %w", err)
+		}
+		f.Start = time.Date(wall.Year(), wall.Month(), wall.Day(), 0, 0, 0, 0, risk.CST)
+		out = append(out, f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("detector figures: %w", err)
+	}
+	return out, nil
 }

@@ -123,6 +123,9 @@ func TestContractExamples(t *testing.T) {
 			t.Errorf("%s stats: records %d, matters %d, versions %d, quarantined %d; want %d, %d, %d, %d",
 				f.Source, f.Records, f.Matters, f.Versions, f.Quarantined, w.records, w.matters, w.versions, w.quarantined)
 		}
+		if f.VersionsLastHour != w.versions || f.VersionsLastDay != w.versions { // all ingested just now
+			t.Errorf("%s throughput: %d versions in the last hour, %d in the last day; want %d", f.Source, f.VersionsLastHour, f.VersionsLastDay, w.versions)
+		}
 		if f.Watermark == nil || len(f.Partitions) != 1 || !f.Partitions[0].NewestEventTime.Equal(*f.Watermark) {
 			t.Errorf("%s: watermark %v over %d partitions, want one partition with a watermark", f.Source, f.Watermark, len(f.Partitions))
 		}

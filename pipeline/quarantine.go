@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -62,6 +63,56 @@ func (r *QuarantineReader) List(ctx context.Context, topic string, limit int) ([
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read quarantine: %w", err)
+	}
+	return out, nil
+}
+
+// ReasonCount is how many quarantined messages share one reason.
+type ReasonCount struct {
+	// Reason is the reason with its particulars folded: every quoted value
+	// is "…" and every run of digits is N, so that `updateTime "2020-13-01":
+	// unparseable time` of two messages is one reason.
+	Reason string    `json:"reason"`
+	Count  int       `json:"count"`
+	Topics []string  `json:"topics"` // where it happened, sorted
+	Latest time.Time `json:"latest"` // when the newest such message was quarantined
+}
+
+// reasonQuoted and reasonDigits fold a reason's particulars (RE2, as
+// ClickHouse's replaceRegexpAll reads it): a quoted value as the decoders
+// quote it (Go's %q, with escapes), and digits — offsets, sizes, masked
+// numbers.
+const (
+	reasonQuoted = `"(?:[^"\\]|\\.)*"`
+	reasonDigits = `[0-9]+`
+)
+
+// Reasons counts the quarantined messages of topic ("" for every topic)
+// by reason, folded as ReasonCount says, most frequent first (ties by
+// reason). Each message counts once however often it was replayed. The
+// reasons are stored masked; the raw values are never read.
+func (r *QuarantineReader) Reasons(ctx context.Context, topic string) ([]ReasonCount, error) {
+	rows, err := r.conn.Query(ctx, `SELECT replaceRegexpAll(replaceRegexpAll(reason, ?, '"…"'), ?, 'N') AS folded,
+			count() AS n, groupUniqArray(topic), max(received_at)
+		FROM rejected_events FINAL WHERE ? = '' OR topic = ?
+		GROUP BY folded ORDER BY n DESC, folded`, reasonQuoted, reasonDigits, topic, topic)
+	if err != nil {
+		return nil, fmt.Errorf("count quarantine reasons: %w", err)
+	}
+	defer rows.Close()
+	out := []ReasonCount{}
+	for rows.Next() {
+		var c ReasonCount
+		var n uint64
+		if err := rows.Scan(&c.Reason, &n, &c.Topics, &c.Latest); err != nil {
+			return nil, fmt.Errorf("count quarantine reasons: %w", err)
+		}
+		c.Count, c.Latest = int(n), c.Latest.UTC()
+		slices.Sort(c.Topics)
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("count quarantine reasons: %w", err)
 	}
 	return out, nil
 }

@@ -26,13 +26,15 @@ type Feed struct {
 type FeedStats struct {
 	Source           risk.Source      `json:"source"`
 	Topic            string           `json:"topic"`
-	MessagesConsumed int64            `json:"messages_consumed"` // stored or quarantined by this process since it started
-	Records          uint64           `json:"distinct_records"`  // distinct upstream records, deleted ones included
-	Matters          uint64           `json:"matters"`           // distinct records not deleted upstream
-	Versions         uint64           `json:"versions_stored"`   // distinct (record, version) pairs
-	Quarantined      uint64           `json:"quarantined"`       // messages in rejected_events
-	Lag              int64            `json:"consumer_lag"`      // messages on the topic not yet committed by the group
-	Watermark        *time.Time       `json:"watermark"`         // the oldest partition's newest event time: ingestion has passed it on every partition
+	MessagesConsumed int64            `json:"messages_consumed"`  // stored or quarantined by this process since it started
+	Records          uint64           `json:"distinct_records"`   // distinct upstream records, deleted ones included
+	Matters          uint64           `json:"matters"`            // distinct records not deleted upstream
+	Versions         uint64           `json:"versions_stored"`    // distinct (record, version) pairs
+	VersionsLastHour uint64           `json:"versions_last_hour"` // of those, ingested in the last hour (every replica)
+	VersionsLastDay  uint64           `json:"versions_last_day"`  // and in the last 24 hours
+	Quarantined      uint64           `json:"quarantined"`        // messages in rejected_events
+	Lag              int64            `json:"consumer_lag"`       // messages on the topic not yet committed by the group
+	Watermark        *time.Time       `json:"watermark"`          // the oldest partition's newest event time: ingestion has passed it on every partition
 	Partitions       []PartitionStats `json:"partitions"`
 }
 
@@ -90,14 +92,15 @@ func (s *StatsReader) Stats(ctx context.Context) ([]FeedStats, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = s.scan(ctx, `SELECT source, count() FROM event_versions FINAL GROUP BY source`, func(rows driver.Rows) error {
+	err = s.scan(ctx, `SELECT source, count(), countIf(ingested_at >= now() - 3600), countIf(ingested_at >= now() - 86400)
+		FROM event_versions FINAL GROUP BY source`, func(rows driver.Rows) error {
 		var src string
-		var n uint64
-		if err := rows.Scan(&src, &n); err != nil {
+		var n, hour, day uint64
+		if err := rows.Scan(&src, &n, &hour, &day); err != nil {
 			return err
 		}
 		if f := bySource[src]; f != nil {
-			f.Versions = n
+			f.Versions, f.VersionsLastHour, f.VersionsLastDay = n, hour, day
 		}
 		return nil
 	})

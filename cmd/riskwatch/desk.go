@@ -8,18 +8,22 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/segmentio/kafka-go"
+	"gopkg.in/yaml.v3"
 
 	risk "riskwatch"
 	"riskwatch/console"
 	"riskwatch/desk"
 	"riskwatch/desk/calendar"
+	"riskwatch/detectors"
 	"riskwatch/pipeline"
 	"riskwatch/pipeline/normalize"
 	"riskwatch/schema"
@@ -53,13 +57,34 @@ func newDesks(c *config, pool *pgxpool.Pool, conn driver.Conn, p *normalize.Prot
 	return parts, cfg, err
 }
 
-// consoleDeps gives the API the desks' parts, the ingestion's health and
-// the directory's reloader (nil without a directory file).
-func consoleDeps(d desk.Parts, stats *pipeline.StatsReader, reload func(context.Context, *desk.User) (int, error)) console.Deps {
+// openDesks opens PostgreSQL and wires the desks over it for a command
+// that needs neither ClickHouse nor the personal-data key; closeDesks
+// closes the pool.
+func openDesks(ctx context.Context, c *config) (d desk.Parts, closeDesks func(), err error) {
+	pool, err := schema.OpenPostgres(ctx, c.Postgres)
+	if err != nil {
+		return desk.Parts{}, nil, err
+	}
+	if d, _, err = newDesks(c, pool, nil, nil, nil, nil); err != nil {
+		pool.Close()
+		return desk.Parts{}, nil, err
+	}
+	return d, pool.Close, nil
+}
+
+// consoleDeps gives the API the desks' parts, the ingestion's health, the
+// readers of ClickHouse's records, matters and quarantine (conn nil: none)
+// and the directory's reloader (nil without a directory file).
+func consoleDeps(d desk.Parts, stats *pipeline.StatsReader, conn driver.Conn, reload func(context.Context, *desk.User) (int, error)) console.Deps {
 	deps := console.Deps{Accounts: d.Accounts, Review: d.Review, Cases: d.Cases, Directory: d.Directory,
 		Audit: d.Audit, Outbox: d.Outbox, Stats: d.Stats, Reload: reload}
 	if stats != nil {
 		deps.Ingest = stats
+	}
+	if conn != nil { // never a typed nil in an interface
+		deps.Records = pipeline.NewRecordReader(conn)
+		deps.Matters = pipeline.NewMatterReader(conn)
+		deps.Quarantine = pipeline.NewQuarantineReader(conn, nil) // reasons only: raw values stay sealed
 	}
 	return deps
 }
@@ -160,15 +185,11 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
-	pool, err := schema.OpenPostgres(ctx, c.Postgres)
+	d, closeDesks, err := openDesks(ctx, c)
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
-	d, _, err := newDesks(c, pool, nil, nil, nil, nil)
-	if err != nil {
-		return err
-	}
+	defer closeDesks()
 	if sub == "token" {
 		u, err := d.Accounts.UserByName(ctx, name)
 		if err != nil {
@@ -196,4 +217,28 @@ func userCmd(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	fmt.Fprintf(stdout, "user %s (%s, %s) added\n", u.Username, u.Role, u.Jurisdiction)
 	return nil
+}
+
+// detectorSettings shows the administrators the detectors in force: each
+// definition's schedule and window, and its section of the settings file.
+type detectorSettings struct {
+	defs []detectors.Definition
+	cfg  detectors.Config
+}
+
+// Settings implements the console's detector settings.
+func (d detectorSettings) Settings() []console.DetectorSetting {
+	var sections map[string]map[string]any
+	if b, err := yaml.Marshal(d.cfg); err == nil {
+		yaml.Unmarshal(b, &sections) // a section per detector, by its id
+	}
+	out := make([]console.DetectorSetting, 0, len(d.defs))
+	for _, def := range d.defs {
+		s := console.DetectorSetting{Detector: def.Name, Schedule: def.Schedule, Window: def.Window, Timeout: def.Timeout}
+		for _, k := range slices.Sorted(maps.Keys(sections[def.Name])) {
+			s.Values = append(s.Values, console.SettingValue{Name: k, Value: fmt.Sprint(sections[def.Name][k])})
+		}
+		out = append(out, s)
+	}
+	return out
 }

@@ -157,7 +157,7 @@ func TestDemoAtTheDesks(t *testing.T) {
 	if err := store.Review.Intake(ctx); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(console.NewServer(consoleDeps(store, nil, nil), 30*time.Second, prometheus.NewRegistry(), log))
+	srv := httptest.NewServer(console.NewServer(consoleDeps(store, nil, nil, nil), 30*time.Second, prometheus.NewRegistry(), log))
 	defer srv.Close()
 	reviewer := signIn(t, srv.URL, "zj-reviewer")
 

@@ -45,15 +45,11 @@ func detect(ctx context.Context, args []string, getenv func(string) string, stdo
 	defer conn.Close()
 	var review *desk.Review // records alerts as serve does: with their events for riskwatch.alerts
 	if !dry {
-		pool, err := schema.OpenPostgres(ctx, c.Postgres)
+		d, closeDesks, err := openDesks(ctx, c)
 		if err != nil {
 			return err
 		}
-		defer pool.Close()
-		d, _, err := newDesks(c, pool, nil, nil, nil, nil)
-		if err != nil {
-			return err
-		}
+		defer closeDesks()
 		review = d.Review
 	}
 	dcfg, lex, err := detectors.LoadConfig(c.Detectors)

@@ -75,15 +75,11 @@ func quarantine(ctx context.Context, args []string, getenv func(string) string, 
 // riskwatch administrator and the operating-system account), why, and which
 // messages.
 func attestOpen(ctx context.Context, c *config, as, reason, topic string, msgs []pipeline.Quarantined) error {
-	pool, err := schema.OpenPostgres(ctx, c.Postgres)
+	d, closeDesks, err := openDesks(ctx, c)
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
-	d, _, err := newDesks(c, pool, nil, nil, nil, nil)
-	if err != nil {
-		return err
-	}
+	defer closeDesks()
 	by, err := d.Accounts.UserByName(ctx, as)
 	if err != nil {
 		return fmt.Errorf("-as %s: %w", as, err)

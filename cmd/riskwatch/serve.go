@@ -115,8 +115,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 
 	host, _ := os.Hostname()
 	sched := detectors.NewScheduler(pool, desks.Review, detectors.IngestWatermark(conn), fmt.Sprintf("%s/%d", host, os.Getpid()), reg, log)
+	defs := detectors.All(conn, dcfg, lex)
 	wg.Go(func() {
-		if err := sched.Run(ctx, detectors.All(conn, dcfg, lex)); err != nil {
+		if err := sched.Run(ctx, defs); err != nil {
 			errs <- fmt.Errorf("detectors: %w", err)
 			cancel()
 		}
@@ -173,9 +174,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 		servers = append(servers, console.NewHTTPServer(addr, mux, c.HTTPLimits))
 	}
-	api := console.NewServer(consoleDeps(desks, stats, reload), c.HTTPLimits.RequestTimeout, gatherer, log)
+	deps := consoleDeps(desks, stats, conn, reload)
+	deps.Detectors = detectorSettings{defs, dcfg}
+	api := console.NewServer(deps, c.HTTPLimits.RequestTimeout, gatherer, log)
 	servers = append([]*http.Server{console.NewHTTPServer(c.HTTP, api, c.HTTPLimits)}, servers...)
-	log.Info("serving", "http", ln.Addr().String(), "metrics", c.HTTPLimits.MetricsListen, "kafka", brokers, "group", c.KafkaGroup)
+	log.Info("serving", "console", "http://"+ln.Addr().String()+"/", "http", ln.Addr().String(), "metrics", c.HTTPLimits.MetricsListen, "kafka", brokers, "group", c.KafkaGroup)
 	for i, srv := range servers {
 		wg.Go(func() {
 			if err := srv.Serve(listeners[i]); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run riskwatch for a new user: start the local ClickHouse (and PostgreSQL),
 # make a personal-data key once, build, migrate, and serve with the embedded
-# Kafka broker on 127.0.0.1:9092 and the API on http://127.0.0.1:8080.
+# Kafka broker on 127.0.0.1:9092 and the API and the console (the web pages)
+# on http://127.0.0.1:8080.
 # Extra arguments go to `riskwatch serve`.
 set -euo pipefail
 
@@ -24,4 +25,16 @@ mkdir -p var/bin
 go build -o var/bin/riskwatch ./cmd/riskwatch
 var/bin/riskwatch migrate
 echo "run.sh: the first administrator: var/bin/riskwatch user add -username admin -role admin -jurisdiction 330681" >&2
+# The console is served beside the API: the address of -http, if given.
+ADDR="${RISKWATCH_HTTP:-127.0.0.1:8080}"
+prev=""
+for a in "$@"; do
+  case "$a" in
+    -http=*|--http=*) ADDR="${a#*=}" ;;
+  esac
+  if [ "$prev" = "-http" ] || [ "$prev" = "--http" ]; then ADDR="$a"; fi
+  prev="$a"
+done
+case "$ADDR" in :*) ADDR="127.0.0.1$ADDR" ;; esac
+echo "run.sh: the console: http://$ADDR/ (sign in with a user made by riskwatch user add; reviewers start at /queue, mediators at /inbox, leaders at /dashboard)" >&2
 exec var/bin/riskwatch serve -pii.key-file "$KEY_FILE" -kafka.data-dir var/kafka -desks deploy/desks.yaml "$@"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run every test against real servers: start the local ClickHouse and
-# PostgreSQL (installing them on a fresh machine), then go test. Extra
+# PostgreSQL and install Chromium (on a fresh machine), then go test. Extra
 # arguments go to `go test` (default ./...).
 set -euo pipefail
 
@@ -9,6 +9,9 @@ cd "$ROOT"
 set -a
 eval "$(deploy/local/up.sh)"
 set +a
+# The console's browser tests drive headless Chromium (installed here when missing).
+RISKWATCH_CHROMIUM="$(deploy/local/chromium.sh)"
+export RISKWATCH_CHROMIUM
 if [ $# -eq 0 ]; then set -- ./...; fi
 go vet ./...
 exec go test -count=1 -timeout 30m "$@"
