@@ -381,6 +381,31 @@ func TestSurge(t *testing.T) {
 	}
 }
 
+func TestSurgeQuietStart(t *testing.T) {
+	conn, _ := schematest.Open(t)
+	// 诸暨 has four weeks of data; 杭州's 上城区 joins the feeds three days
+	// before a busy hour: its hours before that are unknown, not quiet.
+	var rows []row
+	background := func(region, county string, from time.Time) {
+		for h := from; h.Before(t0); h = h.Add(time.Hour) {
+			if l := h.In(risk.CST).Hour(); l >= 8 && l <= 18 && h.Hour()%2 == 0 {
+				rows = append(rows, row{source: "hotline", id: fmt.Sprint("bg-", len(rows)), region: region, county: county, category: "劳资纠纷", at: h.Add(10 * time.Minute)})
+			}
+		}
+	}
+	background("330681109201", "330681", t0.AddDate(0, 0, -28))
+	background("330102101201", "330102", t0.AddDate(0, 0, -3))
+	busy := at(6)
+	for i := range 15 {
+		rows = append(rows, row{source: "hotline", id: fmt.Sprint("s-", i), region: "330102101201", county: "330102", category: "劳资纠纷", at: busy.Add(time.Duration(i) * time.Minute)})
+	}
+	seed(t, conn, rows...)
+	d := detectors.Surge(conn, detectors.DefaultConfig().Surge)
+	if got := detect(t, d, risk.Window{Start: busy, End: busy.Add(time.Hour)}); len(got) != 0 {
+		t.Errorf("a county with three days of data raised %d surges, the first at %s", len(got), got[0].Labels["region"])
+	}
+}
+
 func TestConvergence(t *testing.T) {
 	conn, _ := schematest.Open(t)
 	seed(t, conn,

@@ -37,16 +37,37 @@ func Surge(conn driver.Conn, cfg surge.Config) Definition {
 		if err != nil || len(now) == 0 {
 			return nil, err
 		}
-		// History begins with the data: hours before the first matter ever
-		// stored are unknown, not quiet.
-		var first time.Time
-		if err := conn.QueryRow(ctx, `SELECT min(occurred_at) FROM events`).Scan(&first); err != nil {
-			return nil, fmt.Errorf("query first event: %w", err)
+		// History begins with a place's data: hours before its first matter
+		// are unknown, not quiet (a first deployment, a backfill, a
+		// township that joins the feeds). A place is not judged before its
+		// data covers quietStart.
+		type place struct{ level, code string }
+		var codes []string
+		for k := range now {
+			codes = append(codes, k.code)
+		}
+		first := map[place]time.Time{}
+		err = eachRow(ctx, conn, surgeFirstQuery, func(rows driver.Rows) error {
+			var p place
+			var t time.Time
+			if err := rows.Scan(&p.level, &p.code, &t); err != nil {
+				return err
+			}
+			first[p] = t.UTC().Truncate(time.Hour)
+			return nil
+		}, codes, w.Start)
+		if err != nil {
+			return nil, err
+		}
+		for k := range now {
+			if f, ok := first[place{k.level, k.code}]; !ok || w.Start.Sub(f) < quietStart {
+				delete(now, k)
+			}
+		}
+		if len(now) == 0 {
+			return nil, nil
 		}
 		from := w.Start.Add(-lookback)
-		if f := first.UTC().Truncate(time.Hour); f.After(from) {
-			from = f
-		}
 		history := map[key]map[time.Time]float64{}
 		err = eachRow(ctx, conn, surgeHistoryQuery, func(rows driver.Rows) error {
 			var k key
@@ -69,7 +90,11 @@ func Surge(conn driver.Conn, cfg surge.Config) Definition {
 		var out []risk.Alert
 		for k, ev := range now {
 			var points []surge.Point
-			for h := from; h.Before(w.Start); h = h.Add(time.Hour) {
+			start := from
+			if f := first[place{k.level, k.code}]; f.After(start) {
+				start = f
+			}
+			for h := start; h.Before(w.Start); h = h.Add(time.Hour) {
 				points = append(points, surge.Point{T: h, V: history[k][h]}) // a missing hour had no matters
 			}
 			p := surge.Point{T: w.Start, V: float64(len(ev))}
@@ -146,6 +171,20 @@ HAVING count() >= ?`
 
 // surgeHistoryQuery counts matters per hour before the window, for the
 // places and categories that may surge in it.
+// quietStart is how much of a place's data the surge test needs before it
+// judges the place: an hour is compared with the same hour of the same
+// weekday, seen twice.
+const quietStart = 14 * 24 * time.Hour
+
+// surgeFirstQuery finds when each place's data begins (deleted records too:
+// they show the feed covered the place).
+const surgeFirstQuery = `
+SELECT lv.1 AS level, lv.2 AS code, min(occurred_at)
+FROM events
+ARRAY JOIN [('village', village), ('township', township), ('county', county), ('city', city)] AS lv
+WHERE has(?, lv.2) AND occurred_at < ?
+GROUP BY level, code`
+
 const surgeHistoryQuery = `
 SELECT lv.1 AS level, lv.2 AS code, category, toStartOfHour(occurred_at) AS hour, count()
 FROM events FINAL

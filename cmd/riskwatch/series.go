@@ -33,7 +33,7 @@ score = S/(S+3) with S = −log10 P(X ≥ value | baseline) (0.5 at P = 0.001,
 below 1 for any P > 0) and alert 0 or 1. One event raises one alert, as the
 detector does: an alert opens an event, and the open event absorbs the next
 rows (score 0, alert 0) until an hour has passed without a row below
---alpha. The first two weeks (see --warm-up) are history only: score 0.
+--alpha. The first day (see --warm-up) is history only: score 0.
 
 flags:
 `
@@ -55,7 +55,7 @@ func series(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	fs.Float64Var(&cfg.MinExcess, "min-excess", cfg.MinExcess, "Alert only when value − baseline is at least this.")
 	fs.Float64Var(&cfg.MinCount, "min-count", cfg.MinCount, "Alert only when value is at least this.")
 	fs.IntVar(&cfg.LookbackSeasons, "lookback", cfg.LookbackSeasons, "Weeks of history in the baseline.")
-	fs.IntVar(&cfg.WarmUp, "warm-up", cfg.WarmUp, "Leading points that are history only; 0 means two weeks' worth.")
+	fs.IntVar(&cfg.WarmUp, "warm-up", cfg.WarmUp, "Leading points that are history only; 0 means one day's worth.")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

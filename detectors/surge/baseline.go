@@ -89,7 +89,7 @@ func (s *seasons) warmUp(cfg Config) int {
 	if cfg.WarmUp > 0 {
 		return cfg.WarmUp
 	}
-	return max(4, int((2*week+s.step-1)/s.step))
+	return max(4, int((day+s.step-1)/s.step))
 }
 
 func startOfDay(t time.Time) time.Time {

