@@ -59,21 +59,34 @@ type level struct {
 	key  func(local time.Time) int
 }
 
+// Between a weekday's own season and the days' common one lies the kind of
+// day: a first Saturday night is more like the other weekend nights than
+// like a weeknight (on real counts, the first weekends of a series were
+// its false surges).
 var (
 	weekHour = level{7 * 24, func(t time.Time) int { return int(t.Weekday())*24 + t.Hour() }}
+	kindHour = level{2 * 24, func(t time.Time) int { return weekendKey(t)*24 + t.Hour() }}
 	hourDay  = level{24, func(t time.Time) int { return t.Hour() }}
 	weekDay  = level{7, func(t time.Time) int { return int(t.Weekday()) }}
+	dayKind  = level{2, weekendKey}
 	overall  = level{1, func(time.Time) int { return 0 }}
 )
+
+func weekendKey(t time.Time) int {
+	if wd := t.Weekday(); wd == time.Saturday || wd == time.Sunday {
+		return 1
+	}
+	return 0
+}
 
 func newSeasons(step time.Duration, cfg Config) *seasons {
 	s := &seasons{step: step, window: time.Duration(cfg.LookbackSeasons) * max(week, step)}
 	slot := time.Hour
 	switch {
 	case step < day:
-		s.levels = []level{weekHour, hourDay, overall}
+		s.levels = []level{weekHour, kindHour, hourDay, overall}
 	case step < week:
-		s.levels = []level{weekDay, overall}
+		s.levels = []level{weekDay, dayKind, overall}
 		slot = day
 	default: // weekly or coarser: no season, the last LookbackSeasons points
 		s.levels = []level{overall}
@@ -89,7 +102,7 @@ func (s *seasons) warmUp(cfg Config) int {
 	if cfg.WarmUp > 0 {
 		return cfg.WarmUp
 	}
-	return max(4, int((day+s.step-1)/s.step))
+	return max(4, int((3*day+s.step-1)/s.step))
 }
 
 func startOfDay(t time.Time) time.Time {
@@ -106,7 +119,7 @@ func startOfDay(t time.Time) time.Time {
 // day-of-week × hour seen only twice, the overall level for an hour-of-day
 // seen only once.
 func (s *seasons) estimate(gather func(level int) []float64) (mu, neff float64) {
-	type part struct{ c, w, n float64 }
+	type part struct{ c, w, n, spread float64 }
 	var parts [4]part
 	np := 0
 	for l := range s.levels {
@@ -119,8 +132,9 @@ func (s *seasons) estimate(gather func(level int) []float64) (mu, neff float64) 
 		if l < len(s.levels)-1 {
 			w = min(1, n/s.full)
 		}
-		c, _ := s.centre(x)
-		parts[np] = part{c, w, n}
+		c, floor := s.centre(x)
+		scale := (c - floor) / skipBelow
+		parts[np] = part{c, w, n, scale * scale / max(c, 1)}
 		np++
 		if w == 1 {
 			break
@@ -137,7 +151,7 @@ func (s *seasons) estimate(gather func(level int) []float64) (mu, neff float64) 
 	for i := np - 2; i >= 0; i-- {
 		p := parts[i]
 		mu = p.w*p.c + (1-p.w)*mu
-		v = p.w*p.w/(centreEfficiency*p.n) + (1-p.w)*(1-p.w)*v
+		v = p.w*p.w/(centreEfficiency*p.n) + (1-p.w)*(1-p.w)*(v+parts[i+1].spread)
 	}
 	return mu, 1 / v
 }

@@ -222,9 +222,11 @@ func TestSyntheticEvaluation(t *testing.T) {
 			// A 3× hour at a mean of 5 is borderline by nature (15 calls
 			// where 5 were expected happen by chance about once in 5,000
 			// hours of Poisson counts, more often in real, heavier-tailed
-			// ones): the bound is on the surges of 4× and 5×.
-			if big, found := poisson.planted[4]+poisson.planted[5], poisson.found[4]+poisson.found[5]; float64(found) < 0.95*float64(big) {
-				t.Errorf("alpha %g: recall of 4×–5× surges = %d/%d, want ≥ 0.95", alpha, found, big)
+			// ones): the bound is on the surges of 4× and 5×. Early in a
+			// series, while the baseline is blended from coarser seasons,
+			// even those can hide in its uncertainty.
+			if big, found := poisson.planted[4]+poisson.planted[5], poisson.found[4]+poisson.found[5]; float64(found) < 0.9*float64(big) {
+				t.Errorf("alpha %g: recall of 4×–5× surges = %d/%d, want ≥ 0.9", alpha, found, big)
 			}
 		case 1e-4:
 			if got := poisson.fpPer10k(); got >= 1 {

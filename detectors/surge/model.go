@@ -28,8 +28,10 @@ import (
 //     series, the fitted tail says how rare a burst of that size really is.
 
 const (
-	// levelWindow is how much recent history sets the local level.
-	levelWindowDefault = time.Hour
+	// levelWindow is how much recent history sets the local level: a day
+	// (on NAB's real counts, shorter windows chased the noise and flagged
+	// more than alpha outside the labelled windows).
+	levelWindowDefault = 24 * time.Hour
 	// levelPrior is how many counts' worth of the seasonal baseline the
 	// local level starts from: thin series keep their seasonal baseline.
 	levelPrior = 20
@@ -224,8 +226,11 @@ type tailFit struct {
 func fitTail(zs []float64) tailFit {
 	slices.Sort(zs)
 	n := len(zs)
-	k := int(float64(n) * tailShare)
-	if k < minTail {
+	// Short histories fit over a lower threshold (the top minTail scores)
+	// rather than not at all: a young series is where an unfitted tail
+	// would trust the negative binomial most and know least.
+	k := max(int(float64(n)*tailShare), minTail)
+	if 2*k > n {
 		return tailFit{}
 	}
 	u := zs[n-k-1]

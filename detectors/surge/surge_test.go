@@ -148,9 +148,9 @@ func TestScoreWarmUp(t *testing.T) {
 		warmUp int
 		want   int // points that are history only
 	}{
-		{"hourly, default", time.Hour, 0, 336},
-		{"daily, default", day, 0, 14},
-		{"5 minutes, default", 5 * time.Minute, 0, 4032},
+		{"hourly, default", time.Hour, 0, 72},
+		{"daily, default", day, 0, 4},
+		{"5 minutes, default", 5 * time.Minute, 0, 864},
 		{"weekly, default", week, 0, 4},
 		{"hourly, one day", time.Hour, 24, 24},
 	}
