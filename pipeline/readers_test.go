@@ -323,8 +323,8 @@ func TestMatterTally(t *testing.T) {
 		seedEvent(risk.SourceHotline, "H-2", "330681109201", at("2020-01-21 00:00"), mod("劳资纠纷", []string{"复工复产", "健康码"}, false, -1)),
 		seedEvent(risk.SourcePetition, "P-1", "330681104201", at("2020-02-10 10:00"), mod("劳资纠纷", nil, true, 30)),
 		seedEvent(risk.SourceGrid, "G-1", "330681104000", at("2020-02-20 23:00"), mod("物业纠纷", nil, false, -1)),
-		seedEvent(risk.SourceGrid, "G-2", "330681104000", at("2020-02-21 00:00"), mod("物业纠纷", nil, false, -1)), // after the last bound
-		seedEvent(risk.SourceHotline, "H-3", "330681109201", at("2019-12-20 12:00"), mod("劳资纠纷", nil, true, 8)),      // before the first
+		seedEvent(risk.SourceGrid, "G-2", "330681104000", at("2020-02-21 00:00"), mod("物业纠纷", nil, false, -1)),  // after the last bound
+		seedEvent(risk.SourceHotline, "H-3", "330681109201", at("2019-12-20 12:00"), mod("劳资纠纷", nil, true, 8)), // before the first
 	)
 	r := pipeline.NewMatterReader(conn)
 	bounds := []time.Time{at("2019-12-21 00:00"), at("2020-01-21 00:00"), at("2020-02-21 00:00")}
