@@ -56,20 +56,28 @@ type Tally struct {
 // MaxPeriods is the most periods one Tally counts: a leap year of days.
 const MaxPeriods = 366
 
-// tallyKeys are the dimensions Tally counts by, as ClickHouse expressions.
-var tallyKeys = map[string]string{
-	"source":   "''",
-	"category": "category",
-	"township": "township",
-	"village":  "village",
-	"tag":      "arrayJoin(tags)", // a matter counts once under each of its topics
+// tallyKeys are the dimensions Tally counts by: a ClickHouse expression,
+// and the condition a matter must meet to have a key.
+var tallyKeys = map[string]struct{ expr, where string }{
+	"source":            {"''", ""},
+	"category":          {"category", ""},
+	"county":            {"county", "county != ''"},
+	"township":          {"township", "township != ''"},
+	"village":           {"village", "village != ''"},
+	"tag":               {"arrayJoin(tags)", ""}, // a matter counts once under each of its topics
+	"category+county":   {"concat(category, '|', county)", ""},
+	"category+township": {"concat(category, '|', township)", ""},
+	"category+village":  {"concat(category, '|', village)", ""},
 }
 
 // Tally counts the matters inside region (a division code prefix) per
 // period, feed and key, the periods being [bounds[i], bounds[i+1]): by is
-// "source" (the key is ""), "category", "township", "village" (matters
-// whose region stops above the level are left out) or "tag" (a matter
-// counts under each of its topics, none without one). It is the one count
+// "source" (the key is ""), "category", "county", "township", "village"
+// (matters whose region stops above the level are left out), "tag" (a
+// matter counts under each of its topics, none without one), or
+// "category+" a level, whose key is category|place (place "" for matters
+// above the level, so that one count gives feeds, categories and places
+// together). It is the one count
 // behind every figure of matters — the dashboard's Series and Places, the
 // API and the leaders' briefs — so that one period has one number.
 // Rows come in period, feed, key order; empty ones are absent. Bounds that
@@ -81,7 +89,11 @@ func (r *MatterReader) Tally(ctx context.Context, region string, bounds []time.T
 	}
 	key, ok := tallyKeys[by]
 	if !ok {
-		return nil, fmt.Errorf("count by %q: want source, category, township, village or tag: %w", by, risk.ErrInvalid)
+		return nil, fmt.Errorf("count by %q: want source, category, county, township, village, tag or category+level: %w", by, risk.ErrInvalid)
+	}
+	where := ""
+	if key.where != "" {
+		where = " AND " + key.where
 	}
 	from, to := bounds[0], bounds[len(bounds)-1]
 	if err := checkSpan(region, from, to); err != nil {
@@ -100,10 +112,9 @@ func (r *MatterReader) Tally(ctx context.Context, region string, bounds []time.T
 		}
 		b.WriteString(strconv.FormatInt(t.Unix(), 10))
 	}
-	rows, err := r.conn.Query(ctx, `SELECT arrayCount(b -> b <= toUInt32(occurred_at), [`+b.String()+`]) - 1 AS period, source, `+key+` AS key, count()
-		FROM matters WHERE startsWith(region, ?) AND occurred_at >= ? AND occurred_at < ?
-		GROUP BY period, source, key HAVING key != '' OR ? = 'source' ORDER BY period, source, key`,
-		region, from.UTC(), to.UTC(), by)
+	rows, err := r.conn.Query(ctx, `SELECT arrayCount(b -> b <= toUInt32(occurred_at), [`+b.String()+`]) - 1 AS period, source, `+key.expr+` AS key, count()
+		FROM matters WHERE startsWith(region, ?) AND occurred_at >= ? AND occurred_at < ?`+where+`
+		GROUP BY period, source, key ORDER BY period, source, key`, region, from.UTC(), to.UTC())
 	if err != nil {
 		return nil, fmt.Errorf("count matters by %s: %w", by, err)
 	}

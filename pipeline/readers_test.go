@@ -345,6 +345,7 @@ func TestMatterTally(t *testing.T) {
 		{"township", []string{"0 hotline 330681109 1", "1 grid 330681104 1", "1 hotline 330681109 1", "1 petition 330681104 1"}},
 		{"village", []string{"0 hotline 330681109201 1", "1 hotline 330681109201 1", "1 petition 330681104201 1"}},
 		{"tag", []string{"0 hotline 复工复产 1", "1 hotline 健康码 1", "1 hotline 复工复产 1"}},
+		{"category+village", []string{"0 hotline 劳资纠纷|330681109201 1", "1 grid 物业纠纷| 1", "1 hotline 劳资纠纷|330681109201 1", "1 petition 劳资纠纷|330681104201 1"}},
 	} {
 		got, err := r.Tally(ctx, "330681", bounds, tt.by)
 		if err != nil {
