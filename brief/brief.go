@@ -1,0 +1,471 @@
+// Package brief writes the leaders' trend briefs: for a region and a period,
+// the headline figures against the previous period and the year before,
+// what is rising (by a test against its own history), the hotspots, the
+// notable matters, the epidemic-era topics and a few observations written
+// by rules from the figures. Every figure comes from the readers the
+// console uses (pipeline.MatterReader.Tally, desk.Stats.Period), so that a
+// period has one number everywhere. A brief holds aggregates and codes
+// only: never a record's text, never a person.
+package brief
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	risk "riskwatch"
+	"riskwatch/desk"
+	"riskwatch/pipeline"
+)
+
+// Brief is one brief: the figures, and the text written from them.
+type Brief struct {
+	Region     string    `json:"region"` // the division code prefix it covers
+	RegionName string    `json:"region_name"`
+	Period     Period    `json:"period"`
+	Previous   Period    `json:"previous"`
+	YearAgo    Period    `json:"year_ago"`
+	MadeAt     time.Time `json:"made_at"`
+	History    int       `json:"history"` // periods the rising test looks back on
+
+	Headline []Figure `json:"headline"`
+	// SettledShare is the 矛盾不上交率 (settled at the first desk / settled),
+	// in percent; nil when nothing was settled.
+	SettledShare SharePair `json:"settled_first_share"`
+
+	RisingCategories []Rise `json:"rising_categories"`
+	RisingPlaces     []Rise `json:"rising_places"`
+	Footnote         string `json:"footnote"`
+
+	PlaceLevel, SubLevel string  `json:"-"`            // the levels of Hotspots and SubHotspots, in Chinese
+	Hotspots             []Place `json:"hotspots"`     // the next level down, most matters first
+	SubHotspots          []Place `json:"sub_hotspots"` // the level below that
+
+	Notable []Line   `json:"notable"`
+	Topics  []Figure `json:"topics"` // epidemic-era topics present in the period
+
+	Observations []Observation `json:"observations"`
+}
+
+// Figure is one count in three periods. YearAgo is nil where there is no
+// data a year before.
+type Figure struct {
+	Key      string `json:"key"`
+	Name     string `json:"name"`
+	Current  int    `json:"current"`
+	Previous int    `json:"previous"`
+	YearAgo  *int   `json:"year_ago,omitempty"`
+}
+
+// SharePair is a share in percent in the three periods; nil: no base.
+type SharePair struct {
+	Current  *float64 `json:"current"`
+	Previous *float64 `json:"previous"`
+	YearAgo  *float64 `json:"year_ago,omitempty"`
+}
+
+// Rise is a category or a place whose count is significantly above its own
+// history (see Alpha).
+type Rise struct {
+	Key      string  `json:"key"` // category, or place code
+	Name     string  `json:"name"`
+	Current  int     `json:"current"`
+	Previous int     `json:"previous"`
+	Mean     float64 `json:"history_mean"`
+	History  []int   `json:"history"`          // oldest first, the current period not included
+	P        float64 `json:"p"`                // P(X ≥ Current) under the history
+	Places   []Place `json:"places,omitempty"` // categories: where most of them were
+}
+
+// Place is a township, village or county with its matters.
+type Place struct {
+	Code     string `json:"code"`
+	Name     string `json:"name"`
+	Current  int    `json:"current"`
+	Previous int    `json:"previous"`
+}
+
+// Line is one notable matter, alert or escalation: what, where, when; no
+// person, no text of a record.
+type Line struct {
+	At   time.Time `json:"at"`
+	Kind string    `json:"kind"` // alert, matter, escalation
+	Text string    `json:"text"`
+}
+
+// Observation is a sentence written by a rule from the figures.
+type Observation struct {
+	Rule string `json:"rule"`
+	Key  string `json:"key"` // what it is about: a category, a place code, a figure key
+	Text string `json:"text"`
+}
+
+// Topics are the epidemic-era tags the pipeline gives matters, in the
+// brief's order, with the names leaders use.
+var Topics = []struct{ Tag, Name string }{
+	{"疫情防控", "疫情防控"}, {"健康码", "健康码"}, {"复工复产", "复工复产"},
+	{"租金", "租金减免"}, {"物资价格", "物资价格"}, {"返乡人员", "返乡人员"},
+}
+
+// matterCounter counts matters (pipeline.MatterReader).
+type matterCounter interface {
+	Tally(ctx context.Context, region string, bounds []time.Time, by string) ([]pipeline.Tally, error)
+	Notable(ctx context.Context, region string, from, to time.Time, limit int) ([]pipeline.Notable, error)
+}
+
+// deskFigures counts alerts and cases (desk.Stats).
+type deskFigures interface {
+	Period(ctx context.Context, by desk.User, region string, from, to time.Time) (desk.PeriodFigures, error)
+	Notable(ctx context.Context, by desk.User, region string, from, to time.Time, limit int) ([]desk.NotableAlert, []desk.NotableEscalation, error)
+}
+
+// Maker makes briefs from the readers of matters and of the desks' figures.
+type Maker struct {
+	matters matterCounter
+	desks   deskFigures
+	names   func(code string) string
+	now     func() time.Time
+}
+
+// NewMaker returns a Maker. names gives the Chinese name of a division
+// code ("" when unknown: the code is shown); now is the clock (nil:
+// time.Now).
+func NewMaker(matters matterCounter, desks deskFigures, names func(string) string, now func() time.Time) *Maker {
+	if names == nil {
+		names = func(string) string { return "" }
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Maker{matters: matters, desks: desks, names: names, now: now}
+}
+
+// levels are the places a brief ranks under a region of each level: the
+// next level down and the one below it (pipeline.MatterReader.Tally's by).
+var levels = map[string][2]string{
+	"province": {"county", "township"},
+	"city":     {"county", "township"},
+	"county":   {"township", "village"},
+	"township": {"village", ""},
+	"village":  {"", ""},
+}
+
+var levelNames = map[string]string{"county": "县（市、区）", "township": "乡镇（街道）", "village": "村（社区）"}
+
+// prefix is the division-code prefix of a region: 3306 for the city 330600.
+func prefix(r risk.Region) string {
+	switch r.Level() {
+	case "province":
+		return r.Code[:2]
+	case "city":
+		return r.Code[:4]
+	case "county":
+		return r.Code[:6]
+	case "township":
+		return r.Code[:9]
+	}
+	return r.Code
+}
+
+// Make makes the brief of region (a division code of 6, 9 or 12 digits)
+// for p, as by sees it: by must read figures of region (ErrForbidden
+// otherwise, before anything is read). A bad region is ErrInvalid.
+func (m *Maker) Make(ctx context.Context, by desk.User, region string, p Period) (*Brief, error) {
+	r, err := risk.ParseRegion(region)
+	if err != nil {
+		return nil, err
+	}
+	code := prefix(r)
+	in := inputs{period: p, history: history[p.Kind], level: r.Level()}
+	prev, ya := p.Previous(), p.YearAgo()
+	// The desks' figures first: they check that by may read them.
+	for i, q := range []Period{p, prev, ya} {
+		if in.desk[i], err = m.desks.Period(ctx, by, code, q.From, q.To); err != nil {
+			return nil, err
+		}
+	}
+	if in.alerts, in.escalations, err = m.desks.Notable(ctx, by, code, p.From, p.To, 12); err != nil {
+		return nil, err
+	}
+	lv := levels[in.level]
+	by1 := "category+" + cmp.Or(lv[0], "village") // a village's own places are never shown
+	if in.tallies, err = m.matters.Tally(ctx, code, p.bounds(in.history), by1); err != nil {
+		return nil, err
+	}
+	if in.yearAgo, err = m.matters.Tally(ctx, code, []time.Time{ya.From, ya.To}, "source"); err != nil {
+		return nil, err
+	}
+	if lv[1] != "" {
+		if in.sub, err = m.matters.Tally(ctx, code, []time.Time{prev.From, p.From, p.To}, lv[1]); err != nil {
+			return nil, err
+		}
+	}
+	if in.tags, err = m.matters.Tally(ctx, code, []time.Time{prev.From, p.From, p.To}, "tag"); err != nil {
+		return nil, err
+	}
+	if in.matters, err = m.matters.Notable(ctx, code, p.From, p.To, 8); err != nil {
+		return nil, err
+	}
+	b := assemble(in, m.names)
+	b.Region, b.RegionName, b.MadeAt = code, cmp.Or(m.names(r.Code), m.names(code), code), m.now()
+	return b, nil
+}
+
+// inputs are everything a brief is made of, as read.
+type inputs struct {
+	period  Period
+	history int                   // periods before period in tallies
+	level   string                // of the region
+	desk    [3]desk.PeriodFigures // this period, the previous one, a year before
+	// tallies count by category|place (the next level down) over the
+	// history and the period, which is the last; yearAgo by feed a year
+	// before; sub by the level below over the previous period and this
+	// one; tags likewise.
+	tallies, yearAgo, sub, tags []pipeline.Tally
+	alerts                      []desk.NotableAlert
+	escalations                 []desk.NotableEscalation
+	matters                     []pipeline.Notable
+}
+
+// assemble computes the brief from what was read, without I/O.
+func assemble(in inputs, names func(string) string) *Brief {
+	p := in.period
+	cur, prev := in.history, in.history-1 // period indexes in tallies
+	b := &Brief{Period: p, Previous: p.Previous(), YearAgo: p.YearAgo(), History: in.history,
+		Footnote: fmt.Sprintf(footnote, in.history, p.Name(), MinCount)}
+	name := func(code string) string { return placeName(code, names) }
+
+	// Per period: feeds, categories, places.
+	type series = []int
+	feeds, cats, places := map[string]series{}, map[string]series{}, map[string]series{}
+	catPlaces := map[string]map[string]int{} // this period
+	add := func(m map[string]series, k string, i, n int) {
+		if m[k] == nil {
+			m[k] = make(series, in.history+1)
+		}
+		m[k][i] += n
+	}
+	for _, t := range in.tallies {
+		cat, place, _ := strings.Cut(t.Key, "|")
+		add(feeds, string(t.Source), t.Period, t.Count)
+		add(feeds, "", t.Period, t.Count)
+		add(cats, cat, t.Period, t.Count)
+		if place != "" {
+			add(places, place, t.Period, t.Count)
+		}
+		if t.Period == cur && place != "" {
+			if catPlaces[cat] == nil {
+				catPlaces[cat] = map[string]int{}
+			}
+			catPlaces[cat][place] += t.Count
+		}
+	}
+	at := func(s series, i int) int {
+		if s == nil || i < 0 {
+			return 0
+		}
+		return s[i]
+	}
+
+	// Headline. A year before counts only where there is data then.
+	yaFeeds := map[string]int{}
+	for _, t := range in.yearAgo {
+		yaFeeds[string(t.Source)] += t.Count
+		yaFeeds[""] += t.Count
+	}
+	yaMatters := yaFeeds[""] > 0
+	for _, f := range []struct{ key, name string }{{"", "诉求总量"}, {"hotline", "12345热线"}, {"petition", "信访"}, {"grid", "网格上报"}} {
+		fig := Figure{Key: strings.TrimSuffix("matters_"+f.key, "_"), Name: f.name, Current: at(feeds[f.key], cur), Previous: at(feeds[f.key], prev)}
+		if yaMatters {
+			n := yaFeeds[f.key]
+			fig.YearAgo = &n
+		}
+		b.Headline = append(b.Headline, fig)
+	}
+	d := in.desk
+	yaDesk := d[2].Opened > 0 || len(d[2].Alerts) > 0 || d[2].Settled > 0 || d[2].Escalated > 0 || d[2].Overdue > 0
+	deskFig := func(key, name string, get func(desk.PeriodFigures) int) {
+		fig := Figure{Key: key, Name: name, Current: get(d[0]), Previous: get(d[1])}
+		if yaDesk {
+			n := get(d[2])
+			fig.YearAgo = &n
+		}
+		b.Headline = append(b.Headline, fig)
+	}
+	for _, l := range []risk.Level{risk.LevelRed, risk.LevelOrange, risk.LevelYellow, risk.LevelBlue} {
+		deskFig("alerts_"+string(l), levelName[l]+"预警", func(f desk.PeriodFigures) int { return f.Alerts[string(l)] })
+	}
+	deskFig("cases_opened", "新立案件", func(f desk.PeriodFigures) int { return f.Opened })
+	deskFig("cases_settled", "调解成功", func(f desk.PeriodFigures) int { return f.Settled })
+	deskFig("cases_settled_first", "首接层级化解", func(f desk.PeriodFigures) int { return f.SettledFirst })
+	deskFig("cases_escalated", "上交", func(f desk.PeriodFigures) int { return f.Escalated })
+	deskFig("cases_overdue", "超期", func(f desk.PeriodFigures) int { return f.Overdue })
+	share := func(f desk.PeriodFigures) *float64 {
+		if f.Settled == 0 {
+			return nil
+		}
+		v := 100 * float64(f.SettledFirst) / float64(f.Settled)
+		return &v
+	}
+	b.SettledShare = SharePair{Current: share(d[0]), Previous: share(d[1])}
+	if yaDesk {
+		b.SettledShare.YearAgo = share(d[2])
+	}
+
+	// What is rising, tested against each one's own history.
+	rising := func(m map[string]series, nameOf func(string) string) []Rise {
+		var out []Rise
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			s := m[k]
+			hist := s[:cur]
+			if ok, pv := rises(s[cur], hist); ok {
+				mean, _ := meanVar(hist)
+				out = append(out, Rise{Key: k, Name: nameOf(k), Current: s[cur], Previous: at(s, prev), Mean: mean,
+					History: slices.Clone(hist), P: pv})
+			}
+		}
+		slices.SortStableFunc(out, func(a, b Rise) int { return cmp.Compare(a.P, b.P) })
+		return out[:min(len(out), 5)]
+	}
+	b.RisingCategories = rising(cats, func(c string) string { return cmp.Or(c, "未分类") })
+	for i := range b.RisingCategories {
+		r := &b.RisingCategories[i]
+		for _, pc := range rankMap(catPlaces[r.Key], 2) {
+			r.Places = append(r.Places, Place{Code: pc.Place, Name: name(pc.Place), Current: pc.Count})
+		}
+	}
+	lv := levels[in.level]
+	if lv[0] != "" {
+		b.RisingPlaces = rising(places, name)
+		b.PlaceLevel = levelNames[lv[0]]
+		for _, pc := range rankMap(column(places, cur), 8) {
+			b.Hotspots = append(b.Hotspots, Place{Code: pc.Place, Name: name(pc.Place), Current: pc.Count, Previous: at(places[pc.Place], prev)})
+		}
+	}
+	if lv[1] != "" {
+		b.SubLevel = levelNames[lv[1]]
+		prevSub := map[string]int{}
+		for _, t := range in.sub {
+			if t.Period == 0 {
+				prevSub[t.Key] += t.Count
+			}
+		}
+		for _, pc := range pipeline.RankPlaces(in.sub, 1, 8) {
+			b.SubHotspots = append(b.SubHotspots, Place{Code: pc.Place, Name: name(pc.Place), Current: pc.Count, Previous: prevSub[pc.Place]})
+		}
+	}
+
+	// Epidemic-era topics, when present this period.
+	tags := [2]map[string]int{{}, {}}
+	for _, t := range in.tags {
+		tags[t.Period][t.Key] += t.Count
+	}
+	for _, tp := range Topics {
+		if n := tags[1][tp.Tag]; n > 0 {
+			b.Topics = append(b.Topics, Figure{Key: tp.Tag, Name: tp.Name, Current: n, Previous: tags[0][tp.Tag]})
+		}
+	}
+
+	b.Notable = notableLines(in, name)
+	b.Observations = observe(b)
+	return b
+}
+
+// column is each key's count in period i.
+func column(m map[string][]int, i int) map[string]int {
+	out := map[string]int{}
+	for k, s := range m {
+		if s[i] > 0 {
+			out[k] = s[i]
+		}
+	}
+	return out
+}
+
+// rankMap ranks counts most first, ties by key, at most limit.
+func rankMap(counts map[string]int, limit int) []pipeline.PlaceCount {
+	var ts []pipeline.Tally
+	for k, n := range counts {
+		ts = append(ts, pipeline.Tally{Key: k, Count: n})
+	}
+	return pipeline.RankPlaces(ts, -1, limit)
+}
+
+var levelName = map[risk.Level]string{risk.LevelRed: "红色", risk.LevelOrange: "橙色", risk.LevelYellow: "黄色", risk.LevelBlue: "蓝色"}
+
+var sourceName = map[risk.Source]string{risk.SourceHotline: "12345热线", risk.SourcePetition: "信访", risk.SourceGrid: "网格"}
+
+// detectorName names the detectors (their ids are part of every alert).
+var detectorName = map[string]string{
+	"extreme_intent": "极端言行", "collective": "群体性风险", "skip_level": "越级", "repeat": "重复诉求",
+	"convergence": "多渠道汇聚", "surge": "突增", "trend": "趋势上升", "overdue": "超期",
+}
+
+// placeName names a division code: the township's and the village's names
+// together (枫桥镇枫源村), the code where no name is known.
+func placeName(code string, names func(string) string) string {
+	r, err := risk.ParseRegion(code)
+	if err != nil {
+		return code
+	}
+	if v := r.Village(); v != "" {
+		if n := names(v); n != "" {
+			return cmp.Or(names(r.Township()), names(r.County())) + n
+		}
+		return v
+	}
+	if t := r.Township(); t != "" {
+		return cmp.Or(names(t), t)
+	}
+	if c := r.County(); c != "" {
+		return cmp.Or(names(c), c)
+	}
+	return cmp.Or(names(r.Code), code)
+}
+
+// notableLines writes the period's red and orange alerts, collective and
+// skip-level matters and escalations, one line each, from codes and counts.
+func notableLines(in inputs, name func(string) string) []Line {
+	var out []Line
+	day := func(t time.Time) string { t = t.In(risk.CST); return fmt.Sprintf("%d月%d日", t.Month(), t.Day()) }
+	for _, a := range in.alerts {
+		out = append(out, Line{At: a.CreatedAt, Kind: "alert", Text: fmt.Sprintf("%s %s预警：%s，%s，%s", day(a.CreatedAt), levelName[a.Level],
+			cmp.Or(detectorName[a.Detector], a.Detector), cmp.Or(a.Category, "未分类"), name(a.Region))})
+	}
+	for _, m := range in.matters {
+		what := "集体诉求"
+		switch {
+		case m.Collective && m.Source == risk.SourcePetition:
+			what = "集体访"
+		case m.SkipLevel:
+			what = "越级访"
+			if m.RegisterLevel != "" {
+				what += "（" + m.RegisterLevel + "级登记）"
+			}
+		}
+		people := ""
+		if m.People > 0 {
+			people = fmt.Sprintf("，%d人", m.People)
+		}
+		out = append(out, Line{At: m.OccurredAt, Kind: "matter", Text: fmt.Sprintf("%s %s%s：%s，%s%s", day(m.OccurredAt),
+			cmp.Or(sourceName[m.Source], string(m.Source)), what, cmp.Or(m.Category, "未分类"), name(m.Region), people)})
+	}
+	for _, e := range in.escalations {
+		how := "经申请"
+		if e.ByClock {
+			how = "因超期"
+		}
+		state := "仍在办理"
+		if !e.CaseOpen {
+			state = "已办结"
+		}
+		out = append(out, Line{At: e.At, Kind: "escalation", Text: fmt.Sprintf("%s 上交：%s%s案件%s由%s上交%s，%s", day(e.At),
+			levelName[e.Level], cmp.Or(detectorName[e.Kind], e.Kind), how, e.From, e.To, state)})
+	}
+	slices.SortStableFunc(out, func(a, b Line) int { return a.At.Compare(b.At) })
+	return out
+}
