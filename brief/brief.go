@@ -211,7 +211,7 @@ func (m *Maker) Make(ctx context.Context, by desk.User, region string, p Period)
 		return nil, err
 	}
 	b := assemble(in, m.names)
-	b.Region, b.RegionName, b.MadeAt = code, cmp.Or(m.names(r.Code), m.names(code), code), m.now()
+	b.Region, b.RegionName, b.MadeAt = code, cmp.Or(m.names(region), m.names(r.Code), m.names(code), code), m.now()
 	return b, nil
 }
 
