@@ -45,8 +45,9 @@ type Brief struct {
 	Hotspots             []Place `json:"hotspots"`     // the next level down, most matters first
 	SubHotspots          []Place `json:"sub_hotspots"` // the level below that
 
-	Notable []Line   `json:"notable"`
-	Topics  []Figure `json:"topics"` // epidemic-era topics present in the period
+	Notable     []Line   `json:"notable"`
+	MoreNotable bool     `json:"more_notable"` // the period had more than Notable lists: the console has them all
+	Topics      []Figure `json:"topics"`       // epidemic-era topics present in the period
 
 	Observations []Observation `json:"observations"`
 }
@@ -188,7 +189,7 @@ func (m *Maker) Make(ctx context.Context, by desk.User, region string, p Period)
 			return nil, err
 		}
 	}
-	if in.alerts, in.escalations, err = m.desks.Notable(ctx, by, code, p.From, p.To, 12); err != nil {
+	if in.alerts, in.escalations, err = m.desks.Notable(ctx, by, code, p.From, p.To, notableAlerts+1); err != nil {
 		return nil, err
 	}
 	lv := levels[in.level]
@@ -207,7 +208,7 @@ func (m *Maker) Make(ctx context.Context, by desk.User, region string, p Period)
 	if in.tags, err = m.matters.Tally(ctx, code, []time.Time{prev.From, p.From, p.To}, "tag"); err != nil {
 		return nil, err
 	}
-	if in.matters, err = m.matters.Notable(ctx, code, p.From, p.To, 8); err != nil {
+	if in.matters, err = m.matters.Notable(ctx, code, p.From, p.To, notableMatters+1); err != nil {
 		return nil, err
 	}
 	b := assemble(in, m.names)
@@ -370,7 +371,7 @@ func assemble(in inputs, names func(string) string) *Brief {
 		}
 	}
 
-	b.Notable = notableLines(in, name)
+	b.Notable, b.MoreNotable = notableLines(in, name)
 	b.Observations = observe(b)
 	return b
 }
@@ -427,10 +428,19 @@ func placeName(code string, names func(string) string) string {
 	return cmp.Or(names(r.Code), code)
 }
 
+// The most notable lines of each kind a brief lists, so that it fits on
+// two pages; the readers are asked for one more, to know there are more.
+const notableAlerts, notableMatters, notableEscalations = 5, 4, 3
+
 // notableLines writes the period's red and orange alerts, collective and
-// skip-level matters and escalations, one line each, from codes and counts.
-func notableLines(in inputs, name func(string) string) []Line {
+// skip-level matters and escalations, one line each, from codes and counts;
+// More says how many kinds had more than the brief lists.
+func notableLines(in inputs, name func(string) string) ([]Line, bool) {
 	var out []Line
+	more := len(in.alerts) > notableAlerts || len(in.matters) > notableMatters || len(in.escalations) > notableEscalations
+	in.alerts = in.alerts[:min(len(in.alerts), notableAlerts)]
+	in.matters = in.matters[:min(len(in.matters), notableMatters)]
+	in.escalations = in.escalations[:min(len(in.escalations), notableEscalations)]
 	day := func(t time.Time) string { t = t.In(risk.CST); return fmt.Sprintf("%d月%d日", t.Month(), t.Day()) }
 	for _, a := range in.alerts {
 		out = append(out, Line{At: a.CreatedAt, Kind: "alert", Text: fmt.Sprintf("%s %s预警：%s，%s，%s", day(a.CreatedAt), levelName[a.Level],
@@ -467,5 +477,5 @@ func notableLines(in inputs, name func(string) string) []Line {
 			levelName[e.Level], cmp.Or(detectorName[e.Kind], e.Kind), how, e.From, e.To, state)})
 	}
 	slices.SortStableFunc(out, func(a, b Line) int { return a.At.Compare(b.At) })
-	return out
+	return out, more
 }

@@ -103,7 +103,7 @@ func shareText(v *float64) string {
 // thin line, its mean dashed, this period a filled dot with its value, so
 // that it reads in black and white.
 func sparkline(r Rise) template.HTML {
-	const w, h, pad = 200, 46, 6
+	const w, h, pad = 170, 40, 5
 	pts := append(append([]int{}, r.History...), r.Current)
 	peak := 1
 	for _, v := range pts {
@@ -150,6 +150,25 @@ func barChart(places []Place) template.HTML {
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
+}
+
+// Group is headline figures shown together.
+type Group struct {
+	Name    string
+	Figures []Figure
+}
+
+// Groups splits the headline into matters and alerts, and the cases.
+func (b *Brief) Groups() []Group {
+	g := []Group{{Name: "诉求与预警"}, {Name: "案件处置"}}
+	for _, f := range b.Headline {
+		i := 0
+		if strings.HasPrefix(f.Key, "cases_") {
+			i = 1
+		}
+		g[i].Figures = append(g[i].Figures, f)
+	}
+	return g
 }
 
 // String is the brief in Markdown, for robots and logs of tests.
