@@ -124,25 +124,27 @@ type deskFigures interface {
 	Notable(ctx context.Context, by desk.User, region string, from, to time.Time, limit int) ([]desk.NotableAlert, []desk.NotableEscalation, error)
 }
 
+// directory lists the desks, whose names name the places (desk.Directory).
+type directory interface {
+	Desks(ctx context.Context) ([]desk.Desk, error)
+}
+
 // Maker makes briefs from the readers of matters and of the desks' figures.
 type Maker struct {
 	matters matterCounter
 	desks   deskFigures
-	names   func(code string) string
+	dir     directory
 	now     func() time.Time
 }
 
-// NewMaker returns a Maker. names gives the Chinese name of a division
-// code ("" when unknown: the code is shown); now is the clock (nil:
-// time.Now).
-func NewMaker(matters matterCounter, desks deskFigures, names func(string) string, now func() time.Time) *Maker {
-	if names == nil {
-		names = func(string) string { return "" }
-	}
+// NewMaker returns a Maker. dir names the places after their desks (see
+// Names), read for each brief so that a reloaded directory counts; nil:
+// places are shown by code. now is the clock (nil: time.Now).
+func NewMaker(matters matterCounter, desks deskFigures, dir directory, now func() time.Time) *Maker {
 	if now == nil {
 		now = time.Now
 	}
-	return &Maker{matters: matters, desks: desks, names: names, now: now}
+	return &Maker{matters: matters, desks: desks, dir: dir, now: now}
 }
 
 // levels are the places a brief ranks under a region of each level: the
@@ -211,8 +213,16 @@ func (m *Maker) Make(ctx context.Context, by desk.User, region string, p Period)
 	if in.matters, err = m.matters.Notable(ctx, code, p.From, p.To, notableMatters+1); err != nil {
 		return nil, err
 	}
-	b := assemble(in, m.names)
-	b.Region, b.RegionName, b.MadeAt = code, cmp.Or(m.names(region), m.names(r.Code), m.names(code), code), m.now()
+	names := Names(nil)
+	if m.dir != nil {
+		list, err := m.dir.Desks(ctx)
+		if err != nil {
+			return nil, err
+		}
+		names = Names(list)
+	}
+	b := assemble(in, names)
+	b.Region, b.RegionName, b.MadeAt = code, cmp.Or(names(region), names(r.Code), names(code), code), m.now()
 	return b, nil
 }
 

@@ -32,10 +32,15 @@ func at(s string) time.Time {
 	return t
 }
 
-// names are the places of the test data set.
-var names = map[string]string{
-	"330681": "诸暨市", "330681109": "枫桥镇", "330681109201": "枫源村", "330681104": "店口镇", "330681104201": "湄池村",
-	"330681001": "暨阳街道", "330681001001": "东二社区",
+// desks name the places of the test data set.
+type desks []desk.Desk
+
+func (d desks) Desks(context.Context) ([]desk.Desk, error) { return d, nil }
+
+var directory = desks{
+	{Name: "诸暨市社会矛盾纠纷调处化解中心", Region: "330681"}, {Name: "枫桥镇综治中心", Region: "330681109"}, {Name: "枫源村调委会", Region: "330681109201"},
+	{Name: "店口镇综治中心", Region: "330681104"}, {Name: "湄池村人民调解委员会", Region: "330681104201"},
+	{Name: "暨阳街道综治中心", Region: "330681001"}, {Name: "东二社区调委会", Region: "330681001001"},
 }
 
 // fixture is a brief maker over a fresh ClickHouse and PostgreSQL.
@@ -56,7 +61,7 @@ func setup(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{conn: conn, pool: pool}
-	f.maker = brief.NewMaker(pipeline.NewMatterReader(conn), parts.Stats, func(c string) string { return names[c] }, func() time.Time { return now })
+	f.maker = brief.NewMaker(pipeline.NewMatterReader(conn), parts.Stats, directory, func() time.Time { return now })
 	return f
 }
 

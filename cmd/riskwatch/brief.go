@@ -52,26 +52,10 @@ func briefCmd(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer closeDesks()
-	desks, err := d.Directory.Desks(ctx)
-	if err != nil {
-		return err
-	}
-	if c.Directory != "" { // the file's names, before they are loaded by serve
-		f, err := os.Open(c.Directory)
-		if err != nil {
-			return fmt.Errorf("brief: %w", err)
-		}
-		fromFile, err := desk.ReadDirectory(f, desk.DefaultConfig().Notify.Robots)
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("brief: %s: %w", c.Directory, err)
-		}
-		desks = append(desks, fromFile...)
-	}
 	// The command reads as a leader of the region: whoever runs it holds
 	// the stores' credentials already.
 	as := desk.User{Username: "riskwatch-brief", Role: desk.RoleLeader, Jurisdiction: scope}
-	b, err := brief.NewMaker(pipeline.NewMatterReader(conn), d.Stats, brief.Names(desks), nil).Make(ctx, as, region, p)
+	b, err := brief.NewMaker(pipeline.NewMatterReader(conn), d.Stats, d.Directory, nil).Make(ctx, as, region, p)
 	if err != nil {
 		return fmt.Errorf("brief: %w", err)
 	}
