@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -57,17 +56,34 @@ type Tally struct {
 const MaxPeriods = 366
 
 // tallyKeys are the dimensions Tally counts by: a ClickHouse expression,
-// and the condition a matter must meet to have a key.
-var tallyKeys = map[string]struct{ expr, where string }{
-	"source":            {"''", ""},
-	"category":          {"category", ""},
-	"county":            {"county", "county != ''"},
-	"township":          {"township", "township != ''"},
-	"village":           {"village", "village != ''"},
-	"tag":               {"arrayJoin(tags)", ""}, // a matter counts once under each of its topics
-	"category+county":   {"concat(category, '|', county)", ""},
-	"category+township": {"concat(category, '|', township)", ""},
-	"category+village":  {"concat(category, '|', village)", ""},
+// the columns it needs, and the condition a matter must meet to have a key.
+var tallyKeys = map[string]struct{ expr, cols, where string }{
+	"source":            {"''", "", ""},
+	"category":          {"category", "category", ""},
+	"county":            {"county", "county", "county != ''"},
+	"township":          {"township", "township", "township != ''"},
+	"village":           {"village", "village", "village != ''"},
+	"tag":               {"arrayJoin(tags)", "tags", ""}, // a matter counts once under each of its topics
+	"category+county":   {"concat(category, '|', county)", "category, county", ""},
+	"category+township": {"concat(category, '|', township)", "category, township", ""},
+	"category+village":  {"concat(category, '|', village)", "category, village", ""},
+}
+
+// mattersIn is the matters of a region ($3) raised in [$1, $2), with the
+// columns cols (and source, region, status, occurred_at), as a FROM clause to
+// which conditions may be added with AND. It is the matters view's rows:
+// the newest version of each record, not deleted. It reads events FINAL
+// itself because ClickHouse 18 does not push a query's conditions into a
+// view, so that counting in matters reads every month: here the months are
+// pruned by occurred_at (when a matter was raised, the same in each of its
+// versions) and everything else — status, region — is judged after FINAL
+// has chosen the newest version, as in the view.
+func mattersIn(cols string) string {
+	if cols != "" {
+		cols += ", "
+	}
+	return `(SELECT ` + cols + `source, region, status, occurred_at FROM events FINAL WHERE occurred_at >= ? AND occurred_at < ?)
+		WHERE status != 'deleted' AND startsWith(region, ?)`
 }
 
 // Tally counts the matters inside region (a division code prefix) per
@@ -99,22 +115,25 @@ func (r *MatterReader) Tally(ctx context.Context, region string, bounds []time.T
 	if err := checkSpan(region, from, to); err != nil {
 		return nil, err
 	}
-	// The period is found by comparing with the bounds as epoch seconds,
-	// written into the query (numbers made here, not input), which works
-	// for any calendar: weeks, months, the 信访 business month.
-	var b strings.Builder
+	// The period is the number of inner bounds at or before occurred_at,
+	// the bounds written into the query as epoch seconds (numbers made
+	// here, not input), which works for any calendar: weeks, months, the
+	// 信访 business month. (A lambda would be shorter, but ClickHouse 18
+	// loses a subquery's columns inside one.)
+	var period strings.Builder
+	period.WriteString("toInt64(0")
 	for i, t := range bounds {
 		if i > 0 && !bounds[i-1].Before(t) {
 			return nil, fmt.Errorf("period bound %s is not after %s: %w", t.Format(time.RFC3339), bounds[i-1].Format(time.RFC3339), risk.ErrInvalid)
 		}
-		if i > 0 {
-			b.WriteByte(',')
+		if i > 0 && i < len(bounds)-1 {
+			fmt.Fprintf(&period, " + (toUInt32(occurred_at) >= %d)", t.Unix())
 		}
-		b.WriteString(strconv.FormatInt(t.Unix(), 10))
 	}
-	rows, err := r.conn.Query(ctx, `SELECT arrayCount(b -> b <= toUInt32(occurred_at), [`+b.String()+`]) - 1 AS period, source, `+key.expr+` AS key, count()
-		FROM matters WHERE startsWith(region, ?) AND occurred_at >= ? AND occurred_at < ?`+where+`
-		GROUP BY period, source, key ORDER BY period, source, key`, region, from.UTC(), to.UTC())
+	period.WriteString(")")
+	rows, err := r.conn.Query(ctx, `SELECT `+period.String()+` AS period, source, `+key.expr+` AS key, count()
+		FROM `+mattersIn(key.cols)+where+`
+		GROUP BY period, source, key ORDER BY period, source, key`, from.UTC(), to.UTC(), region)
 	if err != nil {
 		return nil, fmt.Errorf("count matters by %s: %w", by, err)
 	}
@@ -243,8 +262,9 @@ func (r *MatterReader) Notable(ctx context.Context, region string, from, to time
 	}
 	rows, err := r.conn.Query(ctx, `SELECT occurred_at, source, category, region, collective, skip_level,
 			greatest(head_count, petitioner_count) AS people, register_level
-		FROM matters WHERE startsWith(region, ?) AND occurred_at >= ? AND occurred_at < ? AND (collective = 1 OR skip_level = 1)
-		ORDER BY people DESC, occurred_at, source, id LIMIT ?`, region, from.UTC(), to.UTC(), min(limit, 500))
+		FROM `+mattersIn("id, category, collective, skip_level, head_count, petitioner_count, register_level")+`
+			AND (collective = 1 OR skip_level = 1)
+		ORDER BY people DESC, occurred_at, source, id LIMIT ?`, from.UTC(), to.UTC(), region, min(limit, 500))
 	if err != nil {
 		return nil, fmt.Errorf("list notable matters: %w", err)
 	}

@@ -364,6 +364,25 @@ func TestMatterTally(t *testing.T) {
 		t.Errorf("by title: %v, want ErrInvalid", err)
 	}
 
+	// Newest versions only, judged after they are chosen: a record moved
+	// to another township counts there alone, one deleted upstream not at
+	// all, whichever version matched the region or the status before.
+	moved := seedEvent(risk.SourceHotline, "M-1", "330681109201", at("2020-02-01 10:00"), nil)
+	movedLater := seedEvent(risk.SourceHotline, "M-1", "330681104201", at("2020-02-01 10:00"), func(e *risk.Event) { e.Version, e.UpdatedAt = 2, e.UpdatedAt.Add(time.Hour) })
+	gone := seedEvent(risk.SourceHotline, "D-1", "330681109201", at("2020-02-01 10:00"), nil)
+	goneLater := seedEvent(risk.SourceHotline, "D-1", "330681109201", at("2020-02-01 10:00"), func(e *risk.Event) {
+		e.Version, e.UpdatedAt, e.Status = 2, e.UpdatedAt.Add(time.Hour), risk.StatusDeleted
+	})
+	write(t, conn, moved, gone)
+	write(t, conn, movedLater, goneLater) // another insert: another part, merged only by FINAL
+	got, err := r.Tally(ctx, "330681", bounds, "township")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"0 hotline 330681109 1", "1 grid 330681104 1", "1 hotline 330681104 1", "1 hotline 330681109 1", "1 petition 330681104 1"}; !slices.Equal(show(got), want) {
+		t.Errorf("after a move and a deletion:\n got %q\nwant %q", show(got), want)
+	}
+
 	notable, err := r.Notable(ctx, "330681", bounds[1], bounds[2], 0)
 	if err != nil {
 		t.Fatal(err)
