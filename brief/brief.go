@@ -194,20 +194,12 @@ func (m *Maker) Make(ctx context.Context, by desk.User, region string, p Period)
 	if in.alerts, in.escalations, err = m.desks.Notable(ctx, by, code, p.From, p.To, notableAlerts+1); err != nil {
 		return nil, err
 	}
-	lv := levels[in.level]
-	by1 := "category+" + cmp.Or(lv[0], "village") // a village's own places are never shown
-	if in.tallies, err = m.matters.Tally(ctx, code, p.bounds(in.history), by1); err != nil {
+	// One count gives feeds, categories, both levels of places and topics
+	// over the history: each scan of matters costs the months it reads.
+	if in.tallies, err = m.matters.Tally(ctx, code, p.bounds(in.history), tallyBy(in.level)); err != nil {
 		return nil, err
 	}
 	if in.yearAgo, err = m.matters.Tally(ctx, code, []time.Time{ya.From, ya.To}, "source"); err != nil {
-		return nil, err
-	}
-	if lv[1] != "" {
-		if in.sub, err = m.matters.Tally(ctx, code, []time.Time{prev.From, p.From, p.To}, lv[1]); err != nil {
-			return nil, err
-		}
-	}
-	if in.tags, err = m.matters.Tally(ctx, code, []time.Time{prev.From, p.From, p.To}, "tag"); err != nil {
 		return nil, err
 	}
 	if in.matters, err = m.matters.Notable(ctx, code, p.From, p.To, notableMatters+1); err != nil {
@@ -232,14 +224,25 @@ type inputs struct {
 	history int                   // periods before period in tallies
 	level   string                // of the region
 	desk    [3]desk.PeriodFigures // this period, the previous one, a year before
-	// tallies count by category|place (the next level down) over the
-	// history and the period, which is the last; yearAgo by feed a year
-	// before; sub by the level below over the previous period and this
-	// one; tags likewise.
-	tallies, yearAgo, sub, tags []pipeline.Tally
-	alerts                      []desk.NotableAlert
-	escalations                 []desk.NotableEscalation
-	matters                     []pipeline.Notable
+	// tallies count by tallyBy(level) over the history and the period,
+	// which is the last; yearAgo by feed a year before.
+	tallies, yearAgo []pipeline.Tally
+	alerts           []desk.NotableAlert
+	escalations      []desk.NotableEscalation
+	matters          []pipeline.Notable
+}
+
+// tallyBy is what a brief of a region of level counts matters by: the
+// category, the places of the two levels below (as many as there are) and
+// the topics; keys category|place|place|topics.
+func tallyBy(level string) string {
+	by := "category"
+	for _, l := range levels[level] {
+		if l != "" {
+			by += "+" + l
+		}
+	}
+	return by + "+topics"
 }
 
 // assemble computes the brief from what was read, without I/O.
@@ -250,9 +253,9 @@ func assemble(in inputs, names func(string) string) *Brief {
 		Footnote: fmt.Sprintf(footnote, in.history, p.Name(), MinCount)}
 	name := func(code string) string { return placeName(code, names) }
 
-	// Per period: feeds, categories, places.
+	// Per period: feeds, categories, places, sub-places and topics.
 	type series = []int
-	feeds, cats, places := map[string]series{}, map[string]series{}, map[string]series{}
+	feeds, cats, places, subs, tags := map[string]series{}, map[string]series{}, map[string]series{}, map[string]series{}, map[string]series{}
 	catPlaces := map[string]map[string]int{} // this period
 	add := func(m map[string]series, k string, i, n int) {
 		if m[k] == nil {
@@ -260,13 +263,29 @@ func assemble(in inputs, names func(string) string) *Brief {
 		}
 		m[k][i] += n
 	}
+	lv := levels[in.level]
 	for _, t := range in.tallies {
-		cat, place, _ := strings.Cut(t.Key, "|")
+		f := strings.Split(t.Key, "|")
+		cat, topics, place, sub := f[0], f[len(f)-1], "", ""
+		if lv[0] != "" && len(f) > 2 {
+			place = f[1]
+		}
+		if lv[1] != "" && len(f) > 3 {
+			sub = f[2]
+		}
 		add(feeds, string(t.Source), t.Period, t.Count)
 		add(feeds, "", t.Period, t.Count)
 		add(cats, cat, t.Period, t.Count)
 		if place != "" {
 			add(places, place, t.Period, t.Count)
+		}
+		if sub != "" {
+			add(subs, sub, t.Period, t.Count)
+		}
+		if topics != "" {
+			for _, tag := range strings.Split(topics, ",") {
+				add(tags, tag, t.Period, t.Count)
+			}
 		}
 		if t.Period == cur && place != "" {
 			if catPlaces[cat] == nil {
@@ -349,7 +368,6 @@ func assemble(in inputs, names func(string) string) *Brief {
 			r.Places = append(r.Places, Place{Code: pc.Place, Name: name(pc.Place), Current: pc.Count})
 		}
 	}
-	lv := levels[in.level]
 	if lv[0] != "" {
 		b.RisingPlaces = rising(places, name)
 		b.PlaceLevel = levelNames[lv[0]]
@@ -359,25 +377,15 @@ func assemble(in inputs, names func(string) string) *Brief {
 	}
 	if lv[1] != "" {
 		b.SubLevel = levelNames[lv[1]]
-		prevSub := map[string]int{}
-		for _, t := range in.sub {
-			if t.Period == 0 {
-				prevSub[t.Key] += t.Count
-			}
-		}
-		for _, pc := range pipeline.RankPlaces(in.sub, 1, 8) {
-			b.SubHotspots = append(b.SubHotspots, Place{Code: pc.Place, Name: name(pc.Place), Current: pc.Count, Previous: prevSub[pc.Place]})
+		for _, pc := range rankMap(column(subs, cur), 8) {
+			b.SubHotspots = append(b.SubHotspots, Place{Code: pc.Place, Name: name(pc.Place), Current: pc.Count, Previous: at(subs[pc.Place], prev)})
 		}
 	}
 
 	// Epidemic-era topics, when present this period.
-	tags := [2]map[string]int{{}, {}}
-	for _, t := range in.tags {
-		tags[t.Period][t.Key] += t.Count
-	}
 	for _, tp := range Topics {
-		if n := tags[1][tp.Tag]; n > 0 {
-			b.Topics = append(b.Topics, Figure{Key: tp.Tag, Name: tp.Name, Current: n, Previous: tags[0][tp.Tag]})
+		if n := at(tags[tp.Tag], cur); n > 0 {
+			b.Topics = append(b.Topics, Figure{Key: tp.Tag, Name: tp.Name, Current: n, Previous: at(tags[tp.Tag], prev)})
 		}
 	}
 

@@ -49,7 +49,7 @@ func TestObservationsFollowFigures(t *testing.T) {
 					if k == 0 {
 						continue
 					}
-					in.tallies = append(in.tallies, pipeline.Tally{Period: i, Source: risk.Sources[rng.IntN(3)], Key: c + "|" + pl, Count: k})
+					in.tallies = append(in.tallies, pipeline.Tally{Period: i, Source: risk.Sources[rng.IntN(3)], Key: c + "|" + pl + "||", Count: k})
 					if catSeries[c] == nil {
 						catSeries[c] = make([]int, 9)
 					}

@@ -55,18 +55,42 @@ type Tally struct {
 // MaxPeriods is the most periods one Tally counts: a leap year of days.
 const MaxPeriods = 366
 
-// tallyKeys are the dimensions Tally counts by: a ClickHouse expression,
-// the columns it needs, and the condition a matter must meet to have a key.
-var tallyKeys = map[string]struct{ expr, cols, where string }{
-	"source":            {"''", "", ""},
-	"category":          {"category", "category", ""},
-	"county":            {"county", "county", "county != ''"},
-	"township":          {"township", "township", "township != ''"},
-	"village":           {"village", "village", "village != ''"},
-	"tag":               {"arrayJoin(tags)", "tags", ""}, // a matter counts once under each of its topics
-	"category+county":   {"concat(category, '|', county)", "category, county", ""},
-	"category+township": {"concat(category, '|', township)", "category, township", ""},
-	"category+village":  {"concat(category, '|', village)", "category, village", ""},
+// tallyKeys are the dimensions Tally counts by: a ClickHouse expression
+// (which is also the column it needs).
+var tallyKeys = map[string]string{
+	"category": "category",
+	"county":   "county",
+	"township": "township",
+	"village":  "village",
+	"topics":   "tags",
+}
+
+// tallyKey is the key expression, the columns and the condition of by.
+func tallyKey(by string) (expr, cols, where string, err error) {
+	switch by {
+	case "source":
+		return "''", "", "", nil
+	case "tag":
+		return "arrayJoin(tags)", "tags", "", nil // a matter counts once under each of its topics
+	case "county", "township", "village":
+		return by, by, " AND " + by + " != ''", nil
+	}
+	var exprs, names []string
+	for _, d := range strings.Split(by, "+") {
+		col, ok := tallyKeys[d]
+		if !ok || slices.Contains(names, col) {
+			return "", "", "", fmt.Errorf("count by %q: want source, tag, or category, county, township, village and topics joined by +: %w", by, risk.ErrInvalid)
+		}
+		names = append(names, col)
+		if d == "topics" {
+			col = "arrayStringConcat(tags, ',')"
+		}
+		exprs = append(exprs, col)
+	}
+	if len(exprs) == 1 {
+		return exprs[0], names[0], "", nil
+	}
+	return "concat(" + strings.Join(exprs, ", '|', ") + ")", strings.Join(names, ", "), "", nil
 }
 
 // mattersIn is the matters of a region ($3) raised in [$1, $2), with the
@@ -90,10 +114,11 @@ func mattersIn(cols string) string {
 // period, feed and key, the periods being [bounds[i], bounds[i+1]): by is
 // "source" (the key is ""), "category", "county", "township", "village"
 // (matters whose region stops above the level are left out), "tag" (a
-// matter counts under each of its topics, none without one), or
-// "category+" a level, whose key is category|place (place "" for matters
-// above the level, so that one count gives feeds, categories and places
-// together). It is the one count
+// matter counts under each of its topics, none without one), or several
+// of category, county, township, village and topics (its topics joined by
+// commas) joined by "+", whose key joins theirs by "|" (a place "" for
+// matters above its level), so that one count gives feeds, categories,
+// places and topics together. It is the one count
 // behind every figure of matters — the dashboard's Series and Places, the
 // API and the leaders' briefs — so that one period has one number.
 // Rows come in period, feed, key order; empty ones are absent. Bounds that
@@ -103,13 +128,9 @@ func (r *MatterReader) Tally(ctx context.Context, region string, bounds []time.T
 	if len(bounds) < 2 || len(bounds) > MaxPeriods+1 {
 		return nil, fmt.Errorf("%d period bounds: want 2 to %d: %w", len(bounds), MaxPeriods+1, risk.ErrInvalid)
 	}
-	key, ok := tallyKeys[by]
-	if !ok {
-		return nil, fmt.Errorf("count by %q: want source, category, county, township, village, tag or category+level: %w", by, risk.ErrInvalid)
-	}
-	where := ""
-	if key.where != "" {
-		where = " AND " + key.where
+	expr, cols, where, err := tallyKey(by)
+	if err != nil {
+		return nil, err
 	}
 	from, to := bounds[0], bounds[len(bounds)-1]
 	if err := checkSpan(region, from, to); err != nil {
@@ -131,8 +152,8 @@ func (r *MatterReader) Tally(ctx context.Context, region string, bounds []time.T
 		}
 	}
 	period.WriteString(")")
-	rows, err := r.conn.Query(ctx, `SELECT `+period.String()+` AS period, source, `+key.expr+` AS key, count()
-		FROM `+mattersIn(key.cols)+where+`
+	rows, err := r.conn.Query(ctx, `SELECT `+period.String()+` AS period, source, `+expr+` AS key, count()
+		FROM `+mattersIn(cols)+where+`
 		GROUP BY period, source, key ORDER BY period, source, key`, from.UTC(), to.UTC(), region)
 	if err != nil {
 		return nil, fmt.Errorf("count matters by %s: %w", by, err)

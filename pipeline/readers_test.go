@@ -346,6 +346,8 @@ func TestMatterTally(t *testing.T) {
 		{"village", []string{"0 hotline 330681109201 1", "1 hotline 330681109201 1", "1 petition 330681104201 1"}},
 		{"tag", []string{"0 hotline 复工复产 1", "1 hotline 健康码 1", "1 hotline 复工复产 1"}},
 		{"category+village", []string{"0 hotline 劳资纠纷|330681109201 1", "1 grid 物业纠纷| 1", "1 hotline 劳资纠纷|330681109201 1", "1 petition 劳资纠纷|330681104201 1"}},
+		{"category+township+village+topics", []string{"0 hotline 劳资纠纷|330681109|330681109201|复工复产 1", "1 grid 物业纠纷|330681104|| 1",
+			"1 hotline 劳资纠纷|330681109|330681109201|复工复产,健康码 1", "1 petition 劳资纠纷|330681104|330681104201| 1"}},
 	} {
 		got, err := r.Tally(ctx, "330681", bounds, tt.by)
 		if err != nil {
@@ -360,8 +362,10 @@ func TestMatterTally(t *testing.T) {
 			t.Errorf("bounds %v: %v, want ErrInvalid", bad, err)
 		}
 	}
-	if _, err := r.Tally(ctx, "330681", bounds, "title"); !isInvalid(err) {
-		t.Errorf("by title: %v, want ErrInvalid", err)
+	for _, by := range []string{"title", "category+title", "category+category", "tag+category", ""} {
+		if _, err := r.Tally(ctx, "330681", bounds, by); !isInvalid(err) {
+			t.Errorf("by %q: %v, want ErrInvalid", by, err)
+		}
 	}
 
 	// Newest versions only, judged after they are chosen: a record moved
