@@ -11,10 +11,12 @@ package brief
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	risk "riskwatch"
@@ -185,33 +187,44 @@ func (m *Maker) Make(ctx context.Context, by desk.User, region string, p Period)
 	code := prefix(r)
 	in := inputs{period: p, history: history[p.Kind], level: r.Level()}
 	prev, ya := p.Previous(), p.YearAgo()
-	// The desks' figures first: they check that by may read them.
-	for i, q := range []Period{p, prev, ya} {
-		if in.desk[i], err = m.desks.Period(ctx, by, code, q.From, q.To); err != nil {
-			return nil, err
-		}
-	}
-	if in.alerts, in.escalations, err = m.desks.Notable(ctx, by, code, p.From, p.To, notableAlerts+1); err != nil {
-		return nil, err
-	}
-	// One count gives feeds, categories, both levels of places and topics
-	// over the history: each scan of matters costs the months it reads.
-	if in.tallies, err = m.matters.Tally(ctx, code, p.bounds(in.history), tallyBy(in.level)); err != nil {
-		return nil, err
-	}
-	if in.yearAgo, err = m.matters.Tally(ctx, code, []time.Time{ya.From, ya.To}, "source"); err != nil {
-		return nil, err
-	}
-	if in.matters, err = m.matters.Notable(ctx, code, p.From, p.To, notableMatters+1); err != nil {
-		return nil, err
-	}
 	names := Names(nil)
-	if m.dir != nil {
-		list, err := m.dir.Desks(ctx)
-		if err != nil {
-			return nil, err
+	// The desks' figures first: they check that by may read them.
+	if in.desk[0], err = m.desks.Period(ctx, by, code, p.From, p.To); err != nil {
+		return nil, err
+	}
+	// The rest at once: the matters' scans are most of a brief's time,
+	// and ClickHouse runs each on a core of its own.
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	wg.Go(func() {
+		// One count gives feeds, categories, both levels of places and
+		// topics over the history: each scan costs the months it reads.
+		in.tallies, errs[0] = m.matters.Tally(ctx, code, p.bounds(in.history), tallyBy(in.level))
+	})
+	wg.Go(func() {
+		if in.yearAgo, errs[1] = m.matters.Tally(ctx, code, []time.Time{ya.From, ya.To}, "source"); errs[1] == nil {
+			in.matters, errs[1] = m.matters.Notable(ctx, code, p.From, p.To, notableMatters+1)
 		}
-		names = Names(list)
+	})
+	wg.Go(func() {
+		for i, q := range []Period{prev, ya} {
+			if in.desk[i+1], errs[2] = m.desks.Period(ctx, by, code, q.From, q.To); errs[2] != nil {
+				return
+			}
+		}
+		in.alerts, in.escalations, errs[2] = m.desks.Notable(ctx, by, code, p.From, p.To, notableAlerts+1)
+	})
+	wg.Go(func() {
+		if m.dir != nil {
+			var list []desk.Desk
+			if list, errs[3] = m.dir.Desks(ctx); errs[3] == nil {
+				names = Names(list)
+			}
+		}
+	})
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	b := assemble(in, names)
 	b.Region, b.RegionName, b.MadeAt = code, cmp.Or(names(region), names(r.Code), names(code), code), m.now()
