@@ -46,6 +46,7 @@ var directory = desks{
 // fixture is a brief maker over a fresh ClickHouse and PostgreSQL.
 type fixture struct {
 	maker *brief.Maker
+	parts desk.Parts
 	conn  driver.Conn
 	pool  *pgxpool.Pool
 	n     int // records written, for their ids
@@ -60,7 +61,7 @@ func setup(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{conn: conn, pool: pool}
+	f := &fixture{conn: conn, pool: pool, parts: parts}
 	f.maker = brief.NewMaker(pipeline.NewMatterReader(conn), parts.Stats, directory, func() time.Time { return now })
 	return f
 }

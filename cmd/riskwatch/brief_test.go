@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	risk "riskwatch"
+	"riskwatch/desk"
 	"riskwatch/pipeline"
 	"riskwatch/schema/schematest"
 )
@@ -65,5 +67,28 @@ func TestBriefPeriodDefault(t *testing.T) {
 		if err != nil || p.From.Format(time.DateOnly) != want {
 			t.Errorf("%s: %v %v, want from %s", kind, p.From, err, want)
 		}
+	}
+}
+
+// TestBriefSchedules: by default each city and county desk's region gets
+// its weekly and business month's brief; -brief.regions names others; an
+// empty cron turns that kind off.
+func TestBriefSchedules(t *testing.T) {
+	dir := []desk.Desk{{Region: "330600", Tier: risk.TierCity}, {Region: "330681", Tier: risk.TierCounty}, {Region: "330681109", Tier: risk.TierTownship}}
+	show := func(b briefConfig) []string {
+		var out []string
+		for _, s := range b.schedules(dir) {
+			out = append(out, s.Region+" "+s.Kind+" "+s.Cron)
+		}
+		slices.Sort(out)
+		return out
+	}
+	got := show(briefConfig{Weekly: "0 8 * * 1", Business: "0 8 21 * *"})
+	want := []string{"330600 business 0 8 21 * *", "330600 week 0 8 * * 1", "330681 business 0 8 21 * *", "330681 week 0 8 * * 1"}
+	if !slices.Equal(got, want) {
+		t.Errorf("default: %q, want %q", got, want)
+	}
+	if got := show(briefConfig{Regions: "330681109", Weekly: "0 7 * * 1"}); !slices.Equal(got, []string{"330681109 week 0 7 * * 1"}) {
+		t.Errorf("named, weekly only: %q", got)
 	}
 }
