@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
 	risk "riskwatch"
+	"riskwatch/brief"
 	"riskwatch/desk"
 	"riskwatch/desk/robot"
 )
@@ -413,8 +415,25 @@ func (s *Server) routes() {
 	})
 	s.handle("GET /api/v1/figures", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
 		f, err := s.Stats.Figures(r.Context(), u)
-		return reply(w, f, err)
+		if err != nil {
+			return err
+		}
+		q := r.URL.Query()
+		if q.Get("from") == "" && q.Get("to") == "" {
+			return reply(w, f, nil)
+		}
+		// A period's figures too: the same function as the briefs'.
+		from, to, err := queryRange(q.Get("from"), q.Get("to"), 7*24*time.Hour)
+		if err != nil {
+			return err
+		}
+		p, err := s.Stats.Period(r.Context(), u, u.Jurisdiction, from, to)
+		return reply(w, struct {
+			desk.Figures
+			Period desk.PeriodFigures `json:"period"`
+		}{f, p}, err)
 	})
+	s.handle("GET /api/v1/briefs", s.getBrief)
 	s.handle("GET /api/v1/figures/detectors", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
 		q := r.URL.Query()
 		from, to, err := queryRange(q.Get("from"), q.Get("to"), 28*24*time.Hour)
@@ -477,6 +496,64 @@ func (s *Server) routes() {
 
 	// The caller's own account.
 	s.handle("POST /api/v1/me/password", s.changePassword)
+}
+
+// getBrief makes a leaders' brief on demand: of the region asked (the
+// caller's jurisdiction by default) for the period holding at (by default
+// the last complete one), as JSON, HTML or Markdown.
+func (s *Server) getBrief(w http.ResponseWriter, r *http.Request, u desk.User) error {
+	if err := mayReadFigures(u); err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	region, err := regionOf(u, q.Get("region"))
+	if err != nil {
+		return err
+	}
+	kind, format := cmp.Or(q.Get("period"), "week"), cmp.Or(q.Get("format"), "json")
+	if !slices.Contains(brief.Formats, format) {
+		return fmt.Errorf("format %q: want json, html or markdown: %w", format, risk.ErrInvalid)
+	}
+	var p brief.Period
+	if at := q.Get("at"); at != "" {
+		day, err := time.ParseInLocation(time.DateOnly, at, risk.CST)
+		if err != nil {
+			return fmt.Errorf("at %q: want YYYY-MM-DD: %w", at, risk.ErrInvalid)
+		}
+		p, err = brief.PeriodAt(kind, day)
+		if err != nil {
+			return err
+		}
+	} else {
+		cur, err := brief.PeriodAt(kind, time.Now())
+		if err != nil {
+			return err
+		}
+		p = cur.Previous()
+	}
+	if s.Briefs == nil {
+		return errNoClickHouse
+	}
+	b, err := s.Briefs.Make(r.Context(), u, region, p)
+	if err != nil {
+		return err
+	}
+	if format == "json" {
+		return reply(w, b, nil)
+	}
+	var buf bytes.Buffer
+	if err := brief.Write(&buf, b, format); err != nil {
+		return err
+	}
+	if format == "html" {
+		// A document of its own: its inline style, no script, nothing fetched.
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+	} else {
+		w.Header().Set("Content-Type", "text/markdown; charset=utf-8")
+	}
+	_, err = buf.WriteTo(w)
+	return err
 }
 
 // errNoClickHouse answers the endpoints that read ClickHouse when serve

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	risk "riskwatch"
+	"riskwatch/brief"
 	"riskwatch/console"
 	"riskwatch/desk"
 	"riskwatch/desk/calendar"
@@ -112,6 +113,7 @@ func setup(t testing.TB) *fixture {
 		Ingest: f.stats, Accounts: f.Accounts, Review: f.Review, Cases: f.Cases, Directory: f.Directory,
 		Audit: f.Audit, Outbox: f.Outbox, Stats: f.Stats,
 		Records: pipeline.NewRecordReader(conn), Matters: pipeline.NewMatterReader(conn), Quarantine: pipeline.NewQuarantineReader(conn, nil),
+		Briefs: brief.NewMaker(pipeline.NewMatterReader(conn), f.Stats, f.Directory, nil),
 		Reload: func(context.Context, *desk.User) (int, error) { return 4, nil }, // a directory file, so that reload answers 2xx when allowed
 	}
 	f.srv = console.NewServer(f.deps, 30*time.Second, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
@@ -737,6 +739,29 @@ func matrix(f *fixture) []row {
 					t.Errorf("%s: detector figures %s", username, body)
 				}
 			}},
+		{pattern: "GET /api/v1/figures", name: "a period", build: get("/api/v1/figures?from=2024-03-04T00:00:00Z&to=2024-03-11T00:00:00Z"),
+			in: [5]int{ok, ok, refused, refused, ok}, out: [5]int{ok, ok, refused, refused, ok},
+			check: func(t *testing.T, _ *fixture, username string, body []byte) {
+				var got struct{ Period desk.PeriodFigures }
+				if err := json.Unmarshal(body, &got); err != nil || got.Period.Region != f.users[username].Jurisdiction || got.Period.To.IsZero() {
+					t.Errorf("%s: figures of a period %s: %v", username, body, err)
+				}
+			}},
+		// Briefs: figures again, inside the jurisdiction, never a person;
+		// the week of the seeded records holds each county's one call.
+		{pattern: "GET /api/v1/briefs", name: "the jurisdiction", build: get("/api/v1/briefs?at=2024-03-04"),
+			in: [5]int{ok, ok, refused, refused, ok}, out: [5]int{ok, ok, refused, refused, ok},
+			check: func(t *testing.T, _ *fixture, username string, body []byte) {
+				var got brief.Brief
+				if err := json.Unmarshal(body, &got); err != nil || len(got.Headline) == 0 {
+					t.Fatalf("%s: brief %s: %v", username, body, err)
+				}
+				if got.Headline[0].Key != "matters" || got.Headline[0].Current != 1 || strings.Contains(string(body), "王") {
+					t.Errorf("%s: brief %s; want one matter and no person", username, body)
+				}
+			}},
+		{pattern: "GET /api/v1/briefs", name: "our township, printed", build: get("/api/v1/briefs?region=330681109&period=business&at=2024-03-04&format=html"),
+			in: [5]int{ok, ok, refused, refused, ok}, out: [5]int{refused, refused, refused, refused, refused}},
 		// Matters: aggregates for the roles that read figures, inside their
 		// jurisdiction; never a record or a person.
 		{pattern: "GET /api/v1/matters/series", name: "the jurisdiction", build: get("/api/v1/matters/series?from=2024-03-01T00:00:00Z&to=2024-03-08T00:00:00Z"),

@@ -5,14 +5,15 @@ import (
 	"time"
 
 	risk "riskwatch"
+	"riskwatch/brief"
 	"riskwatch/desk"
 	"riskwatch/pipeline"
 )
 
 // Deps are what the API serves: the desks' parts (package desk), the
 // health of ingestion and the records in ClickHouse. Every field but
-// Reload, Records, Matters and Quarantine is required; without one of those
-// three (serve without ClickHouse) its endpoints answer 503.
+// Reload, Records, Matters, Quarantine and Briefs is required; without one
+// of the last four (serve without ClickHouse) its endpoints answer 503.
 type Deps struct {
 	Ingest    ingestStats
 	Accounts  accounts
@@ -28,6 +29,8 @@ type Deps struct {
 	Matters matters
 	// Quarantine counts the quarantine's reasons.
 	Quarantine quarantine
+	// Briefs makes the leaders' briefs (package brief).
+	Briefs briefs
 	// Reload re-reads the desk directory file; nil when serve has none.
 	Reload func(ctx context.Context, by *desk.User) (int, error)
 
@@ -99,9 +102,15 @@ type notices interface {
 	Notices(ctx context.Context, by desk.User, desk string, before int64, limit int) ([]desk.Notice, error)
 }
 
+// briefs makes a leaders' brief of a region and a period.
+type briefs interface {
+	Make(ctx context.Context, by desk.User, region string, p brief.Period) (*brief.Brief, error)
+}
+
 // figures computes the leaders' aggregates.
 type figures interface {
 	Figures(ctx context.Context, by desk.User) (desk.Figures, error)
+	Period(ctx context.Context, by desk.User, region string, from, to time.Time) (desk.PeriodFigures, error)
 	OpenAlerts(ctx context.Context, by desk.User) (map[string]int, error)
 	Detectors(ctx context.Context, by desk.User, from, to time.Time, step string) ([]desk.DetectorFigure, error)
 }

@@ -321,6 +321,12 @@ func TestPageDashboard(t *testing.T) {
 			t.Errorf("dashboard lacks %s", want)
 		}
 	}
+	// The last week's brief, one click away, opens with the leader's session.
+	if !strings.Contains(body, `href="/api/v1/briefs?period=week&amp;format=html"`) {
+		t.Errorf("the dashboard does not link the last week's brief")
+	} else if w := b.get("/api/v1/briefs?period=week&format=html"); w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "社会矛盾纠纷态势简报") {
+		t.Errorf("the dashboard's brief: got %d %.200s", w.Code, w.Body)
+	}
 	// Aggregates only: no party, no summary, no case title, no mediator.
 	for _, never := range []string{"王", "2345", "测试预警", "pk-wang", ">li<", f.openAlert} {
 		if strings.Contains(body, never) {

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	risk "riskwatch"
 	"riskwatch/desk"
@@ -248,5 +249,104 @@ func TestDetectorFigures(t *testing.T) {
 	}
 	if got, err := f.Stats.Detectors(ctx, f.users["qian"], from, to, "day"); err != nil || len(got) != 1 || got[0].Raised != 1 {
 		t.Errorf("the other county's reviewer: %v, %v; want their one alert", show(got), err)
+	}
+}
+
+// TestPeriodFigures counts one week's alerts and cases inside a region,
+// figures worked out by hand below, and lists its notable alerts and
+// escalations without a person.
+func TestPeriodFigures(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	f.clock.set(at("2020-03-20 12:00"))
+	for _, a := range []struct {
+		key     string
+		level   risk.Level
+		region  string
+		created string
+	}{
+		{"A1", risk.LevelRed, "330681109201", "2020-03-02 00:30"}, // Monday, 1 March 16:30 UTC: in
+		{"A2", risk.LevelOrange, "330681109202", "2020-03-04 10:00"},
+		{"A3", risk.LevelBlue, "330681109202", "2020-03-08 23:59"},
+		{"A4", risk.LevelRed, "330681109201", "2020-03-01 23:59"}, // the week before
+		{"A5", risk.LevelRed, "330682101201", "2020-03-03 10:00"}, // another county
+	} {
+		f.alert(t, a.key, "surge", a.level, a.region, "pk-wang", "")
+		if _, err := f.pool.Exec(ctx, `UPDATE alerts SET created_at = $2 WHERE key = $1`, a.key, at(a.created)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		id                                int
+		desk, first, status, region       string
+		created, due, closed, escalatedAt string
+	}{
+		// opened and settled in the week at its first desk
+		{1, "fengqiao", "fengqiao", "settled", "330681109201", "2020-03-02 09:00", "2020-03-10 17:30", "2020-03-05 10:00", ""},
+		// opened before, escalated and settled in the week above its first desk
+		{2, "county", "fengqiao", "settled", "330681109202", "2020-02-20 09:00", "2020-03-20 17:30", "2020-03-06 10:00", "2020-03-03 09:00"},
+		// due in the week, still open: overdue
+		{3, "fengqiao", "fengqiao", "mediating", "330681109201", "2020-02-25 09:00", "2020-03-06 17:30", "", ""},
+		// due in the week, closed after its deadline: overdue too
+		{4, "fengqiao", "fengqiao", "terminated", "330681109201", "2020-02-25 09:00", "2020-03-04 17:30", "2020-03-12 10:00", ""},
+		// due in the week and closed in time; opened in the week
+		{5, "fengyuan", "fengyuan", "settled", "330681109201", "2020-03-03 09:00", "2020-03-07 17:30", "2020-03-07 09:00", ""},
+	} {
+		var closed *time.Time
+		if c.closed != "" {
+			v := at(c.closed)
+			closed = &v
+		}
+		if _, err := f.pool.Exec(ctx, `INSERT INTO cases (id, desk_id, first_desk_id, status, level, kind, title, region, received_at, due_at, created_at, closed_at, escalations)
+			VALUES ($1, $2, $3, $4, 'orange', 'surge', '王某某 13800000000 欠薪', $5, $6, $7, $6, $8, CASE WHEN $9::text <> '' THEN 1 ELSE 0 END)`,
+			c.id, c.desk, c.first, c.status, c.region, at(c.created), at(c.due), closed, c.escalatedAt); err != nil {
+			t.Fatal(err)
+		}
+		if c.escalatedAt != "" {
+			if _, err := f.pool.Exec(ctx, `INSERT INTO escalations (case_id, from_desk, to_desk, by_user, reason, at) VALUES ($1, $2, $3, '', '超期', $4)`,
+				c.id, c.first, c.desk, at(c.escalatedAt)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	from, to := at("2020-03-02 00:00"), at("2020-03-09 00:00")
+	got, err := f.Stats.Period(ctx, f.users["chen"], "330681", from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := desk.PeriodFigures{Region: "330681", From: from, To: to, Alerts: map[string]int{"red": 1, "orange": 1, "blue": 1},
+		Opened: 2, Settled: 3, SettledFirst: 2, Escalated: 1, Overdue: 2}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("week of 2 March:\n got %+v\nwant %+v", got, want)
+	}
+	// The village alone: A1, cases 1, 3, 4, 5.
+	got, err = f.Stats.Period(ctx, f.users["chen"], "330681109201", from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Alerts["red"] != 1 || got.Alerts["orange"] != 0 || got.Opened != 2 || got.Settled != 2 || got.SettledFirst != 2 || got.Escalated != 0 || got.Overdue != 2 {
+		t.Errorf("枫源村: %+v", got)
+	}
+	if _, err := f.Stats.Period(ctx, f.users["chen"], "330682", from, to); !errors.Is(err, risk.ErrForbidden) {
+		t.Errorf("another county: %v, want ErrForbidden", err)
+	}
+	if _, err := f.Stats.Period(ctx, f.users["li"], "330681109", from, to); !errors.Is(err, risk.ErrForbidden) {
+		t.Errorf("a mediator: %v, want ErrForbidden", err)
+	}
+
+	alerts, escalations, err := f.Stats.Notable(ctx, f.users["chen"], "330681", from, to, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, a := range alerts {
+		lines = append(lines, fmt.Sprintf("%s %s %s", a.Level, a.Region, a.CreatedAt.In(risk.CST).Format("01-02 15:04")))
+	}
+	for _, e := range escalations {
+		lines = append(lines, fmt.Sprintf("%s→%s clock=%v open=%v", e.From, e.To, e.ByClock, e.CaseOpen))
+	}
+	wantLines := []string{"red 330681109201 03-02 00:30", "orange 330681109202 03-04 10:00", "枫桥镇综治中心→诸暨市矛调中心 clock=true open=false"}
+	if !slices.Equal(lines, wantLines) {
+		t.Errorf("notable:\n got %q\nwant %q", lines, wantLines)
 	}
 }

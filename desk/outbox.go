@@ -436,3 +436,32 @@ func (s *Outbox) Notices(ctx context.Context, by User, desk string, before int64
 	}
 	return pgx.CollectRows(rows, pgx.RowToStructByPos[Notice])
 }
+
+// Announce queues m for the robots of the desks of region (a division code
+// or prefix, as the desks name theirs: the jurisdiction's own desks, not
+// those below), in their working hours, once per key: a second call with
+// the same key — another replica announcing the same brief — queues
+// nothing (the outbox's dedup key). A region without a desk or a robot
+// queues nothing either.
+func (s *Outbox) Announce(ctx context.Context, region, key string, m robot.Message) error {
+	err := s.write(ctx, "system", func(c *change) error {
+		rows, err := c.tx.Query(ctx, `SELECT `+deskColumns+` FROM desks WHERE rpad(region, 12, '0') = rpad($1, 12, '0') ORDER BY id`, region)
+		if err != nil {
+			return err
+		}
+		desks, err := pgx.CollectRows(rows, scanDesk)
+		if err != nil {
+			return err
+		}
+		for _, d := range desks {
+			if err := c.notify(ctx, d, key+"/"+d.ID, false, m); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("announce %s: %w", key, err)
+	}
+	return nil
+}

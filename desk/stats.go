@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	risk "riskwatch"
 )
 
@@ -183,4 +185,118 @@ func (s *Stats) Detectors(ctx context.Context, by User, from, to time.Time, step
 		return nil, fmt.Errorf("detector figures: %w", err)
 	}
 	return out, nil
+}
+
+// PeriodFigures are what happened inside a region in one period [From, To):
+// the alerts raised and what the desks did with cases. Counts only. It is
+// computed from the alerts' and cases' current rows, so a later move (a
+// settled case reopened) changes the figure of the period it was settled in.
+type PeriodFigures struct {
+	Region string         `json:"region"`
+	From   time.Time      `json:"from"`
+	To     time.Time      `json:"to"`
+	Alerts map[string]int `json:"alerts"` // raised (created) in the period, by level
+	Opened int            `json:"opened"` // cases opened in the period
+	// Settled counts the cases settled (调解成功) in the period, and
+	// SettledFirst those of them settled at the desk that first received
+	// them: SettledFirst/Settled is the 矛盾不上交率.
+	Settled      int `json:"settled"`
+	SettledFirst int `json:"settled_first"`
+	Escalated    int `json:"escalated"` // cases moved up the ladder in the period, each once
+	// Overdue counts the cases whose deadline fell in the period (up to
+	// now) and that were not closed by it.
+	Overdue int `json:"overdue"`
+}
+
+// Period returns the figures of region in [from, to). The region must lie
+// in by's jurisdiction and by must read figures (ErrForbidden); an empty
+// range is ErrInvalid.
+func (s *Stats) Period(ctx context.Context, by User, region string, from, to time.Time) (PeriodFigures, error) {
+	if err := by.allow(permStats, region); err != nil {
+		return PeriodFigures{}, err
+	}
+	if !from.Before(to) {
+		return PeriodFigures{}, fmt.Errorf("from %s is not before to %s: %w", from.Format(time.RFC3339), to.Format(time.RFC3339), risk.ErrInvalid)
+	}
+	p := PeriodFigures{Region: region, From: from, To: to, Alerts: map[string]int{}}
+	err := s.count(ctx, p.Alerts, `SELECT level, count(*) FROM alerts WHERE starts_with(region, $1) AND created_at >= $2 AND created_at < $3 GROUP BY level`,
+		region, from, to)
+	if err == nil {
+		err = s.pool.QueryRow(ctx, `SELECT
+				count(*) FILTER (WHERE created_at >= $2 AND created_at < $3),
+				count(*) FILTER (WHERE status = 'settled' AND closed_at >= $2 AND closed_at < $3),
+				count(*) FILTER (WHERE status = 'settled' AND closed_at >= $2 AND closed_at < $3 AND desk_id = first_desk_id),
+				count(*) FILTER (WHERE due_at >= $2 AND due_at < least($3, $4) AND (closed_at IS NULL OR closed_at > due_at)),
+				(SELECT count(DISTINCT e.case_id) FROM escalations e JOIN cases c ON c.id = e.case_id
+					WHERE starts_with(c.region, $1) AND e.at >= $2 AND e.at < $3)
+			FROM cases WHERE starts_with(region, $1)`, region, from, to, s.now()).Scan(&p.Opened, &p.Settled, &p.SettledFirst, &p.Overdue, &p.Escalated)
+	}
+	if err != nil {
+		return PeriodFigures{}, fmt.Errorf("figures of a period: %w", err)
+	}
+	return p, nil
+}
+
+// NotableAlert is a red or orange alert, as leaders may read of it: what
+// and where, never who.
+type NotableAlert struct {
+	CreatedAt time.Time  `json:"created_at"`
+	Detector  string     `json:"detector"`
+	Level     risk.Level `json:"level"`
+	Category  string     `json:"category"`
+	Region    string     `json:"region"`
+	Status    string     `json:"status"`
+}
+
+// NotableEscalation is a case moved up the ladder: from which desk to which,
+// and whether the clock or a person moved it.
+type NotableEscalation struct {
+	At       time.Time  `json:"at"`
+	Kind     string     `json:"kind"` // the detector of the alert that made the case
+	Level    risk.Level `json:"level"`
+	From     string     `json:"from"` // desk names
+	To       string     `json:"to"`
+	ByClock  bool       `json:"by_clock"`
+	CaseOpen bool       `json:"case_open"`
+}
+
+// Notable lists the red and orange alerts raised inside region in
+// [from, to), most severe then oldest first, and the escalations of the
+// period, oldest first, at most limit of each (0: 20). No person, no text.
+func (s *Stats) Notable(ctx context.Context, by User, region string, from, to time.Time, limit int) ([]NotableAlert, []NotableEscalation, error) {
+	if err := by.allow(permStats, region); err != nil {
+		return nil, nil, err
+	}
+	if limit <= 0 {
+		limit = 20
+	}
+	rows, err := s.pool.Query(ctx, `SELECT created_at, detector, level, category, region, status FROM alerts
+		WHERE starts_with(region, $1) AND created_at >= $2 AND created_at < $3 AND level IN ('red', 'orange')
+		ORDER BY level = 'red' DESC, created_at, key LIMIT $4`, region, from, to, limit)
+	if err != nil {
+		return nil, nil, fmt.Errorf("notable alerts: %w", err)
+	}
+	alerts, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (NotableAlert, error) {
+		var a NotableAlert
+		err := row.Scan(&a.CreatedAt, &a.Detector, &a.Level, &a.Category, &a.Region, &a.Status)
+		return a, err
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("notable alerts: %w", err)
+	}
+	rows, err = s.pool.Query(ctx, `SELECT e.at, c.kind, c.level, f.name, t.name, e.by_user = '', c.status IN ('pending', 'accepted', 'mediating')
+		FROM escalations e JOIN cases c ON c.id = e.case_id JOIN desks f ON f.id = e.from_desk JOIN desks t ON t.id = e.to_desk
+		WHERE starts_with(c.region, $1) AND e.at >= $2 AND e.at < $3 ORDER BY e.at, e.id LIMIT $4`, region, from, to, limit)
+	if err != nil {
+		return nil, nil, fmt.Errorf("notable escalations: %w", err)
+	}
+	escalations, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (NotableEscalation, error) {
+		var e NotableEscalation
+		err := row.Scan(&e.At, &e.Kind, &e.Level, &e.From, &e.To, &e.ByClock, &e.CaseOpen)
+		return e, err
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("notable escalations: %w", err)
+	}
+	return alerts, escalations, nil
 }

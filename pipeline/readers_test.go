@@ -298,3 +298,100 @@ func TestQuarantineReasons(t *testing.T) {
 }
 
 func isInvalid(err error) bool { return errors.Is(err, risk.ErrInvalid) }
+
+// TestMatterTally counts over periods of any calendar — here two 信访
+// business months, 21st to 20th in China time — by category, place and
+// topic, and lists the notable matters without their text or people.
+func TestMatterTally(t *testing.T) {
+	conn, _ := schematest.Open(t)
+	ctx := context.Background()
+	at := func(s string) time.Time {
+		v, err := time.ParseInLocation("2006-01-02 15:04", s, risk.CST)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.UTC()
+	}
+	mod := func(cat string, tags []string, collective bool, people int32) func(*risk.Event) {
+		return func(e *risk.Event) {
+			e.Category, e.Tags, e.Collective, e.HeadCount = cat, tags, collective, people
+		}
+	}
+	write(t, conn,
+		// 20 January 23:59 China time is still the business month of January.
+		seedEvent(risk.SourceHotline, "H-1", "330681109201", at("2020-01-20 23:59"), mod("劳资纠纷", []string{"复工复产"}, false, -1)),
+		seedEvent(risk.SourceHotline, "H-2", "330681109201", at("2020-01-21 00:00"), mod("劳资纠纷", []string{"复工复产", "健康码"}, false, -1)),
+		seedEvent(risk.SourcePetition, "P-1", "330681104201", at("2020-02-10 10:00"), mod("劳资纠纷", nil, true, 30)),
+		seedEvent(risk.SourceGrid, "G-1", "330681104000", at("2020-02-20 23:00"), mod("物业纠纷", nil, false, -1)),
+		seedEvent(risk.SourceGrid, "G-2", "330681104000", at("2020-02-21 00:00"), mod("物业纠纷", nil, false, -1)),  // after the last bound
+		seedEvent(risk.SourceHotline, "H-3", "330681109201", at("2019-12-20 12:00"), mod("劳资纠纷", nil, true, 8)), // before the first
+	)
+	r := pipeline.NewMatterReader(conn)
+	bounds := []time.Time{at("2019-12-21 00:00"), at("2020-01-21 00:00"), at("2020-02-21 00:00")}
+	show := func(ts []pipeline.Tally) []string {
+		var out []string
+		for _, x := range ts {
+			out = append(out, fmt.Sprintf("%d %s %s %d", x.Period, x.Source, x.Key, x.Count))
+		}
+		return out
+	}
+	for _, tt := range []struct {
+		by   string
+		want []string
+	}{
+		{"source", []string{"0 hotline  1", "1 grid  1", "1 hotline  1", "1 petition  1"}},
+		{"category", []string{"0 hotline 劳资纠纷 1", "1 grid 物业纠纷 1", "1 hotline 劳资纠纷 1", "1 petition 劳资纠纷 1"}},
+		// G-1 stops at the township: in the townships, not in the villages.
+		{"township", []string{"0 hotline 330681109 1", "1 grid 330681104 1", "1 hotline 330681109 1", "1 petition 330681104 1"}},
+		{"village", []string{"0 hotline 330681109201 1", "1 hotline 330681109201 1", "1 petition 330681104201 1"}},
+		{"tag", []string{"0 hotline 复工复产 1", "1 hotline 健康码 1", "1 hotline 复工复产 1"}},
+		{"category+village", []string{"0 hotline 劳资纠纷|330681109201 1", "1 grid 物业纠纷| 1", "1 hotline 劳资纠纷|330681109201 1", "1 petition 劳资纠纷|330681104201 1"}},
+		{"category+township+village+topics", []string{"0 hotline 劳资纠纷|330681109|330681109201|复工复产 1", "1 grid 物业纠纷|330681104|| 1",
+			"1 hotline 劳资纠纷|330681109|330681109201|复工复产,健康码 1", "1 petition 劳资纠纷|330681104|330681104201| 1"}},
+	} {
+		got, err := r.Tally(ctx, "330681", bounds, tt.by)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(show(got), tt.want) {
+			t.Errorf("by %s:\n got %q\nwant %q", tt.by, show(got), tt.want)
+		}
+	}
+	for _, bad := range [][]time.Time{bounds[:1], {bounds[1], bounds[0]}} {
+		if _, err := r.Tally(ctx, "330681", bad, "source"); !isInvalid(err) {
+			t.Errorf("bounds %v: %v, want ErrInvalid", bad, err)
+		}
+	}
+	for _, by := range []string{"title", "category+title", "category+category", "tag+category", ""} {
+		if _, err := r.Tally(ctx, "330681", bounds, by); !isInvalid(err) {
+			t.Errorf("by %q: %v, want ErrInvalid", by, err)
+		}
+	}
+
+	// Newest versions only, judged after they are chosen: a record moved
+	// to another township counts there alone, one deleted upstream not at
+	// all, whichever version matched the region or the status before.
+	moved := seedEvent(risk.SourceHotline, "M-1", "330681109201", at("2020-02-01 10:00"), nil)
+	movedLater := seedEvent(risk.SourceHotline, "M-1", "330681104201", at("2020-02-01 10:00"), func(e *risk.Event) { e.Version, e.UpdatedAt = 2, e.UpdatedAt.Add(time.Hour) })
+	gone := seedEvent(risk.SourceHotline, "D-1", "330681109201", at("2020-02-01 10:00"), nil)
+	goneLater := seedEvent(risk.SourceHotline, "D-1", "330681109201", at("2020-02-01 10:00"), func(e *risk.Event) {
+		e.Version, e.UpdatedAt, e.Status = 2, e.UpdatedAt.Add(time.Hour), risk.StatusDeleted
+	})
+	write(t, conn, moved, gone)
+	write(t, conn, movedLater, goneLater) // another insert: another part, merged only by FINAL
+	got, err := r.Tally(ctx, "330681", bounds, "township")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"0 hotline 330681109 1", "1 grid 330681104 1", "1 hotline 330681104 1", "1 hotline 330681109 1", "1 petition 330681104 1"}; !slices.Equal(show(got), want) {
+		t.Errorf("after a move and a deletion:\n got %q\nwant %q", show(got), want)
+	}
+
+	notable, err := r.Notable(ctx, "330681", bounds[1], bounds[2], 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(notable) != 1 || notable[0].Region != "330681104201" || notable[0].People != 30 || !notable[0].Collective || notable[0].Category != "劳资纠纷" {
+		t.Errorf("notable = %+v, want P-1 alone: 30 people in 330681104201", notable)
+	}
+}

@@ -12,7 +12,9 @@ import (
 	"strings"
 
 	risk "riskwatch"
+	"riskwatch/brief"
 	"riskwatch/console"
+	"riskwatch/desk"
 	"riskwatch/pipeline"
 )
 
@@ -34,11 +36,46 @@ type config struct {
 	Directory    string // YAML desk directory
 	Calendar     string // YAML working-day calendar, over the built-in one
 	CaseTopic    string
+	Briefs       briefConfig
 	LogLevel     slog.Level
 	LogFormat    string
 	Pipeline     pipeline.Config
 	HTTPLimits   console.HTTPConfig
 	getenv       func(string) string
+}
+
+// briefConfig says which briefs serve makes on schedule.
+type briefConfig struct {
+	Regions          string // comma-separated; "" the directory's city and county desks
+	Weekly, Business string // crons; "" none
+	Link             string
+}
+
+// schedules are the scheduled briefs: each region's weekly and business
+// month's brief.
+func (b briefConfig) schedules(desks []desk.Desk) []brief.Schedule {
+	var regions []string
+	for _, r := range strings.Split(b.Regions, ",") {
+		if r = strings.TrimSpace(r); r != "" {
+			regions = append(regions, r)
+		}
+	}
+	if b.Regions == "" {
+		for _, d := range desks {
+			if d.Tier == risk.TierCity || d.Tier == risk.TierCounty {
+				regions = append(regions, d.Region)
+			}
+		}
+	}
+	var out []brief.Schedule
+	for _, r := range regions {
+		for kind, spec := range map[string]string{"week": b.Weekly, "business": b.Business} {
+			if spec != "" {
+				out = append(out, brief.Schedule{Region: r, Kind: kind, Cron: spec})
+			}
+		}
+	}
+	return out
 }
 
 const defaultEmbeddedAddr = "127.0.0.1:9092"
@@ -70,6 +107,10 @@ func (c *config) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&c.DeskConfig, "desk.config", "", "YAML file of the desks' rules: routing, deadlines, sessions, notifications (deploy/desk.yaml documents them); empty for the defaults.")
 	fs.StringVar(&c.Directory, "desks", env("RISKWATCH_DESKS", ""), "YAML desk directory (deploy/desks.yaml is 诸暨市's), loaded at start and on SIGHUP. Env RISKWATCH_DESKS.")
 	fs.StringVar(&c.Calendar, "calendar", "", "YAML working-day calendar for years after the built-in 2020–2026, or to override them.")
+	fs.StringVar(&c.Briefs.Regions, "brief.regions", "", "Regions (division codes, comma-separated) whose briefs serve makes on schedule; empty: those of the directory's city and county desks.")
+	fs.StringVar(&c.Briefs.Weekly, "brief.weekly", brief.DefaultCron["week"], "Cron (UTC+8) of the last week's brief; empty: none.")
+	fs.StringVar(&c.Briefs.Business, "brief.business", brief.DefaultCron["business"], "Cron (UTC+8) of the last business month's brief (信访业务月); empty: none.")
+	fs.StringVar(&c.Briefs.Link, "brief.link", env("RISKWATCH_CONSOLE_URL", ""), "The console's address as leaders reach it, for the robots' link to a brief. Env RISKWATCH_CONSOLE_URL.")
 	fs.TextVar(&c.LogLevel, "log.level", slog.LevelInfo, "Log level: debug, info, warn, error.")
 	fs.StringVar(&c.LogFormat, "log.format", "text", "Log format: text or json.")
 	c.Pipeline.RegisterFlags(fs)

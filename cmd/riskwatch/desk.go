@@ -20,6 +20,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	risk "riskwatch"
+	"riskwatch/brief"
 	"riskwatch/console"
 	"riskwatch/desk"
 	"riskwatch/desk/calendar"
@@ -73,7 +74,8 @@ func openDesks(ctx context.Context, c *config) (d desk.Parts, closeDesks func(),
 }
 
 // consoleDeps gives the API the desks' parts, the ingestion's health, the
-// readers of ClickHouse's records, matters and quarantine (conn nil: none)
+// readers of ClickHouse's records, matters and quarantine and the briefs'
+// maker (conn nil: none)
 // and the directory's reloader (nil without a directory file).
 func consoleDeps(d desk.Parts, stats *pipeline.StatsReader, conn driver.Conn, reload func(context.Context, *desk.User) (int, error)) console.Deps {
 	deps := console.Deps{Accounts: d.Accounts, Review: d.Review, Cases: d.Cases, Directory: d.Directory,
@@ -83,8 +85,10 @@ func consoleDeps(d desk.Parts, stats *pipeline.StatsReader, conn driver.Conn, re
 	}
 	if conn != nil { // never a typed nil in an interface
 		deps.Records = pipeline.NewRecordReader(conn)
-		deps.Matters = pipeline.NewMatterReader(conn)
+		matters := pipeline.NewMatterReader(conn)
+		deps.Matters = matters
 		deps.Quarantine = pipeline.NewQuarantineReader(conn, nil) // reasons only: raw values stay sealed
+		deps.Briefs = brief.NewMaker(matters, d.Stats, d.Directory, nil)
 	}
 	return deps
 }

@@ -8,6 +8,7 @@
 //	riskwatch detect     run the detectors over a past event-time range
 //	riskwatch series     score one count series with the surge algorithm
 //	riskwatch demo       generate a scenario with planted incidents; measure detection quality
+//	riskwatch brief      write a leaders' trend brief of a region and a period
 package main
 
 import (
@@ -43,6 +44,7 @@ commands:
   detect      run the detectors over past event time: riskwatch detect -from T1 -to T2 [-detector NAME] [-dry-run]
   series      score a count series from a CSV with the surge test: riskwatch series --input FILE.csv
   demo        a county's weeks of traffic with planted incidents: riskwatch demo generate -out DIR | demo evaluate
+  brief       a leaders' trend brief: riskwatch brief -region 330681 -period week -at 2020-02-28 -format html > brief.html
   user        add a user (the first administrator too) or an API token: riskwatch user add -username NAME -role admin -jurisdiction 330681
 
 Run "riskwatch <command> -h" for the flags of a command.
@@ -69,6 +71,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return series(ctx, args, os.Stdin, stdout, stderr)
 	case "demo":
 		return demo(ctx, args, getenv, stdout, stderr)
+	case "brief":
+		return briefCmd(ctx, args, getenv, stdout, stderr)
 	case "user":
 		return userCmd(ctx, args, getenv, os.Stdin, stdout, stderr)
 	case "help", "-h", "-help", "--help":

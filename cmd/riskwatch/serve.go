@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/segmentio/kafka-go"
 
+	"riskwatch/brief"
 	"riskwatch/console"
 	"riskwatch/desk"
 	"riskwatch/detectors"
@@ -95,7 +96,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errs := make(chan error, len(feeds)+3) // every goroutine reports at most once
+	errs := make(chan error, len(feeds)+4) // every goroutine reports at most once
 	for _, f := range feeds {
 		r, err := feedReader(brokers, f, kafkaLogger(log, f.Topic), log)
 		if err != nil {
@@ -142,6 +143,22 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 			}
 		})
 	}
+	// The leaders' briefs on schedule, once across replicas (the briefs
+	// table and the outbox's dedup keys), announced by the desks' robots.
+	dir, err := desks.Directory.Desks(ctx)
+	if err != nil {
+		cancel()
+		wg.Wait()
+		return err
+	}
+	briefs := brief.NewScheduler(brief.NewMaker(pipeline.NewMatterReader(conn), desks.Stats, desks.Directory, nil), brief.NewStore(pool),
+		desks.Outbox, c.Briefs.Link, fmt.Sprintf("%s/%d", host, os.Getpid()), log)
+	wg.Go(func() {
+		if err := briefs.Run(ctx, c.Briefs.schedules(dir)); err != nil {
+			errs <- fmt.Errorf("briefs: %w", err)
+			cancel()
+		}
+	})
 	// Every 5 seconds: a red alert reaches its desk seconds after the
 	// detector raised it.
 	dlog := log.With("component", "desk")

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	risk "riskwatch"
+	"riskwatch/brief"
+	"riskwatch/desk"
+	"riskwatch/pipeline"
+	"riskwatch/schema"
+)
+
+// briefCmd writes a leaders' brief of a region and a period, from
+// ClickHouse and PostgreSQL, for any past period.
+func briefCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var region, period, atText, format, out string
+	c, err := parse("brief", args, getenv, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&region, "region", "", "Division code of the city, county or township (6, 9 or 12 digits). Required.")
+		fs.StringVar(&period, "period", "week", "day, week (Monday to Sunday), month, or business (信访业务月: the 21st to the 20th).")
+		fs.StringVar(&atText, "at", "", "A day of the period, YYYY-MM-DD in UTC+8; empty: the last complete period.")
+		fs.StringVar(&format, "format", "html", "html (print-ready, two A4 pages), markdown or json.")
+		fs.StringVar(&out, "out", "-", "Where to write the brief; - is standard output.")
+	})
+	if err != nil {
+		return err
+	}
+	if region == "" {
+		return errors.New("brief: -region is required")
+	}
+	scope, err := brief.Scope(region)
+	if err != nil {
+		return fmt.Errorf("brief: %w", err)
+	}
+	p, err := briefPeriod(period, atText, time.Now())
+	if err != nil {
+		return fmt.Errorf("brief: %w", err)
+	}
+	conn, err := schema.Open(ctx, c.ClickHouse)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	d, closeDesks, err := openDesks(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer closeDesks()
+	// The command reads as a leader of the region: whoever runs it holds
+	// the stores' credentials already.
+	as := desk.User{Username: "riskwatch-brief", Role: desk.RoleLeader, Jurisdiction: scope}
+	b, err := brief.NewMaker(pipeline.NewMatterReader(conn), d.Stats, d.Directory, nil).Make(ctx, as, region, p)
+	if err != nil {
+		return fmt.Errorf("brief: %w", err)
+	}
+	w := stdout
+	var f *os.File
+	if out != "-" && out != "" {
+		if f, err = os.Create(out); err != nil {
+			return fmt.Errorf("brief: %w", err)
+		}
+		defer f.Close() // no-op after the checked Close below
+		w = f
+	}
+	err = brief.Write(w, b, format)
+	if err == nil && f != nil {
+		err = f.Close()
+	}
+	if err != nil {
+		return fmt.Errorf("brief: write: %w", err)
+	}
+	fmt.Fprintf(stderr, "brief: %s %s, %d observations\n", b.RegionName, b.Period.Title(), len(b.Observations))
+	return nil
+}
+
+// briefPeriod is the period of kind holding the day atText, or, without
+// one, the last period that ended before now.
+func briefPeriod(kind, atText string, now time.Time) (brief.Period, error) {
+	if atText == "" {
+		cur, err := brief.PeriodAt(kind, now)
+		if err != nil {
+			return brief.Period{}, err
+		}
+		return cur.Previous(), nil
+	}
+	at, err := time.ParseInLocation(time.DateOnly, strings.TrimSpace(atText), risk.CST)
+	if err != nil {
+		return brief.Period{}, fmt.Errorf("-at %q: want YYYY-MM-DD: %w", atText, risk.ErrInvalid)
+	}
+	return brief.PeriodAt(kind, at)
+}
