@@ -28,6 +28,11 @@ type Figures struct {
 	// merged, or the dismiss reason): the detectors' precision as the
 	// centres judge it.
 	Reviewed map[string]map[string]int `json:"reviewed"`
+	// History says, per detector, what its latest run left uncompared for
+	// want of history (趋势上升 in its first weeks): silent, not clear.
+	// Detectors with nothing to say are absent. The same for every
+	// jurisdiction: it names no place.
+	History map[string]string `json:"history"`
 }
 
 // Figures returns the jurisdiction's aggregates.
@@ -58,6 +63,12 @@ func (s *Stats) Figures(ctx context.Context, by User) (Figures, error) {
 	}
 	if err := s.reviewed(ctx, by, &f); err != nil {
 		return Figures{}, err
+	}
+	f.History = map[string]string{}
+	if err := s.notes(ctx, f.History, `SELECT detector, note FROM (
+			SELECT DISTINCT ON (detector) detector, note FROM detector_runs WHERE status = 'done' ORDER BY detector, window_end DESC) l
+		WHERE note <> ''`); err != nil {
+		return Figures{}, fmt.Errorf("figures: detectors' history: %w", err)
 	}
 	if f.Settled > 0 {
 		f.SettledShare = float64(f.SettledFirst) / float64(f.Settled)
@@ -96,6 +107,23 @@ func (s *Stats) count(ctx context.Context, dst map[string]int, q string, args ..
 			return err
 		}
 		dst[k] = n
+	}
+	return rows.Err()
+}
+
+// notes fills dst from a query of (key, text) rows.
+func (s *Stats) notes(ctx context.Context, dst map[string]string, q string, args ...any) error {
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			return err
+		}
+		dst[k] = v
 	}
 	return rows.Err()
 }
