@@ -454,11 +454,11 @@ func TestTrend(t *testing.T) {
 			}
 		}
 	}
-	plant("330681109000", "劳资纠纷", time.Time{}, 2, 3, 6, 12)  // a sustained rise
-	plant("330681003000", "物业纠纷", time.Time{}, 5, 6, 5, 5)   // flat
+	plant("330681109000", "劳资纠纷", time.Time{}, 2, 3, 6, 12)   // a sustained rise
+	plant("330681003000", "物业纠纷", time.Time{}, 5, 6, 5, 5)    // flat
 	plant("330681104000", "征地拆迁纠纷", time.Time{}, 2, 2, 2, 15) // one odd week: a surge's business, not a trend
-	plant("330681001000", "商贸旅游", time.Time{}, 7, 7, 10, 18) // a busy place rising for two weeks
-	plant("330681002000", "城乡建设", time.Time{}, 8, 7, 9, 8)   // a busy place's noise
+	plant("330681001000", "商贸旅游", time.Time{}, 7, 7, 10, 18)  // a busy place rising for two weeks
+	plant("330681002000", "城乡建设", time.Time{}, 8, 7, 9, 8)    // a busy place's noise
 	// The hotline backfilled into 330681006 from 15 days ago: the older
 	// matters there are only those still being handled then.
 	plant("330681006000", "劳资纠纷", end.Add(-15*24*time.Hour), 1, 2, 6, 12)
