@@ -3,6 +3,7 @@ package detectors_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -203,20 +204,36 @@ func TestOverdue(t *testing.T) {
 		// A petition accepted 61 days ago without a deadline: past the statutory 60 days.
 		row{source: "petition", id: "statutory", region: "330681104000", county: "330681", category: "征地拆迁纠纷", at: at(-24 * 62), accepted: at(-24 * 61)},
 		row{source: "petition", id: "in-time", at: at(-24 * 20), accepted: at(-24 * 20)},
+		// Late routine orders: a streetlight, and the same from someone who called before.
+		row{source: "hotline", id: "routine", region: "330681001000", county: "330681", category: "城乡建设", at: at(-100), deadline: at(-3)},
+		row{source: "hotline", id: "routine-again", region: "330681001000", county: "330681", category: "城乡建设", at: at(-100), deadline: at(-3), repeat: true},
 	)
 	// Run hour by hour, as the scheduler does, over the twelve days before:
 	// each record raises when it crosses a line, and its alert rises.
 	d := detectors.Overdue(conn, detectors.DefaultConfig().Overdue)
 	levels := map[string]risk.Level{}
 	raised := map[string]int{}
+	queued := map[string]bool{} // raised for review at least once
 	for h := -24 * 12.0; h < 12; h++ {
 		for _, a := range detect(t, d, window(h, h+1)) {
 			id := a.Evidence[0].ID
 			levels[id] = levels[id].Max(a.Level)
 			raised[id]++
+			if !a.Reminder {
+				queued[id] = true
+				if a.Level == risk.LevelBlue {
+					t.Errorf("%s: 将到期 queued for review, want a reminder", id)
+				}
+			}
 		}
 	}
-	want := map[string]risk.Level{"late": risk.LevelYellow, "very-late": risk.LevelOrange, "soon": risk.LevelBlue, "statutory": risk.LevelYellow}
+	// Late disputes, petitions and repeated matters are early warnings; the
+	// routine order late, and every 将到期, only reminders to the desk.
+	if wantQueued := map[string]bool{"late": true, "very-late": true, "statutory": true, "routine-again": true}; !maps.Equal(queued, wantQueued) {
+		t.Errorf("queued for review: %v, want %v", queued, wantQueued)
+	}
+	want := map[string]risk.Level{"late": risk.LevelYellow, "very-late": risk.LevelOrange, "soon": risk.LevelBlue, "statutory": risk.LevelYellow,
+		"routine": risk.LevelYellow, "routine-again": risk.LevelYellow}
 	if len(levels) != len(want) {
 		t.Errorf("alerts on %v, want %v", levels, want)
 	}
@@ -502,4 +519,40 @@ func later(a, b time.Time) time.Time {
 		return b
 	}
 	return a
+}
+
+// TestBacktestNeverCitesDeletedOrSuperseded: a backtest reads the records
+// as they stand, so a record deleted upstream after it was raised, or
+// whose words a newer version took back, is no evidence.
+func TestBacktestNeverCitesDeletedOrSuperseded(t *testing.T) {
+	conn, _ := schematest.Open(t)
+	lex, err := intent.New(intent.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := "来电人称老板再不发工资就从工地楼顶跳下去，不想活了。"
+	v := func(id string, version uint32, updated float64, text, status string) row {
+		return row{source: "grid", id: id, version: version, region: "330681109201", county: "330681", category: "劳资纠纷",
+			at: at(-30), updated: at(updated), text: text, status: status}
+	}
+	seed(t, conn,
+		v("kept", 1, -29, text, ""),
+		v("deleted", 1, -29, text, ""), v("deleted", 2, 5, text, "deleted"), // grid status 06, days later
+		v("corrected", 1, -29, text, ""), v("corrected", 2, -20, "来电反映工资发放时间，已解释。", ""),
+	)
+	runs, err := detectors.Backtest(t.Context(), []detectors.Definition{detectors.Extreme(conn, lex)}, at(-48), at(0), detectors.BacktestConfig{Parallel: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cited []string
+	for _, alerts := range runs[0].Alerts {
+		for _, a := range alerts {
+			for _, e := range a.Evidence {
+				cited = append(cited, e.ID)
+			}
+		}
+	}
+	if !slices.Equal(cited, []string{"kept"}) {
+		t.Errorf("the backtest cited %v, want [kept]: never a deleted record or a superseded version", cited)
+	}
 }

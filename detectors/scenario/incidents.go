@@ -329,9 +329,11 @@ func (g *gen) plantOverdue() {
 	t := g.town()
 	v := g.anyVillage(t)
 	r := g.hotline(call{at: dl.Add(-7 * day), town: t, vil: v, caller: g.newPerson(false), cat: catalogByPath("城乡建设/违章建筑/违法建设"), appeal: "举报", urgency: "一般", life: lifeOpen, deadline: 7 * day})
-	g.incident(Overdue, "hotline_late", g.overdueLevel(r.due), t.code, "a report of illegal building, dispatched and never answered", r.due.Add(-day), r)
+	// A routine report, however late, is the hotline's own supervision: a
+	// reminder to the desk, not a warning for review.
+	g.incident(Overdue, "hotline_late", g.overdueLevel(r.due), t.code, "a report of illegal building, dispatched and never answered", r.due.Add(-day), r).Reminder = true
 
-	// Extended once (延期), and late again.
+	// Extended once (延期), and late again: a dispute (物业纠纷), for review.
 	dl = g.deadlineLate(30*time.Hour, 4*day)
 	t = g.town()
 	r = g.hotline(call{at: dl.Add(-10 * day), town: t, vil: g.anyVillage(t), caller: g.newPerson(false), cat: catalogByPath("房产物业/物业管理/物业服务"), appeal: "投诉", urgency: "一般",
@@ -354,7 +356,7 @@ func (g *gen) plantOverdue() {
 	dl = g.to.Add(between(g.r, 2*time.Hour, 20*time.Hour))
 	t = g.town()
 	r = g.hotline(call{at: dl.Add(-7 * day), town: t, vil: g.anyVillage(t), caller: g.newPerson(false), cat: catalogByPath("市场监管/消费维权/退换货"), appeal: "投诉", urgency: "一般", life: lifeOpen, deadline: 7 * day})
-	g.incident(Overdue, "due_soon", risk.LevelBlue, t.code, "a complaint due within a day when the scenario ends", r.due.Add(-day), r)
+	g.incident(Overdue, "due_soon", risk.LevelBlue, t.code, "a complaint due within a day when the scenario ends", r.due.Add(-day), r).Reminder = true
 }
 
 func (g *gen) plantCollective() {
@@ -485,13 +487,10 @@ func (g *gen) plantTrend() {
 func (g *gen) rise(t *township, cat *catalog, category string, level risk.Level, kind, what string, texts []string) {
 	const week = 7 * 24 * time.Hour
 	end := g.incTo()
-	// The rise ends once the detector has its eight weeks of history, when
-	// the scenario is that long (-weeks 9 or more): before, nobody can tell
-	// a rise from the weeks before the data.
+	// The rise ends once the detector has its four weeks of history (the
+	// incidents' span begins after four weeks): before, nobody can tell a
+	// rise from the weeks before the data.
 	lo := g.incFrom().Add(9 * 24 * time.Hour)
-	if history := g.from.Add(8*week + 24*time.Hour); history.After(lo) && history.Before(end) {
-		lo = history
-	}
 	if lo.Before(end) {
 		end = g.when(lo, end, false)
 	}
