@@ -259,7 +259,9 @@ func TestSchedulerKeepsHistoryNotes(t *testing.T) {
 	s := detectors.NewScheduler(pool, &recorder{}, func(context.Context) (time.Time, error) { return now, nil }, "a", prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
 	s.Now = func() time.Time { return now }
 	d := (&counting{}).def()
-	d.History = func(_ context.Context, w risk.Window) (string, error) { return "历史不足：" + w.Start.Format("15:04"), nil }
+	d.History = func(_ context.Context, w risk.Window) (string, error) {
+		return "历史不足：" + w.Start.Format("15:04"), nil
+	}
 	if n := s.Tick(ctx, d); n != 1 {
 		t.Fatalf("ran %d windows, want 1", n)
 	}
