@@ -3,6 +3,7 @@ package detectors
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -10,13 +11,12 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	risk "riskwatch"
-	"riskwatch/detectors/surge"
 )
 
 // TrendConfig tunes the trend detector.
 type TrendConfig struct {
 	Weeks    int     `yaml:"weeks"`     // weekly counts compared; default 4
-	Tail     float64 `yaml:"tail"`      // the last week's Poisson tail over the baseline, at most; default 0.001
+	Tail     float64 `yaml:"tail"`      // chance of the last week over the first half at the same rate, at most; default 0.001
 	MinLast  int     `yaml:"min_last"`  // matters in the last week, at least; default 5
 	MinRatio float64 `yaml:"min_ratio"` // last week over the baseline, at least; default 1.5
 }
@@ -26,8 +26,9 @@ type TrendConfig struct {
 // window); the baseline is the median of the first half of the weeks
 // (robust to an old burst); every later week is above it and the last is
 // the highest, so one busy week is a surge, not a trend; and the last week
-// is beyond chance over the baseline (Poisson tail under Tail), with at
-// least MinLast matters and MinRatio times the baseline. Yellow; orange at
+// is beyond chance over the first half (an exact test under Tail, see
+// beyondChance), with at least MinLast matters and MinRatio times the
+// baseline. Yellow; orange at
 // three times the baseline.
 //
 // It compares only against weeks the feeds covered (trendCoverage): until
@@ -116,7 +117,39 @@ func rising(c []float64, cfg TrendConfig) bool {
 			return false
 		}
 	}
-	return last >= float64(cfg.MinLast) && last/base >= cfg.MinRatio && surge.UpperTail(last, base, 1) < cfg.Tail
+	return last >= float64(cfg.MinLast) && last/base >= cfg.MinRatio && beyondChance(c) < cfg.Tail
+}
+
+// beyondChance is the chance of a last week at least this far above the
+// first half of the weeks if all had the same rate: given the matters of
+// both, each falls in the last week with probability 1/(h+1), h the weeks
+// of the first half (the exact conditional test of two Poisson rates). A
+// baseline of two weeks is itself a noisy estimate; this test counts that,
+// where a Poisson tail over the baseline as if it were known does not.
+func beyondChance(c []float64) float64 {
+	first := c[:len(c)/2]
+	last := int(c[len(c)-1])
+	n := last
+	for _, v := range first {
+		n += int(v)
+	}
+	return binomialTail(last, n, 1/float64(len(first)+1))
+}
+
+// binomialTail is P(X ≥ x) for X binomial with n trials of probability q.
+func binomialTail(x, n int, q float64) float64 {
+	if x <= 0 {
+		return 1
+	}
+	lq, lr := math.Log(q), math.Log1p(-q)
+	lgn, _ := math.Lgamma(float64(n + 1))
+	sum := 0.0
+	for k := x; k <= n; k++ {
+		lk, _ := math.Lgamma(float64(k + 1))
+		lnk, _ := math.Lgamma(float64(n - k + 1))
+		sum += math.Exp(lgn - lk - lnk + float64(k)*lq + float64(n-k)*lr)
+	}
+	return min(sum, 1)
 }
 
 // baseline is the median of the first half of the weeks, at least 1: a

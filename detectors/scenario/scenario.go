@@ -141,8 +141,9 @@ type Incident struct {
 	// the record that crossed the detector's threshold (the 3rd matter of a
 	// repeat, the 5th call of a surge hour, the record in a second feed),
 	// the record itself (extreme intent, skip-level, collective), or for
-	// overdue 24 hours before the deadline (将到期), for a trend the 5th
-	// matter (the detector's floor) of the last week of its rise.
+	// overdue the deadline (24 hours before it for a 将到期 reminder), for a
+	// trend the matter of its rise's last week that makes the rise
+	// significant.
 	KnowableAt time.Time `json:"knowable_at"`
 	// Reminder says the incident is to be told to the desk that owns the
 	// matter, not queued for review (将到期, a routine order late): only a
