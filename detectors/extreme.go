@@ -93,11 +93,10 @@ PREWHERE ingested_at >= ? AND ingested_at < ?
 WHERE status != 'deleted'
 ORDER BY ingested_at, source, id`
 
-// extremeReplayQuery reads the matters raised in the window as they stand
-// now, for backtests over event time: a record deleted upstream, or words a
-// newer version took back, are never cited.
+// extremeReplayQuery reads the versions of matters raised in the window, for
+// backtests over event time.
 const extremeReplayQuery = `
 SELECT source, id, township, county, category, title, text, occurred_at
-FROM events FINAL
+FROM event_versions
 WHERE status != 'deleted' AND occurred_at >= ? AND occurred_at < ?
 ORDER BY occurred_at, source, id`
