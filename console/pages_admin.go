@@ -160,12 +160,8 @@ func (s *Server) adminPages() {
 		if u := strings.TrimSpace(f.Get("robot_url")); u != "" {
 			x.Webhooks = append(x.Webhooks, robot.Webhook{Kind: robot.Kind(f.Get("robot_kind")), URL: u, Secret: strings.TrimSpace(f.Get("robot_secret"))})
 		}
-		back := "/admin/desks/" + url.PathEscape(d.ID)
-		if d.New {
-			back = "/admin/desks/new"
-		}
 		if _, err := s.Directory.SaveDesk(r.Context(), v.user, x); err != nil {
-			return failed(w, r, back, err)
+			return failed(w, r, r.URL.Path, err) // back to the form
 		}
 		redirect(w, r, "/admin/desks", flash{Text: "已保存 " + x.Name})
 		return nil

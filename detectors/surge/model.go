@@ -31,7 +31,7 @@ const (
 	// levelWindow is how much recent history sets the local level: a day
 	// (on NAB's real counts, shorter windows chased the noise and flagged
 	// more than alpha outside the labelled windows).
-	levelWindowDefault = 24 * time.Hour
+	levelWindow = 24 * time.Hour
 	// levelPrior is how many counts' worth of the seasonal baseline the
 	// local level starts from: thin series keep their seasonal baseline.
 	levelPrior = 20
@@ -297,5 +297,3 @@ func judge(p Point, mu, logP float64, cfg Config) Scored {
 		Alert:    pv < cfg.Alpha && p.V-mu >= cfg.MinExcess && p.V >= cfg.MinCount,
 	}
 }
-
-var levelWindow = levelWindowDefault
