@@ -87,6 +87,11 @@ type Alert struct {
 	// specific division code the evidence shares. It is not part of the
 	// scope; "" means the region label.
 	Region string
+	// Reminder marks a notice for the desk that owns the matter rather
+	// than an early warning for the centres to review (将到期, a routine
+	// order late: the upstream systems' own supervision). It never enters
+	// the review queue.
+	Reminder bool
 }
 
 // Where is the division code of the alert's matter: Region, else the

@@ -2,6 +2,7 @@ package console
 
 import (
 	"cmp"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -28,6 +29,13 @@ type alertData struct {
 	Desks     []desk.Desk
 	Reasons   []struct{ ID, Name string }
 	CanReview bool
+	Log       []logEntry // what became of the alert, newest first
+}
+
+// logEntry is one audit entry about an alert, with its reason.
+type logEntry struct {
+	desk.AuditEntry
+	Reason string
 }
 
 // figure is one of Alert.Numbers with its label.
@@ -140,6 +148,18 @@ func (s *Server) alertDetail(r *http.Request, u desk.User) (alertData, error) {
 	}
 	if d.Desks, err = s.Directory.DesksFor(ctx, u); err != nil {
 		return d, err
+	}
+	log, err := s.Audit.Entries(ctx, u, desk.AuditFilter{Alert: a.Key, Limit: 20})
+	if err != nil {
+		return d, err
+	}
+	for _, e := range log {
+		var detail struct {
+			Reason any `json:"reason"`
+		}
+		json.Unmarshal(e.Detail, &detail)
+		reason, _ := detail.Reason.(string) // a route's reason, a dismissal's, a withdrawal's
+		d.Log = append(d.Log, logEntry{AuditEntry: e, Reason: statusName(reason)})
 	}
 	for _, x := range d.Desks {
 		if x.ID == a.Desk {

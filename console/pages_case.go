@@ -331,6 +331,7 @@ var auditNames = map[string]string{
 	"case.refer": "诉调对接", "case.escalate": "上交", "case.reopen": "重新受理", "case.assign": "指派", "case.note": "记录",
 	"case.pause": "暂停计时", "case.resume": "恢复计时", "case.card": "督办", "case.evidence": "新证据", "party.reveal": "查看联系方式",
 	"alert.confirm": "确认预警", "alert.merge": "并案", "case.outcome": "登记结果", "case.due_soon": "将到期提醒",
+	"alert.route": "分派", "alert.dismiss": "排除", "alert.join": "并入在办案件", "alert.withdraw": "撤回（证据已删除）",
 }
 
 func auditName(a string) string {

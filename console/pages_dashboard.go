@@ -254,6 +254,9 @@ func (s *Server) dashboardPages() {
 		}
 		d := figuresData{}
 		for _, det := range detectorNames {
+			if note := f.History[det.ID]; note != "" {
+				d.History = append(d.History, historyRow{Detector: det.ID, Note: note})
+			}
 			out := f.Reviewed[det.ID]
 			row := figureRow{Detector: det.ID, Confirmed: out["confirmed"], Merged: out["merged"],
 				FalsePositive: out[string(risk.DismissFalsePositive)], Handled: out[string(risk.DismissHandled)], Duplicate: out[string(risk.DismissDuplicate)]}
@@ -278,7 +281,11 @@ func (s *Server) dashboardPages() {
 type figuresData struct {
 	Rows     []figureRow
 	OverTime []desk.DetectorFigure
+	History  []historyRow // detectors silent for want of history
 }
+
+// historyRow is what a detector's latest run could not compare yet.
+type historyRow struct{ Detector, Note string }
 
 // figureRow is one detector's reviewed alerts by outcome. Precision counts
 // 已处理 as a true alert: the matter was real, only already handled.

@@ -92,7 +92,7 @@ type levelCount struct {
 }
 
 var alertStatuses = []struct{ ID, Name string }{
-	{"open", "待审核"}, {"confirmed", "已确认"}, {"dismissed", "已排除"}, {"merged", "已并案"}, {"closed", "已关闭"}, {"all", "全部"},
+	{"open", "待审核"}, {"confirmed", "已确认"}, {"dismissed", "已排除"}, {"merged", "已并案"}, {"closed", "已关闭"}, {"withdrawn", "已撤回"}, {"all", "全部"},
 }
 
 // dismissReasons are risk.DismissReason's values in Chinese.

@@ -49,6 +49,9 @@ type Deps struct {
 	// Contacts opens a party's sealed contact; nil: no contact can be
 	// revealed.
 	Contacts unsealer
+	// Deleted says which records were deleted upstream, for
+	// Review.Withdraw; nil: no alert is withdrawn.
+	Deleted deletedFinder
 	// Now is the clock; nil is time.Now. Tests and backtests inject time.
 	Now func() time.Time
 }
@@ -68,7 +71,7 @@ func New(pool *pgxpool.Pool, cfg Config, deps Deps) (Parts, error) {
 	return Parts{
 		Directory: dir,
 		Accounts:  newAccounts(b, cfg.Sessions),
-		Review:    &Review{base: b, routing: cfg.Routing, dir: dir, cases: cases, party: deps.Parties},
+		Review:    &Review{base: b, routing: cfg.Routing, dir: dir, cases: cases, party: deps.Parties, deleted: deps.Deleted},
 		Cases:     cases,
 		Clock:     &Clock{base: b, cases: cases},
 		Outbox:    &Outbox{base: b},

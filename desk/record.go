@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	risk "riskwatch"
+	"riskwatch/desk/robot"
 )
 
 // AlertEvent is the JSON of an alert on the riskwatch.alerts topic, keyed
@@ -48,8 +49,22 @@ const MaxEvidence = 200
 // alert stored is an alert published, once per run's alert. It returns how
 // many alerts were opened; on an error, those before the failing one are
 // stored.
+//
+// A reminder (risk.Alert.Reminder) is not stored as an alert: see remind.
 func (s *Review) Record(ctx context.Context, alerts []risk.Alert) (opened int, err error) {
+	var desks []Desk
 	for _, a := range alerts {
+		if a.Reminder {
+			if desks == nil {
+				if desks, err = s.dir.Desks(ctx); err != nil {
+					return opened, err
+				}
+			}
+			if err := s.remind(ctx, a, desks); err != nil {
+				return opened, fmt.Errorf("remind %s: %w", a.Key(), err)
+			}
+			continue
+		}
 		var created bool
 		for attempt := 0; ; attempt++ {
 			created, err = s.record(ctx, a)
@@ -66,6 +81,22 @@ func (s *Review) Record(ctx context.Context, alerts []risk.Alert) (opened int, e
 		}
 	}
 	return opened, nil
+}
+
+// remind tells the desk that routing picks for a reminder's matter, through
+// its robots, once per matter and line (将到期, then late, then seven days
+// late) however often it is recorded. Nothing enters the review queue or the
+// riskwatch.alerts topic; with no desk for the place, nobody here is told
+// (the upstream system's own supervision remains).
+func (s *Review) remind(ctx context.Context, a risk.Alert, desks []Desk) error {
+	route, err := s.routing.Route(Scope{a.Detector(), a.Level, a.Where()}, desks)
+	if err != nil {
+		return nil
+	}
+	msg := robot.Message{Title: "提醒：" + a.Summary, Markdown: fmt.Sprintf("#### 办理提醒\n%s\n\n- 期限提醒由上游系统督办，本条不进入预警审核队列", a.Summary)}
+	return s.write(ctx, "system", func(c *change) error {
+		return c.notify(ctx, route.Desk, "reminder/"+a.ScopeKey()+"/"+string(a.Level), false, msg)
+	})
 }
 
 func (s *Review) record(ctx context.Context, a risk.Alert) (created bool, err error) {

@@ -21,7 +21,8 @@ type Review struct {
 	routing RoutingConfig
 	dir     *Directory
 	cases   *Cases
-	party   partyFinder // nil: no parties
+	party   partyFinder   // nil: no parties
+	deleted deletedFinder // nil: no alert is withdrawn
 }
 
 // Alert is an alert as a desk sees it: the detector's fields, its review
@@ -30,7 +31,7 @@ type Alert struct {
 	Key           string             `json:"key"`
 	Detector      string             `json:"detector"`
 	Level         risk.Level         `json:"level"`
-	Status        string             `json:"status"` // open, confirmed, dismissed, merged, closed
+	Status        string             `json:"status"` // open, confirmed, dismissed, merged, closed, withdrawn
 	Region        string             `json:"region"`
 	Category      string             `json:"category"`
 	Subject       string             `json:"subject,omitempty"`
@@ -384,4 +385,79 @@ func (s *Review) Related(ctx context.Context, by User, key string) ([]Alert, []C
 	cases, err := s.cases.list(ctx, `starts_with(region, $1) AND (persons && $2 OR ($3 <> '' AND subject = $3))
 		ORDER BY created_at DESC LIMIT 50`, by.Jurisdiction, persons, subject)
 	return alerts, cases, err
+}
+
+// deletedFinder says which of some records were deleted upstream (grid
+// status 06): their newest stored state is 'deleted'.
+type deletedFinder interface {
+	Deleted(ctx context.Context, refs []risk.Evidence) ([]risk.Evidence, error)
+}
+
+// withdrawBatch is how many open alerts Withdraw reads at a time; their
+// records are asked about together.
+const withdrawBatch = 100
+
+// Withdraw withdraws every open alert whose evidence records were all
+// deleted upstream: its status becomes withdrawn, and the audit log and the
+// riskwatch.cases topic say why and which records. Only alerts that list
+// every record they named are judged (evidence_count within MaxEvidence),
+// and alerts without evidence never. It does nothing without a
+// deletedFinder (Deps.Deleted).
+func (s *Review) Withdraw(ctx context.Context) error {
+	if s.deleted == nil {
+		return nil
+	}
+	after := ""
+	for {
+		rows, err := s.pool.Query(ctx, `SELECT `+alertColumns+` FROM alerts
+			WHERE status = 'open' AND evidence_count > 0 AND evidence_count = jsonb_array_length(evidence) AND key > $1
+			ORDER BY key LIMIT $2`, after, withdrawBatch)
+		if err != nil {
+			return fmt.Errorf("alerts to check for deleted evidence: %w", err)
+		}
+		alerts, err := pgx.CollectRows(rows, scanAlert)
+		if err != nil {
+			return fmt.Errorf("alerts to check for deleted evidence: %w", err)
+		}
+		if len(alerts) == 0 {
+			return nil
+		}
+		after = alerts[len(alerts)-1].Key
+		var refs []risk.Evidence
+		for _, a := range alerts {
+			refs = append(refs, a.Evidence...)
+		}
+		gone := map[risk.Evidence]bool{}
+		for chunk := range slices.Chunk(refs, 500) {
+			deleted, err := s.deleted.Deleted(ctx, chunk)
+			if err != nil {
+				return fmt.Errorf("deleted records: %w", err)
+			}
+			for _, e := range deleted {
+				gone[e] = true
+			}
+		}
+		for _, a := range alerts {
+			if !slices.ContainsFunc(a.Evidence, func(e risk.Evidence) bool { return !gone[e] }) {
+				if err := s.withdraw(ctx, a); err != nil {
+					return err
+				}
+			}
+		}
+	}
+}
+
+// withdraw withdraws one alert if it is still open.
+func (s *Review) withdraw(ctx context.Context, a Alert) error {
+	return s.write(ctx, "system", func(c *change) error {
+		tag, err := c.tx.Exec(ctx, `UPDATE alerts SET status = 'withdrawn', updated_at = $2 WHERE key = $1 AND status = 'open'`, a.Key, c.at)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		detail := map[string]any{"reason": "证据记录均已被上游删除", "records": a.Evidence}
+		if err := c.audit(ctx, "alert.withdraw", auditRef{alertKey: a.Key, deskID: a.Desk}, detail); err != nil {
+			return err
+		}
+		return c.publish(ctx, Event{Type: "alert.withdrawn", Alert: a.Key, Desk: a.Desk, Level: string(a.Level), Detail: detail})
+	})
 }

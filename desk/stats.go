@@ -30,6 +30,11 @@ type Figures struct {
 	// merged, or the dismiss reason): the detectors' precision as the
 	// centres judge it.
 	Reviewed map[string]map[string]int `json:"reviewed"`
+	// History says, per detector, what its latest run left uncompared for
+	// want of history (趋势上升 in its first weeks): silent, not clear.
+	// Detectors with nothing to say are absent. The same for every
+	// jurisdiction: it names no place.
+	History map[string]string `json:"history"`
 }
 
 // Figures returns the jurisdiction's aggregates.
@@ -60,6 +65,19 @@ func (s *Stats) Figures(ctx context.Context, by User) (Figures, error) {
 	}
 	if err := s.reviewed(ctx, by, &f); err != nil {
 		return Figures{}, err
+	}
+	f.History = map[string]string{}
+	// The latest done window of each detector, by the ledger's key: a skip
+	// over the few detectors, then one index probe each, however many
+	// windows the ledger keeps.
+	if err := s.notes(ctx, f.History, `WITH RECURSIVE d(name) AS (
+			SELECT min(detector) FROM detector_runs
+			UNION ALL
+			SELECT (SELECT min(detector) FROM detector_runs WHERE detector > d.name) FROM d WHERE d.name IS NOT NULL)
+		SELECT d.name, l.note FROM d CROSS JOIN LATERAL (
+			SELECT note FROM detector_runs r WHERE r.detector = d.name AND r.status = 'done' ORDER BY r.window_start DESC LIMIT 1) l
+		WHERE d.name IS NOT NULL AND l.note <> ''`); err != nil {
+		return Figures{}, fmt.Errorf("figures: detectors' history: %w", err)
 	}
 	if f.Settled > 0 {
 		f.SettledShare = float64(f.SettledFirst) / float64(f.Settled)
@@ -98,6 +116,23 @@ func (s *Stats) count(ctx context.Context, dst map[string]int, q string, args ..
 			return err
 		}
 		dst[k] = n
+	}
+	return rows.Err()
+}
+
+// notes fills dst from a query of (key, text) rows.
+func (s *Stats) notes(ctx context.Context, dst map[string]string, q string, args ...any) error {
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			return err
+		}
+		dst[k] = v
 	}
 	return rows.Err()
 }

@@ -30,6 +30,11 @@ type Definition struct {
 	// Detect returns every alert firing in w. It never reads the clock, so a
 	// missed window can be re-run later with the same result.
 	Detect func(ctx context.Context, w risk.Window) ([]risk.Alert, error)
+	// History, when set, says in words for centre staff what of the
+	// detector's scope has too little history in w to be compared against
+	// ("" when nothing): silent for want of a baseline, not for want of
+	// risk. The scheduler keeps it in the run ledger beside the window.
+	History func(ctx context.Context, w risk.Window) (string, error)
 }
 
 // Config holds every detector's settings, loaded from one YAML file; the
@@ -53,7 +58,7 @@ func DefaultConfig() Config {
 		Collective:  CollectiveConfig{Petitioners: 5, Gathering: 10, Persons: 5, Days: 3, Alpha: 1e-4},
 		Surge:       surge.DefaultConfig(),
 		Convergence: ConvergenceConfig{Days: 14, Similarity: 0.25},
-		Trend:       TrendConfig{Weeks: 8, Alpha: 0.05, Tail: 0.001, MinLast: 5, MinRatio: 1.5},
+		Trend:       TrendConfig{Weeks: 4, Tail: 0.001, MinLast: 5, MinRatio: 1.5},
 	}
 }
 

@@ -3,6 +3,7 @@ package detectors_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -203,20 +204,36 @@ func TestOverdue(t *testing.T) {
 		// A petition accepted 61 days ago without a deadline: past the statutory 60 days.
 		row{source: "petition", id: "statutory", region: "330681104000", county: "330681", category: "征地拆迁纠纷", at: at(-24 * 62), accepted: at(-24 * 61)},
 		row{source: "petition", id: "in-time", at: at(-24 * 20), accepted: at(-24 * 20)},
+		// Late routine orders: a streetlight, and the same from someone who called before.
+		row{source: "hotline", id: "routine", region: "330681001000", county: "330681", category: "城乡建设", at: at(-100), deadline: at(-3)},
+		row{source: "hotline", id: "routine-again", region: "330681001000", county: "330681", category: "城乡建设", at: at(-100), deadline: at(-3), repeat: true},
 	)
 	// Run hour by hour, as the scheduler does, over the twelve days before:
 	// each record raises when it crosses a line, and its alert rises.
 	d := detectors.Overdue(conn, detectors.DefaultConfig().Overdue)
 	levels := map[string]risk.Level{}
 	raised := map[string]int{}
+	queued := map[string]bool{} // raised for review at least once
 	for h := -24 * 12.0; h < 12; h++ {
 		for _, a := range detect(t, d, window(h, h+1)) {
 			id := a.Evidence[0].ID
 			levels[id] = levels[id].Max(a.Level)
 			raised[id]++
+			if !a.Reminder {
+				queued[id] = true
+				if a.Level == risk.LevelBlue {
+					t.Errorf("%s: 将到期 queued for review, want a reminder", id)
+				}
+			}
 		}
 	}
-	want := map[string]risk.Level{"late": risk.LevelYellow, "very-late": risk.LevelOrange, "soon": risk.LevelBlue, "statutory": risk.LevelYellow}
+	// Late disputes, petitions and repeated matters are early warnings; the
+	// routine order late, and every 将到期, only reminders to the desk.
+	if wantQueued := map[string]bool{"late": true, "very-late": true, "statutory": true, "routine-again": true}; !maps.Equal(queued, wantQueued) {
+		t.Errorf("queued for review: %v, want %v", queued, wantQueued)
+	}
+	want := map[string]risk.Level{"late": risk.LevelYellow, "very-late": risk.LevelOrange, "soon": risk.LevelBlue, "statutory": risk.LevelYellow,
+		"routine": risk.LevelYellow, "routine-again": risk.LevelYellow}
 	if len(levels) != len(want) {
 		t.Errorf("alerts on %v, want %v", levels, want)
 	}
@@ -460,35 +477,108 @@ func TestConvergenceSubject(t *testing.T) {
 func TestTrend(t *testing.T) {
 	conn, _ := schematest.Open(t)
 	end := t0
+	const week = 7 * 24 * time.Hour
 	var rows []row
-	plant := func(region, category string, weekly ...int) {
-		for i, n := range weekly { // oldest week first
-			weekStart := end.Add(-time.Duration(len(weekly)-i) * 7 * 24 * time.Hour)
+	// plant adds weekly counts, oldest week first, ending at end; each
+	// matter's first version is sent when it is raised, or at sent when
+	// that is later (a backfill: older matters arrive with a later version).
+	plant := func(region, category string, sent time.Time, weekly ...int) {
+		if weekly[0] > 0 { // and one matter in the week before: history that covers the weeks compared
+			at := end.Add(-time.Duration(len(weekly)+1) * week)
+			rows = append(rows, row{source: "hotline", id: region + "-" + category + "-old", region: region, county: "330681", category: category, at: at, updated: later(at, sent)})
+		}
+		for i, n := range weekly {
+			weekStart := end.Add(-time.Duration(len(weekly)-i) * week)
 			for j := range n {
+				at := weekStart.Add(time.Duration(j)*3*time.Hour + time.Hour)
 				rows = append(rows, row{source: "hotline", id: fmt.Sprintf("%s-%s-%d-%d", region, category, i, j), region: region, county: "330681", category: category,
-					at: weekStart.Add(time.Duration(j)*3*time.Hour + time.Hour)})
+					at: at, updated: later(at, sent)})
 			}
 		}
 	}
-	plant("330681109000", "劳资纠纷", 2, 3, 3, 4, 6, 7, 9, 12)   // a sustained rise
-	plant("330681003000", "物业纠纷", 5, 6, 5, 5, 6, 5, 6, 5)    // flat
-	plant("330681104000", "征地拆迁纠纷", 2, 2, 2, 2, 2, 2, 2, 15) // one odd week: a surge's business, not a trend
-	plant("330681001000", "商贸旅游", 7, 6, 8, 7, 8, 8, 10, 17)  // a busy place rising for three weeks
-	plant("330681002000", "城乡建设", 7, 9, 6, 8, 7, 10, 8, 12)  // a busy place's noise
-	plant("330681006000", "劳资纠纷", 0, 0, 3, 4, 6, 7, 9, 12)   // a township the feeds began to cover in week three
+	plant("330681109000", "劳资纠纷", time.Time{}, 2, 3, 6, 15)    // a sustained rise
+	plant("330681003000", "物业纠纷", time.Time{}, 5, 6, 5, 5)     // flat
+	plant("330681104000", "征地拆迁纠纷", time.Time{}, 2, 2, 2, 15)  // one odd week: a surge's business, not a trend
+	plant("330681001000", "商贸旅游", time.Time{}, 20, 20, 26, 45) // a busy place rising for two weeks
+	plant("330681002000", "劳资纠纷", time.Time{}, 6, 7, 9, 16)    // rising, but not beyond chance over two weeks of 6 and 7
+	plant("330681002000", "城乡建设", time.Time{}, 8, 7, 9, 8)     // a busy place's noise
+	// The hotline backfilled into 330681006 from 15 days ago: the older
+	// matters there are only those still being handled then.
+	plant("330681006000", "劳资纠纷", end.Add(-15*24*time.Hour), 1, 2, 6, 12)
+	// A category the hotline began to use in the third week.
+	plant("330681109000", "疫情防控", time.Time{}, 0, 0, 3, 9)
 	seed(t, conn, rows...)
-	got := detect(t, detectors.Trend(conn, detectors.DefaultConfig().Trend), risk.Window{Start: end.Add(-24 * time.Hour), End: end})
-	if len(got) != 2 || got[0].Labels["region"] != "330681001" || got[1].Labels["region"] != "330681109" {
-		t.Fatalf("got %+v, want trends in 330681001 and 330681109", got)
+
+	trend := detectors.Trend(conn, detectors.DefaultConfig().Trend)
+	last := risk.Window{Start: end.Add(-24 * time.Hour), End: end}
+	got := detect(t, trend, last)
+	if len(got) != 2 || got[0].Labels["region"] != "330681001" || got[1].Labels["region"] != "330681109" || got[1].Labels["category"] != "劳资纠纷" {
+		t.Fatalf("got %+v, want trends in 330681001 and 330681109 劳资纠纷 only: no rise out of weeks before a feed covered a township or a category", got)
 	}
-	if a := got[1]; a.Level != risk.LevelOrange || len(a.Evidence) != 12 {
-		t.Errorf("330681109's trend: %s with %d matters; want orange (12 against a baseline of 2.5) with the last week's 12", a.Level, len(a.Evidence))
+	if a := got[1]; a.Level != risk.LevelOrange || len(a.Evidence) != 15 {
+		t.Errorf("330681109's trend: %s with %d matters; want orange (15 against a baseline of 2.5) with the last week's 15", a.Level, len(a.Evidence))
 	}
-	if a := got[0]; a.Level != risk.LevelYellow {
-		t.Errorf("330681001's trend: %s, want yellow (17 against a baseline of 7)", a.Level)
+	if a := got[0]; a.Level != risk.LevelYellow || !strings.Contains(a.Summary, "20、20、26、45") {
+		t.Errorf("330681001's trend: %s %q, want yellow (45 against a baseline of 20) with its weekly counts", a.Level, a.Summary)
 	}
-	// With less history than the weeks tested, nothing: the weeks before the data are unknown.
-	if early := detect(t, detectors.Trend(conn, detectors.DefaultConfig().Trend), risk.Window{Start: end.Add(-8 * 24 * time.Hour), End: end.Add(-7 * 24 * time.Hour)}); len(early) != 0 {
-		t.Errorf("with 7 of 8 weeks of history: %d trend alerts, want 0", len(early))
+	// Staff are told what is silent for want of history, and from when it is compared.
+	note, err := trend.History(t.Context(), last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready := end.Add(-2*week + time.Hour + 4*week).In(risk.CST).Format("2006-01-02") // the new category's first matter, four weeks on
+	if !strings.Contains(note, "2个乡镇×类别") || !strings.Contains(note, ready) {
+		t.Errorf("history note %q: want 2 series (the backfilled township, the new category), all comparable from %s", note, ready)
+	}
+	// With less history than the weeks compared, nothing: the weeks before the data are unknown.
+	early := risk.Window{Start: end.Add(-8 * 24 * time.Hour), End: end.Add(-7 * 24 * time.Hour)}
+	if got := detect(t, trend, early); len(got) != 0 {
+		t.Errorf("with 3 of 4 weeks of history: %d trend alerts, want 0", len(got))
+	}
+	if note, _ := trend.History(t.Context(), early); !strings.Contains(note, "历史不足4周") {
+		t.Errorf("history note with 3 of 4 weeks: %q, want it to say so", note)
+	}
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// TestBacktestNeverCitesDeletedOrSuperseded: a backtest reads the records
+// as they stand, so a record deleted upstream after it was raised, or
+// whose words a newer version took back, is no evidence.
+func TestBacktestNeverCitesDeletedOrSuperseded(t *testing.T) {
+	conn, _ := schematest.Open(t)
+	lex, err := intent.New(intent.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := "来电人称老板再不发工资就从工地楼顶跳下去，不想活了。"
+	v := func(id string, version uint32, updated float64, text, status string) row {
+		return row{source: "grid", id: id, version: version, region: "330681109201", county: "330681", category: "劳资纠纷",
+			at: at(-30), updated: at(updated), text: text, status: status}
+	}
+	seed(t, conn,
+		v("kept", 1, -29, text, ""),
+		v("deleted", 1, -29, text, ""), v("deleted", 2, 5, text, "deleted"), // grid status 06, days later
+		v("corrected", 1, -29, text, ""), v("corrected", 2, -20, "来电反映工资发放时间，已解释。", ""),
+	)
+	runs, err := detectors.Backtest(t.Context(), []detectors.Definition{detectors.Extreme(conn, lex)}, at(-48), at(0), detectors.BacktestConfig{Parallel: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cited []string
+	for _, alerts := range runs[0].Alerts {
+		for _, a := range alerts {
+			for _, e := range a.Evidence {
+				cited = append(cited, e.ID)
+			}
+		}
+	}
+	if !slices.Equal(cited, []string{"kept"}) {
+		t.Errorf("the backtest cited %v, want [kept]: never a deleted record or a superseded version", cited)
 	}
 }

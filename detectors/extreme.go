@@ -93,10 +93,11 @@ PREWHERE ingested_at >= ? AND ingested_at < ?
 WHERE status != 'deleted'
 ORDER BY ingested_at, source, id`
 
-// extremeReplayQuery reads the versions of matters raised in the window, for
-// backtests over event time.
+// extremeReplayQuery reads the matters raised in the window as they stand
+// now, for backtests over event time: a record deleted upstream, or words a
+// newer version took back, are never cited.
 const extremeReplayQuery = `
 SELECT source, id, township, county, category, title, text, occurred_at
-FROM event_versions
+FROM events FINAL
 WHERE status != 'deleted' AND occurred_at >= ? AND occurred_at < ?
 ORDER BY occurred_at, source, id`

@@ -23,13 +23,21 @@ type OverdueConfig struct {
 // record raises once per line, joining its open alert, so the cost of a run
 // follows the crossings, not the size of the backlog; a record finished
 // after the window's end counts as open in it, so backtests are right too.
+//
+// Only a late matter that is a risk is an early warning for the centres to
+// review: a dispute (a 纠纷 category), a petition, repeated (upstream's
+// flag, a petition's earlier visits, an answer rejected) or collective
+// (flagged, or five or more people). 将到期, and a routine order late, are
+// reminders to the desk that owns the matter (risk.Alert.Reminder): the
+// upstream systems supervise their own deadlines.
 func Overdue(conn driver.Conn, cfg OverdueConfig) Definition {
 	d := Definition{Name: "overdue", Schedule: "*/5 * * * *", Timeout: 2 * time.Minute, Window: time.Hour}
 	d.Detect = func(ctx context.Context, w risk.Window) ([]risk.Alert, error) {
 		return queryAlerts(ctx, conn, overdueQuery, func(rows driver.Rows) (risk.Alert, error) {
 			var source, id, township, county, category string
 			var due time.Time
-			if err := rows.Scan(&source, &id, &township, &county, &category, &due); err != nil {
+			var risky uint8
+			if err := rows.Scan(&source, &id, &township, &county, &category, &due, &risky); err != nil {
 				return risk.Alert{}, err
 			}
 			late := w.End.Sub(due)
@@ -49,6 +57,7 @@ func Overdue(conn driver.Conn, cfg OverdueConfig) Definition {
 				Numbers:  map[string]float64{"hours_late": late.Hours()},
 				Evidence: []risk.Evidence{{Source: risk.Source(source), ID: id}},
 				Seen:     due,
+				Reminder: late <= 0 || risky == 0,
 			}, nil
 		}, cfg.PetitionDays, w.End.AddDate(0, 0, -overdueLookbackDays), w.End, w.Start, w.End, int64(cfg.DueSoon.Seconds()))
 	}
@@ -65,9 +74,11 @@ const overdueLookbackDays = 120
 // The arguments: petition days, lookback start, window end (open at it),
 // then window start and end and the due-soon seconds for the crossings.
 const overdueQuery = `
-SELECT source, id, township, county, category, due
+SELECT source, id, township, county, category, due, risky
 FROM (
     SELECT source, id, township, county, category,
+           endsWith(category, '纠纷') OR source = 'petition' OR repeat = 1 OR repeat_num > 0 OR answer_rejected = 1
+               OR collective = 1 OR head_count >= 5 OR petitioner_count >= 5 AS risky,
            if(toUnixTimestamp(deadline) > 0, deadline,
               if(source = 'petition' AND toUnixTimestamp(accepted_at) > 0, accepted_at + toIntervalDay(?), toDateTime(0, 'UTC'))) AS due
     FROM events FINAL

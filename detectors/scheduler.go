@@ -116,11 +116,11 @@ func (s *Scheduler) Tick(ctx context.Context, d Definition) int {
 // that runs every few seconds: 17,280 rows a day would otherwise pile up.
 const LedgerKeep = 7 * 24 * time.Hour
 
-// Prune deletes d's done windows that raised nothing and ended before
-// before. Failed windows, gaps, windows with alerts and the latest window
+// Prune deletes d's done windows that raised nothing, with no note, and
+// ended before before. Failed windows, gaps, windows with alerts and the latest window
 // (where the next run resumes) stay.
 func (s *Scheduler) Prune(ctx context.Context, d Definition, before time.Time) error {
-	_, err := s.pool.Exec(ctx, `DELETE FROM detector_runs WHERE detector = $1 AND status = 'done' AND alerts = 0 AND window_end < $2
+	_, err := s.pool.Exec(ctx, `DELETE FROM detector_runs WHERE detector = $1 AND status = 'done' AND alerts = 0 AND note = '' AND window_end < $2
 		AND window_end < (SELECT max(window_end) FROM detector_runs WHERE detector = $1)`, d.Name, before)
 	return err
 }
@@ -184,9 +184,12 @@ func (s *Scheduler) runWindow(ctx context.Context, d Definition, w risk.Window, 
 	}
 	rctx, cancel := context.WithTimeout(ctx, d.Timeout)
 	alerts, err := d.Detect(rctx, w)
-	opened := 0
+	opened, note := 0, ""
 	if err == nil {
 		opened, err = s.store.Record(rctx, alerts)
+	}
+	if err == nil && d.History != nil {
+		note, err = d.History(rctx, w)
 	}
 	cancel()
 	status, text := "done", ""
@@ -195,8 +198,8 @@ func (s *Scheduler) runWindow(ctx context.Context, d Definition, w risk.Window, 
 		status, text = "failed", err.Error()
 		log.Error("detector window failed", "window_start", w.Start, "err", err)
 	}
-	if _, uerr := s.pool.Exec(context.WithoutCancel(ctx), `UPDATE detector_runs SET status = $3, finished_at = now(), alerts = $4, error = $5
-		WHERE detector = $1 AND window_start = $2`, d.Name, w.Start, status, opened, text); uerr != nil {
+	if _, uerr := s.pool.Exec(context.WithoutCancel(ctx), `UPDATE detector_runs SET status = $3, finished_at = now(), alerts = $4, error = $5, note = $6
+		WHERE detector = $1 AND window_start = $2`, d.Name, w.Start, status, opened, text, note); uerr != nil {
 		log.Error("record run", "window_start", w.Start, "err", uerr)
 	}
 	s.runs.WithLabelValues(d.Name, status).Inc()

@@ -249,3 +249,27 @@ func TestIngestWatermarkIgnoresStaleFutureTimes(t *testing.T) {
 		t.Errorf("watermark %v, want %v: partition 0's latest write, not its 2099", got, want)
 	}
 }
+
+// TestSchedulerKeepsHistoryNotes: what a run could not compare for want of
+// history is kept beside its window in the ledger, for the figures.
+func TestSchedulerKeepsHistoryNotes(t *testing.T) {
+	pool, _ := schematest.OpenPostgres(t)
+	ctx := context.Background()
+	now := time.Date(2020, 3, 2, 10, 30, 0, 0, time.UTC)
+	s := detectors.NewScheduler(pool, &recorder{}, func(context.Context) (time.Time, error) { return now, nil }, "a", prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+	s.Now = func() time.Time { return now }
+	d := (&counting{}).def()
+	d.History = func(_ context.Context, w risk.Window) (string, error) {
+		return "历史不足：" + w.Start.Format("15:04"), nil
+	}
+	if n := s.Tick(ctx, d); n != 1 {
+		t.Fatalf("ran %d windows, want 1", n)
+	}
+	var note string
+	if err := pool.QueryRow(ctx, `SELECT note FROM detector_runs WHERE detector = 'test' AND status = 'done'`).Scan(&note); err != nil {
+		t.Fatal(err)
+	}
+	if note != "历史不足：09:00" {
+		t.Errorf("ledger note %q, want the window's", note)
+	}
+}

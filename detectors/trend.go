@@ -5,89 +5,75 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	risk "riskwatch"
-	"riskwatch/detectors/surge"
 )
 
 // TrendConfig tunes the trend detector.
 type TrendConfig struct {
-	Weeks    int     `yaml:"weeks"`     // weekly counts tested; default 8
-	Alpha    float64 `yaml:"alpha"`     // one-sided Mann-Kendall level; default 0.05
-	Tail     float64 `yaml:"tail"`      // the last week's Poisson tail over the baseline, at most; default 0.001
+	Weeks    int     `yaml:"weeks"`     // weekly counts compared; default 4
+	Tail     float64 `yaml:"tail"`      // chance of the last week over the first half at the same rate, at most; default 0.001
 	MinLast  int     `yaml:"min_last"`  // matters in the last week, at least; default 5
 	MinRatio float64 `yaml:"min_ratio"` // last week over the baseline, at least; default 1.5
 }
 
 // Trend (趋势上升) finds a sustained rise over weeks: per township and
 // category, the weekly counts of the last Weeks weeks (ending with the
-// window) go up by the Mann-Kendall test (rank-based, so one odd week
-// neither makes nor hides a trend); the baseline is the median of the first
-// half of the weeks (robust to an old burst); the week before last is above
-// it, so one busy week is a surge, not a trend; and the last week is beyond
-// chance over it (Poisson tail under Tail), with at least MinLast matters
-// and MinRatio times the baseline. Rank tests alone are weak on eight small
-// counts: a rise that starts three weeks ago barely moves them, which the
-// count test on the last week catches. Yellow; orange at three times the
-// baseline.
+// window); the baseline is the median of the first half of the weeks
+// (robust to an old burst); every later week is above it and the last is
+// the highest, so one busy week is a surge, not a trend; and the last week
+// is beyond chance over the first half (an exact test under Tail, see
+// beyondChance), with at least MinLast matters and MinRatio times the
+// baseline. Yellow; orange at
+// three times the baseline.
+//
+// It compares only against weeks the feeds covered (trendCoverage): until
+// a feed's history of a township and of a category reaches back to the
+// first week compared, that feed's matters of the series are left out, and
+// a series with no feed left is silent — History says so.
 func Trend(conn driver.Conn, cfg TrendConfig) Definition {
-	d := Definition{Name: "trend", Schedule: "30 6 * * *", Timeout: 5 * time.Minute, Window: 24 * time.Hour}
+	d := Definition{Name: "trend", Schedule: "20 * * * *", Timeout: 5 * time.Minute, Window: 24 * time.Hour}
 	d.Detect = func(ctx context.Context, w risk.Window) ([]risk.Alert, error) {
-		// Weeks before the first matter stored are unknown, not quiet: with
-		// less history than Weeks every busy place would look like a rise.
-		var first time.Time
-		if err := conn.QueryRow(ctx, `SELECT min(occurred_at) FROM events`).Scan(&first); err != nil {
-			return nil, fmt.Errorf("query first event: %w", err)
-		}
-		span := time.Duration(cfg.Weeks) * 7 * 24 * time.Hour
-		if first.Unix() <= 0 || first.After(w.End.Add(-span+24*time.Hour)) { // a day's slack for the oldest week
-			return nil, nil
+		cov, err := trendCoverage(ctx, conn, w.End, cfg.Weeks)
+		if err != nil {
+			return nil, err
 		}
 		type key struct{ region, category string }
 		counts := map[key][]float64{}
-		known := map[string]bool{} // townships with matters in the oldest week
-		err := eachRow(ctx, conn, trendQuery, func(rows driver.Rows) error {
+		feeds := map[key][]string{} // the feeds counted in a series
+		err = eachRow(ctx, conn, trendQuery, func(rows driver.Rows) error {
 			var k key
+			var source string
 			var week int64
 			var n uint64
-			if err := rows.Scan(&k.region, &k.category, &week, &n); err != nil {
+			if err := rows.Scan(&source, &k.region, &k.category, &week, &n); err != nil {
 				return err
 			}
-			if week < 0 || week >= int64(cfg.Weeks) {
+			if week < 0 || week >= int64(cfg.Weeks) || !cov.covers(source, k.region, k.category) {
 				return nil
 			}
 			if counts[k] == nil {
 				counts[k] = make([]float64, cfg.Weeks)
 			}
-			counts[k][cfg.Weeks-1-int(week)] = float64(n) // oldest first
-			if week == int64(cfg.Weeks-1) {
-				known[k.region] = true
+			counts[k][cfg.Weeks-1-int(week)] += float64(n) // oldest first
+			if !slices.Contains(feeds[k], source) {
+				feeds[k] = append(feeds[k], source)
 			}
 			return nil
-		}, w.End, w.End.Add(-span), w.End)
+		}, w.End, cov.first, w.End)
 		if err != nil {
 			return nil, err
 		}
-		// A township with nothing at all in the oldest week was not in the
-		// data yet (a feed that began to cover it): its rise is the data's.
-		for k := range counts {
-			if !known[k.region] {
-				delete(counts, k)
-			}
-		}
 		var out []risk.Alert
 		for k, c := range counts {
-			last, before := c[len(c)-1], c[len(c)-2]
-			base := max(median(c[:len(c)/2]), 1)
-			z := mannKendall(c)
-			p := 1 - normalCDF(z)
-			if p >= cfg.Alpha || before <= base || last < float64(cfg.MinLast) || last/base < cfg.MinRatio ||
-				surge.UpperTail(last, base, 1) >= cfg.Tail {
+			if !rising(c, cfg) {
 				continue
 			}
+			last, base := c[len(c)-1], baseline(c)
 			lv := risk.LevelYellow
 			if last/base >= 3 {
 				lv = risk.LevelOrange
@@ -96,7 +82,7 @@ func Trend(conn driver.Conn, cfg TrendConfig) Definition {
 			for i, v := range c {
 				weekly[i] = fmt.Sprint(int(v))
 			}
-			ev, err := lastWeek(ctx, conn, k.region, k.category, w.End)
+			ev, err := lastWeek(ctx, conn, k.region, k.category, feeds[k], w.End)
 			if err != nil {
 				return nil, err
 			}
@@ -105,16 +91,168 @@ func Trend(conn driver.Conn, cfg TrendConfig) Definition {
 				Labels:   risk.Labels{"detector": d.Name, "region": k.region, "category": k.category},
 				Window:   w,
 				Level:    lv,
-				Summary:  fmt.Sprintf("趋势上升：%s %s 近%d周每周%v件，持续上升", k.region, k.category, cfg.Weeks, weekly),
-				Numbers:  map[string]float64{"last_week": last, "baseline": base, "z": z, "p": p},
+				Summary:  fmt.Sprintf("趋势上升：%s %s 近%d周每周%s件，持续上升", k.region, k.category, cfg.Weeks, strings.Join(weekly, "、")),
+				Numbers:  map[string]float64{"last_week": last, "baseline": base},
 				Seen:     w.End,
 			})
 		}
 		slices.SortFunc(out, func(a, b risk.Alert) int { return compareLabels(a.Labels, b.Labels) })
 		return out, nil
 	}
+	d.History = func(ctx context.Context, w risk.Window) (string, error) {
+		cov, err := trendCoverage(ctx, conn, w.End, cfg.Weeks)
+		if err != nil {
+			return "", err
+		}
+		return cov.note(cfg.Weeks), nil
+	}
 	return d
 }
+
+// rising applies the rule of Trend to weekly counts, oldest first.
+func rising(c []float64, cfg TrendConfig) bool {
+	last, base := c[len(c)-1], baseline(c)
+	for _, v := range c[len(c)/2 : len(c)-1] {
+		if v <= base || v >= last {
+			return false
+		}
+	}
+	return last >= float64(cfg.MinLast) && last/base >= cfg.MinRatio && beyondChance(c) < cfg.Tail
+}
+
+// beyondChance is the chance of a last week at least this far above the
+// first half of the weeks if all had the same rate: given the matters of
+// both, each falls in the last week with probability 1/(h+1), h the weeks
+// of the first half (the exact conditional test of two Poisson rates). A
+// baseline of two weeks is itself a noisy estimate; this test counts that,
+// where a Poisson tail over the baseline as if it were known does not.
+func beyondChance(c []float64) float64 {
+	first := c[:len(c)/2]
+	last := int(c[len(c)-1])
+	n := last
+	for _, v := range first {
+		n += int(v)
+	}
+	return binomialTail(last, n, 1/float64(len(first)+1))
+}
+
+// binomialTail is P(X ≥ x) for X binomial with n trials of probability q.
+func binomialTail(x, n int, q float64) float64 {
+	if x <= 0 {
+		return 1
+	}
+	lq, lr := math.Log(q), math.Log1p(-q)
+	lgn, _ := math.Lgamma(float64(n + 1))
+	sum := 0.0
+	for k := x; k <= n; k++ {
+		lk, _ := math.Lgamma(float64(k + 1))
+		lnk, _ := math.Lgamma(float64(n - k + 1))
+		sum += math.Exp(lgn - lk - lnk + float64(k)*lq + float64(n-k)*lr)
+	}
+	return min(sum, 1)
+}
+
+// baseline is the median of the first half of the weeks, at least 1: a
+// quiet category's first matters are no rise of their own.
+func baseline(c []float64) float64 { return max(median(c[:len(c)/2]), 1) }
+
+// coverage is where each feed's history of the townships and categories
+// begins: the earliest time it sent a version of one of their matters
+// (updateTime, or the matter's raising if later). A backfill or a first
+// deployment brings older matters only through their later versions, so
+// their raising times would date the history too early; a version's own
+// time does not.
+type coverage struct {
+	first      time.Time // the first week compared begins
+	township   map[[2]string]time.Time
+	category   map[[2]string]time.Time
+	lateSeries map[[2]string]time.Time // series some feed's history is too short for: when they will all be
+}
+
+// covers reports whether source's history of township and of category
+// reaches back to the first week compared.
+func (c coverage) covers(source, township, category string) bool {
+	t, okT := c.township[[2]string{source, township}]
+	k, okK := c.category[[2]string{source, category}]
+	return okT && okK && !t.After(c.first) && !k.After(c.first)
+}
+
+// note says, for centre staff, which series are too young to compare.
+func (c coverage) note(weeks int) string {
+	if len(c.lateSeries) == 0 {
+		return ""
+	}
+	var ready time.Time
+	for _, t := range c.lateSeries {
+		ready = later(ready, t)
+	}
+	return fmt.Sprintf("历史不足%d周：%d个乡镇×类别的部分或全部数据来源起始不足%d周，暂不比较（最晚于%s起可比较）",
+		weeks, len(c.lateSeries), weeks, ready.In(risk.CST).Format("2006-01-02"))
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// trendCoverage reads where the feeds' histories begin, for the weeks
+// weeks before end. It looks back a season before the first week: a feed
+// silent on a category that long is as good as new to it.
+func trendCoverage(ctx context.Context, conn driver.Conn, end time.Time, weeks int) (coverage, error) {
+	first := end.Add(-time.Duration(weeks) * 7 * 24 * time.Hour)
+	c := coverage{first: first, township: map[[2]string]time.Time{}, category: map[[2]string]time.Time{}, lateSeries: map[[2]string]time.Time{}}
+	type series struct {
+		source, township, category string
+		since                      time.Time
+		recent                     bool // has matters in the weeks compared
+	}
+	var all []series
+	err := eachRow(ctx, conn, trendCoverageQuery, func(rows driver.Rows) error {
+		var s series
+		var recent uint8
+		if err := rows.Scan(&s.source, &s.township, &s.category, &s.since, &recent); err != nil {
+			return err
+		}
+		s.recent = recent == 1
+		all = append(all, s)
+		for _, k := range []struct {
+			m   map[[2]string]time.Time
+			key [2]string
+		}{{c.township, [2]string{s.source, s.township}}, {c.category, [2]string{s.source, s.category}}} {
+			if t, ok := k.m[k.key]; !ok || s.since.Before(t) {
+				k.m[k.key] = s.since
+			}
+		}
+		return nil
+	}, first, first.Add(-trendLookback), end)
+	if err != nil {
+		return coverage{}, fmt.Errorf("trend coverage: %w", err)
+	}
+	for _, s := range all {
+		if !s.recent || c.covers(s.source, s.township, s.category) {
+			continue
+		}
+		k := [2]string{s.township, s.category}
+		since := later(c.township[[2]string{s.source, s.township}], c.category[[2]string{s.source, s.category}])
+		c.lateSeries[k] = later(c.lateSeries[k], since.Add(end.Sub(first)))
+	}
+	return c, nil
+}
+
+// trendLookback is how far before the first week compared the coverage
+// query looks: it bounds the partitions read.
+const trendLookback = 90 * 24 * time.Hour
+
+// trendCoverageQuery: per feed, township and category, when its history
+// begins (see coverage) and whether it has matters in the weeks compared
+// (from the first argument on).
+const trendCoverageQuery = `
+SELECT source, township, category, min(greatest(updated_at, occurred_at)), max(occurred_at >= toDateTime(?, 'UTC'))
+FROM event_versions
+WHERE township != '' AND occurred_at >= ? AND occurred_at < ?
+GROUP BY source, township, category`
 
 func median(xs []float64) float64 {
 	s := slices.Sorted(slices.Values(xs))
@@ -126,12 +264,12 @@ func median(xs []float64) float64 {
 	return 0
 }
 
-// lastWeek is the evidence of a trend: the matters of its last week, the
-// first hundred.
-func lastWeek(ctx context.Context, conn driver.Conn, township, category string, end time.Time) ([]risk.Evidence, error) {
+// lastWeek is the evidence of a trend: the matters of its last week from
+// the feeds counted, the first hundred.
+func lastWeek(ctx context.Context, conn driver.Conn, township, category string, feeds []string, end time.Time) ([]risk.Evidence, error) {
 	var ev []risk.Evidence
 	err := eachRow(ctx, conn, `SELECT source, id FROM events FINAL
-		WHERE status != 'deleted' AND township = ? AND category = ? AND occurred_at >= ? AND occurred_at < ?
+		WHERE status != 'deleted' AND has(?, source) AND township = ? AND category = ? AND occurred_at >= ? AND occurred_at < ?
 		ORDER BY occurred_at LIMIT 100`, func(rows driver.Rows) error {
 		var e risk.Evidence
 		var src string
@@ -141,7 +279,7 @@ func lastWeek(ctx context.Context, conn driver.Conn, township, category string, 
 		e.Source = risk.Source(src)
 		ev = append(ev, e)
 		return nil
-	}, township, category, end.Add(-7*24*time.Hour), end)
+	}, feeds, township, category, end.Add(-7*24*time.Hour), end)
 	return ev, err
 }
 
@@ -161,49 +299,10 @@ func compareLabels(a, b risk.Labels) int {
 	return 0
 }
 
-// mannKendall returns the Mann-Kendall Z of x (positive for a rise), with
-// the variance corrected for ties, which small weekly counts often have.
-func mannKendall(x []float64) float64 {
-	n := len(x)
-	s := 0.0
-	for i := 0; i < n; i++ {
-		for j := i + 1; j < n; j++ {
-			switch {
-			case x[j] > x[i]:
-				s++
-			case x[j] < x[i]:
-				s--
-			}
-		}
-	}
-	ties := map[float64]int{}
-	for _, v := range x {
-		ties[v]++
-	}
-	nf := float64(n)
-	v := nf * (nf - 1) * (2*nf + 5)
-	for _, t := range ties {
-		tf := float64(t)
-		v -= tf * (tf - 1) * (2*tf + 5)
-	}
-	v /= 18
-	switch {
-	case v <= 0:
-		return 0
-	case s > 0:
-		return (s - 1) / math.Sqrt(v)
-	case s < 0:
-		return (s + 1) / math.Sqrt(v)
-	}
-	return 0
-}
-
-func normalCDF(z float64) float64 { return 0.5 * math.Erfc(-z/math.Sqrt2) }
-
-// trendQuery counts matters per township, category and week; week 0 is the
-// seven days before the window's end.
+// trendQuery counts matters per feed, township, category and week; week 0
+// is the seven days before the window's end.
 const trendQuery = `
-SELECT township, category, toInt64(intDiv(toInt64(toUInt32(toDateTime(?, 'UTC'))) - toInt64(toUInt32(occurred_at)) - 1, 604800)) AS week, count()
+SELECT source, township, category, toInt64(intDiv(toInt64(toUInt32(toDateTime(?, 'UTC'))) - toInt64(toUInt32(occurred_at)) - 1, 604800)) AS week, count()
 FROM events FINAL
 WHERE status != 'deleted' AND township != '' AND occurred_at >= ? AND occurred_at < ?
-GROUP BY township, category, week`
+GROUP BY source, township, category, week`

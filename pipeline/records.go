@@ -73,6 +73,23 @@ func (r *RecordReader) Records(ctx context.Context, refs []risk.Evidence) ([]Rec
 		clickhouse.GroupSet{Value: ids}, keys, MaxRecords)
 }
 
+// Deleted returns those of refs (the first MaxRecords) whose newest stored
+// version is deleted upstream (grid status 06), in the order they were
+// raised.
+func (r *RecordReader) Deleted(ctx context.Context, refs []risk.Evidence) ([]risk.Evidence, error) {
+	records, err := r.Records(ctx, refs)
+	if err != nil {
+		return nil, err
+	}
+	var out []risk.Evidence
+	for _, x := range records {
+		if x.Status == string(risk.StatusDeleted) {
+			out = append(out, risk.Evidence{Source: x.Source, ID: x.ID})
+		}
+	}
+	return out, nil
+}
+
 // divisionPrefix is a division code prefix: a jurisdiction.
 var divisionPrefix = regexp.MustCompile(`^[0-9]{2,12}$`)
 

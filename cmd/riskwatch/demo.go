@@ -48,7 +48,7 @@ func demo(ctx context.Context, args []string, getenv func(string) string, stdout
 
 func scenarioFlags(fs *flag.FlagSet, c *scenario.Config) {
 	fs.Uint64Var(&c.Seed, "seed", 1, "Seed of the scenario: the same seed makes the same messages.")
-	fs.IntVar(&c.Weeks, "weeks", 10, "Weeks of traffic (at least 5: incidents come after 4 weeks of history; trend's need 9).")
+	fs.IntVar(&c.Weeks, "weeks", 10, "Weeks of traffic (at least 5: incidents come after 4 weeks of history).")
 	fs.IntVar(&c.Townships, "townships", 10, "Townships with traffic, 枫桥镇 and 暨阳街道 first (2 to 10).")
 	fs.Float64Var(&c.Scale, "scale", 1, "Background volume; 1 is a county's (≈ 320 work orders, 45 grid events, 5 petitions a day over 10 townships).")
 }

@@ -50,6 +50,7 @@ func newDesks(c *config, pool *pgxpool.Pool, conn driver.Conn, p *normalize.Prot
 	deps := desk.Deps{Calendar: cal, Mask: normalize.MaskText, Now: now}
 	if conn != nil {
 		deps.Parties = partiesOf{pipeline.NewPersonReader(conn)}
+		deps.Deleted = pipeline.NewRecordReader(conn)
 	}
 	if p != nil {
 		deps.Contacts = &contactOpener{p}

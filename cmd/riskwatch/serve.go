@@ -167,6 +167,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		desk.Every(ctx, 5*time.Second, dlog, "deadline clock", func(ctx context.Context) error { return desks.Clock.Tick(ctx, time.Now()) })
 	})
 	wg.Go(func() { desk.Every(ctx, time.Hour, dlog, "session sweep", desks.Accounts.Sweep) })
+	wg.Go(func() {
+		desk.Every(ctx, time.Minute, dlog, "withdraw alerts of deleted records", desks.Review.Withdraw)
+	})
 	// The outbox: robots' notifications and both topics' events, each
 	// channel in its own loop.
 	cases := newTopicWriter(brokers, c.CaseTopic)

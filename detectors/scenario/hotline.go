@@ -385,12 +385,17 @@ type stage struct {
 	rerouted     bool
 }
 
+// lastDayShare is the percentage of dispatched work orders answered on their
+// last day.
+const lastDayShare = 15
+
 // hotlineStages draws the life of a work order: 受理 → 派单 → 签收 →
 // 办理中 → 办结 → 回访 → 归档, with 退单 and 重办 now and then; the versions
-// after the scenario's end are not published yet. Background is answered a
-// day and an hour before its deadline at the latest: 将到期 warns a day
-// before, and every warning in the scenario is to be a planted one. So a
-// record still open at the end has its deadline more than a day away.
+// after the scenario's end are not published yet. Background is answered
+// before its deadline, most a day and an hour before it at the latest, but
+// lastDayShare percent of the dispatched background ones on their last day, as real
+// hotline centres do: each of those raises a 将到期 reminder, never a
+// warning for review, so the warnings in the scenario are the planted ones.
 func (g *gen) hotlineStages(c call) []stage {
 	r := g.r
 	accepted := c.at.Add(between(r, 30*time.Second, 3*time.Minute))
@@ -412,6 +417,8 @@ func (g *gen) hotlineStages(c call) []stage {
 	finish := accepted.Add(between(r, time.Hour, deadline.Add(-25*time.Hour).Sub(accepted)))
 	if c.life == lifeOpen { // handled until before the (first) deadline, never answered
 		finish = earlier(deadline, g.to).Add(-time.Hour)
+	} else if g.lastDay != nil && g.lastDay.IntN(100) < lastDayShare {
+		finish = deadline.Add(-between(g.lastDay, time.Hour, 23*time.Hour))
 	}
 	st := []stage{{status: "受理", at: accepted}}
 	for i, at := range g.spread(accepted.Add(5*time.Minute), finish, len(mid)) {

@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -78,6 +79,18 @@ func (g *gen) trap(detector, kind, what string, recs ...*rec) {
 }
 
 // nth is the time the n-th record (1-based) of recs was raised.
+// binomialTail is P(X ≥ x) for X binomial with n trials of probability q.
+func binomialTail(x, n int, q float64) float64 {
+	sum := 0.0
+	for k := x; k <= n; k++ {
+		lk, _ := math.Lgamma(float64(k + 1))
+		lnk, _ := math.Lgamma(float64(n - k + 1))
+		ln, _ := math.Lgamma(float64(n + 1))
+		sum += math.Exp(ln - lk - lnk + float64(k)*math.Log(q) + float64(n-k)*math.Log1p(-q))
+	}
+	return sum
+}
+
 func nth(recs []*rec, n int) time.Time {
 	ts := make([]time.Time, len(recs))
 	for i, r := range recs {
@@ -329,32 +342,35 @@ func (g *gen) plantOverdue() {
 	t := g.town()
 	v := g.anyVillage(t)
 	r := g.hotline(call{at: dl.Add(-7 * day), town: t, vil: v, caller: g.newPerson(false), cat: catalogByPath("城乡建设/违章建筑/违法建设"), appeal: "举报", urgency: "一般", life: lifeOpen, deadline: 7 * day})
-	g.incident(Overdue, "hotline_late", g.overdueLevel(r.due), t.code, "a report of illegal building, dispatched and never answered", r.due.Add(-day), r)
+	// A routine report, however late, is the hotline's own supervision: a
+	// reminder to the desk, not a warning for review.
+	g.incident(Overdue, "hotline_late", g.overdueLevel(r.due), t.code, "a report of illegal building, dispatched and never answered", r.due.Add(-day), r).Reminder = true
 
-	// Extended once (延期), and late again.
+	// Extended once (延期), and late again: a dispute (物业纠纷), for review
+	// from its deadline (将到期 before it is a reminder).
 	dl = g.deadlineLate(30*time.Hour, 4*day)
 	t = g.town()
 	r = g.hotline(call{at: dl.Add(-10 * day), town: t, vil: g.anyVillage(t), caller: g.newPerson(false), cat: catalogByPath("房产物业/物业管理/物业服务"), appeal: "投诉", urgency: "一般",
 		life: lifeOpen, deadline: 5 * day, extend: 5 * day})
-	g.incident(Overdue, "hotline_extended", g.overdueLevel(r.due), t.code, "a complaint extended once (延期), then late again", r.due.Add(-day), r)
+	g.incident(Overdue, "hotline_extended", g.overdueLevel(r.due), t.code, "a complaint extended once (延期), then late again", r.due, r)
 
 	// A grid report dispatched to the township and never closed.
 	dl = g.deadlineLate(30*time.Hour, 9*day)
 	t = g.town()
 	r = g.grid(report{at: dl.Add(-between(g.r, 4*day, 6*day)), town: t, kind: gridKinds[0], parties: []person{g.newPerson(false), g.newPerson(false)}, life: lifeOpen, deadline: dl})
-	g.incident(Overdue, "grid_late", g.overdueLevel(r.due), t.code, "a neighbours' dispute dispatched (02) and never closed", r.due.Add(-day), r)
+	g.incident(Overdue, "grid_late", g.overdueLevel(r.due), t.code, "a neighbours' dispute dispatched (02) and never closed", r.due, r)
 
 	// A petition assigned (交办) with a 30-day deadline set upstream.
 	dl = g.deadlineLate(30*time.Hour, g.to.Sub(g.from.Add(32*day)))
 	t = g.town()
 	r = g.petition(visit{at: dl.Add(-31 * day), town: t, vil: g.anyVillage(t), people: []person{g.newPerson(true)}, cls: classByName("民政_社会救助"), life: lifeOpen, deadline: dl})
-	g.incident(Overdue, "petition_late", g.overdueLevel(r.due), t.code, "a petition assigned with a 30-day deadline, still being handled", r.due.Add(-day), r)
+	g.incident(Overdue, "petition_late", g.overdueLevel(r.due), t.code, "a petition assigned with a 30-day deadline, still being handled", r.due, r)
 
 	// Due within a day at the end (将到期).
 	dl = g.to.Add(between(g.r, 2*time.Hour, 20*time.Hour))
 	t = g.town()
 	r = g.hotline(call{at: dl.Add(-7 * day), town: t, vil: g.anyVillage(t), caller: g.newPerson(false), cat: catalogByPath("市场监管/消费维权/退换货"), appeal: "投诉", urgency: "一般", life: lifeOpen, deadline: 7 * day})
-	g.incident(Overdue, "due_soon", risk.LevelBlue, t.code, "a complaint due within a day when the scenario ends", r.due.Add(-day), r)
+	g.incident(Overdue, "due_soon", risk.LevelBlue, t.code, "a complaint due within a day when the scenario ends", r.due.Add(-day), r).Reminder = true
 }
 
 func (g *gen) plantCollective() {
@@ -485,13 +501,10 @@ func (g *gen) plantTrend() {
 func (g *gen) rise(t *township, cat *catalog, category string, level risk.Level, kind, what string, texts []string) {
 	const week = 7 * 24 * time.Hour
 	end := g.incTo()
-	// The rise ends once the detector has its eight weeks of history, when
-	// the scenario is that long (-weeks 9 or more): before, nobody can tell
-	// a rise from the weeks before the data.
+	// The rise ends once the detector has its four weeks of history (the
+	// incidents' span begins after four weeks): before, nobody can tell a
+	// rise from the weeks before the data.
 	lo := g.incFrom().Add(9 * 24 * time.Hour)
-	if history := g.from.Add(8*week + 24*time.Hour); history.After(lo) && history.Before(end) {
-		lo = history
-	}
 	if lo.Before(end) {
 		end = g.when(lo, end, false)
 	}
@@ -509,9 +522,20 @@ func (g *gen) rise(t *township, cat *catalog, category string, level risk.Level,
 				content: g.fill(pick(g.r, texts), t, v)}))
 		}
 	}
-	// Knowable at the 5th call of the last week, the detector's floor,
-	// after three weeks of rise.
-	knowable := nth(recs[len(recs)-weekly[len(weekly)-1]:], 5)
+	// Knowable once the rise is significant: at the call of its last week
+	// from which that week's count is beyond chance (p < 0.001) over its
+	// first two weeks' at one rate — for the exact conditional test, the
+	// last week takes each of their matters with probability 1/3. With
+	// 1, 1, 3, 10 that is the 10th call; the 5th was hope, not evidence.
+	last := weekly[len(weekly)-1]
+	k := last
+	for n := 1; n <= last; n++ {
+		if binomialTail(n, n+weekly[0]+weekly[1], 1.0/3) < 0.001 {
+			k = n
+			break
+		}
+	}
+	knowable := nth(recs[len(recs)-last:], k)
 	g.incident(Trend, kind, level, t.code, what, knowable, recs...).Category = category
 }
 

@@ -44,8 +44,7 @@ var Detectors = []string{ExtremeIntent, Repeat, SkipLevel, Overdue, Collective, 
 type Config struct {
 	Seed uint64 `json:"seed"`
 	// Weeks of traffic; default 10, at least 5. Incidents come after the
-	// first 4 weeks, which surge needs as history; trend's rises end after
-	// the 8 weeks it tests, when there are 9 or more.
+	// first 4 weeks, which surge and trend need as history.
 	Weeks int `json:"weeks"`
 	// Townships that carry traffic, the contracts' four first (枫桥镇,
 	// 暨阳街道, 陶朱街道, 店口镇); default all 10, at least 2.
@@ -142,9 +141,14 @@ type Incident struct {
 	// the record that crossed the detector's threshold (the 3rd matter of a
 	// repeat, the 5th call of a surge hour, the record in a second feed),
 	// the record itself (extreme intent, skip-level, collective), or for
-	// overdue 24 hours before the deadline (将到期), for a trend the 5th
-	// matter (the detector's floor) of the last week of its rise.
+	// overdue the deadline (24 hours before it for a 将到期 reminder), for a
+	// trend the matter of its rise's last week that makes the rise
+	// significant.
 	KnowableAt time.Time `json:"knowable_at"`
+	// Reminder says the incident is to be told to the desk that owns the
+	// matter, not queued for review (将到期, a routine order late): only a
+	// reminder (risk.Alert.Reminder) finds it.
+	Reminder bool `json:"reminder,omitempty"`
 }
 
 // Trap is a set of records that must not raise an alert of Detector.
@@ -179,6 +183,7 @@ func (r *rec) ref() risk.Evidence { return risk.Evidence{Source: r.src, ID: r.id
 
 type gen struct {
 	r         *rand.Rand
+	lastDay   *rand.Rand // which background orders are answered on their last day: a stream of its own, so the rest stays put; nil while planting
 	cfg       Config
 	from, to  time.Time
 	towns     []*township
@@ -220,8 +225,10 @@ func Generate(cfg Config) Scenario {
 	for i := range cfg.Townships {
 		g.towns = append(g.towns, &townships[i])
 	}
+	g.lastDay = rand.New(rand.NewPCG(cfg.Seed, 3))
 	g.r = rand.New(rand.NewPCG(cfg.Seed, 1))
 	g.background()
+	g.lastDay = nil
 	g.r = rand.New(rand.NewPCG(cfg.Seed, 2))
 	g.plant()
 	return g.finish()

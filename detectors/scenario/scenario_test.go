@@ -184,14 +184,17 @@ func TestIncidents(t *testing.T) {
 			if in.Level.Rank() == 0 || len(in.Records) == 0 {
 				t.Errorf("%s: level %q, %d records", in.ID, in.Level, len(in.Records))
 			}
-			// The knowable time is a record's time (for overdue: a day
-			// before a record's deadline).
+			// The knowable time is a record's time (for overdue: a
+			// record's deadline, a day before it for a reminder).
 			found := false
 			for _, r := range in.Records {
 				e := events[r]
 				at := e.OccurredAt
 				if in.Detector == scenario.Overdue {
-					at = e.Deadline.Add(-24 * time.Hour)
+					at = e.Deadline
+					if in.Reminder {
+						at = at.Add(-24 * time.Hour)
+					}
 				}
 				found = found || at.Equal(in.KnowableAt)
 			}

@@ -45,7 +45,10 @@ func (m Miss) String() string {
 	return fmt.Sprintf("%s %s (%s): found %s", m.ID, m.Kind, m.Level, m.Found)
 }
 
-// Result scores one detector. An alert is one scope (later windows of the
+// Result scores one detector. Reminders (risk.Alert.Reminder) are counted
+// apart: they never reach the queue, and find only the incidents to be told
+// as reminders (Incident.Reminder); a queued alert finds only the others,
+// and one holding a reminder's record is false. An alert is one scope (later windows of the
 // scope join it, as in the store); it is a true positive when the evidence
 // it opened with holds a record of one of the detector's incidents (an
 // alert without evidence, a trend's: when its region and category are an
@@ -65,7 +68,8 @@ type Result struct {
 	RedOrangeFound  int      `json:"red_orange_found"`  // … found at that level or above
 	RecallRedOrange *float64 `json:"recall_red_orange"` // null when there are none
 	UnderLevel      int      `json:"under_level"`       // found below their level
-	Alerts          int      `json:"alerts"`            // scopes raised
+	Alerts          int      `json:"alerts"`            // scopes raised for review (the queue)
+	Reminders       int      `json:"reminders"`         // scopes told to desks as reminders, never queued
 	TruePositives   int      `json:"true_positives"`
 	FalsePositives  int      `json:"false_positives"`
 	Other           int      `json:"other"`
@@ -117,10 +121,16 @@ func (t Truth) Score(r detectors.BacktestRun) Result {
 	// evidence, or, for an alert that names no records (trend), by its
 	// region and category once the incident is knowable (earlier alerts of
 	// the scope are about something else).
+	// A reminder finds only incidents to be told as reminders, a queued
+	// alert only the others.
 	holds := func(a risk.Alert) []int {
 		var out []int
 		for _, e := range a.Evidence {
-			out = append(out, ours[e]...)
+			for _, i := range ours[e] {
+				if incidents[i].Reminder == a.Reminder {
+					out = append(out, i)
+				}
+			}
 		}
 		if len(a.Evidence) == 0 {
 			for i, in := range incidents {
@@ -139,14 +149,25 @@ func (t Truth) Score(r detectors.BacktestRun) Result {
 	for wi := range r.Windows {
 		for _, a := range r.Alerts[wi] {
 			held := holds(a)
-			sc, ok := scopes[a.ScopeKey()]
-			if !ok {
+			key := a.ScopeKey() // a reminder is never stored: a later warning of its scope is a new alert
+			if a.Reminder {
+				key += "/reminder"
+			}
+			sc, ok := scopes[key]
+			if !ok && a.Reminder {
 				sc = &scope{}
-				scopes[a.ScopeKey()] = sc
+				scopes[key] = sc
+				res.Reminders++
+			} else if !ok {
+				sc = &scope{}
+				scopes[key] = sc
 				res.Alerts++
 				switch {
 				case len(held) > 0:
 					res.TruePositives++
+				case slices.ContainsFunc(a.Evidence, func(e risk.Evidence) bool { return len(ours[e]) > 0 }):
+					// This detector's incident, to be told as a reminder: queued, it is noise.
+					res.FalsePositives++
 				case slices.ContainsFunc(a.Evidence, func(e risk.Evidence) bool { return planted[e] }):
 					res.Other++
 				default:
@@ -239,13 +260,15 @@ func (ev Evaluation) Print(w io.Writer) error {
 	}
 	fmt.Fprintf(tw, "background\t%s\n", strings.Join(bg, ", "))
 	fmt.Fprintf(tw, "ingest\t%.1fs: %s\n", ev.IngestSeconds, strings.Join(ing, "; "))
-	fmt.Fprintf(tw, "detect\t%.1fs: %d detectors over every window of the scenario\n\n", ev.DetectSeconds, len(ev.Detectors))
+	fmt.Fprintf(tw, "detect\t%.1fs: %d detectors over every window of the scenario\n", ev.DetectSeconds, len(ev.Detectors))
+	queue, reminders := ev.PerDay()
+	fmt.Fprintf(tw, "per day\t%.1f alerts for review (the queue), %.1f reminders to desks (not queued)\n\n", queue, reminders)
 	tw.Flush()
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "detector\twindows\tincidents\tfound\trecall\tred/orange\talerts\tTP\tFP\tother\tprecision\tFP/10k\ttraps hit\tdelay p50\tdelay max\tquery s\t")
+	fmt.Fprintln(tw, "detector\twindows\tincidents\tfound\trecall\tred/orange\talerts\treminders\tTP\tFP\tother\tprecision\tFP/10k\ttraps hit\tdelay p50\tdelay max\tquery s\t")
 	for _, r := range ev.Detectors {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.2f\t%s\t%d\t%d\t%d\t%d\t%s\t%.1f\t%d/%d\t%s\t%s\t%.1f\t\n",
-			r.Detector, r.Windows, r.Incidents, r.Found, r.Recall, fraction(r.RedOrangeFound, r.RedOrange), r.Alerts, r.TruePositives, r.FalsePositives, r.Other,
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.2f\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%.1f\t%d/%d\t%s\t%s\t%.1f\t\n",
+			r.Detector, r.Windows, r.Incidents, r.Found, r.Recall, fraction(r.RedOrangeFound, r.RedOrange), r.Alerts, r.Reminders, r.TruePositives, r.FalsePositives, r.Other,
 			optional(r.Precision), r.FalsePer10k, r.TrapViolations, r.Traps, delay(r.DelayMedian, r.Found), delay(r.DelayMax, r.Found), r.QuerySeconds)
 	}
 	tw.Flush()
@@ -261,6 +284,21 @@ func (ev Evaluation) Print(w io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// PerDay is how many alerts a day the scenario put in the reviewers' queue
+// (every detector's scopes raised for review) and how many reminders a day
+// went to desks instead.
+func (ev Evaluation) PerDay() (queue, reminders float64) {
+	days := ev.To.Sub(ev.From).Hours() / 24
+	if days <= 0 {
+		return 0, 0
+	}
+	for _, r := range ev.Detectors {
+		queue += float64(r.Alerts)
+		reminders += float64(r.Reminders)
+	}
+	return queue / days, reminders / days
 }
 
 func fraction(a, b int) string {

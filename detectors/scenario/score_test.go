@@ -130,3 +130,47 @@ func TestScoreTrend(t *testing.T) {
 		})
 	}
 }
+
+// TestScoreReminders: reminders are counted apart from the queue: they find
+// only incidents to be told as reminders, a warning only the others, and a
+// warning after its record's reminder is a new alert of the queue.
+func TestScoreReminders(t *testing.T) {
+	day := time.Date(2025, 11, 3, 0, 0, 0, 0, time.UTC)
+	hour := func(h int) risk.Window {
+		return risk.Window{Start: day.Add(time.Duration(h) * time.Hour), End: day.Add(time.Duration(h+1) * time.Hour)}
+	}
+	truth := scenario.Truth{
+		From: day, To: day.AddDate(0, 0, 2),
+		Background: scenario.Counts{risk.SourceHotline: 10000},
+		Incidents: []scenario.Incident{
+			{ID: "overdue-1", Detector: scenario.Overdue, Kind: "due_soon", Level: risk.LevelBlue, Records: hotline("soon"), Reminder: true},
+			{ID: "overdue-2", Detector: scenario.Overdue, Kind: "dispute_late", Level: risk.LevelYellow, Records: hotline("late")},
+			{ID: "overdue-3", Detector: scenario.Overdue, Kind: "routine_late", Level: risk.LevelYellow, Records: hotline("routine"), Reminder: true},
+		},
+	}
+	alert := func(w risk.Window, id string, level risk.Level, reminder bool) risk.Alert {
+		return risk.Alert{Labels: risk.Labels{"detector": scenario.Overdue, "subject": "hotline:" + id}, Window: w, Level: level,
+			Evidence: hotline(id), Reminder: reminder}
+	}
+	run := detectors.BacktestRun{
+		Detector: scenario.Overdue,
+		Windows:  []risk.Window{hour(0), hour(1), hour(2)},
+		Alerts: [][]risk.Alert{
+			{alert(hour(0), "soon", risk.LevelBlue, true), alert(hour(0), "late", risk.LevelBlue, true), alert(hour(0), "bg", risk.LevelBlue, true)},
+			{alert(hour(1), "late", risk.LevelYellow, false), alert(hour(1), "routine", risk.LevelYellow, false)},
+			{},
+		},
+	}
+	got := truth.Score(run)
+	if got.Alerts != 2 || got.Reminders != 3 || got.TruePositives != 1 || got.FalsePositives != 1 {
+		t.Errorf("alerts %d, reminders %d, TP %d, FP %d; want 2 queued (the late dispute true, the routine order false), 3 reminders",
+			got.Alerts, got.Reminders, got.TruePositives, got.FalsePositives)
+	}
+	if got.Found != 2 || len(got.Missed) != 1 || got.Missed[0].ID != "overdue-3" {
+		t.Errorf("found %d, missed %v; want the reminder and the dispute found, the routine order missed (it was queued, not told)", got.Found, got.Missed)
+	}
+	ev := scenario.Evaluation{From: truth.From, To: truth.To, Detectors: []scenario.Result{got}}
+	if q, r := ev.PerDay(); q != 1 || r != 1.5 {
+		t.Errorf("per day: %g queued, %g reminders; want 1 and 1.5", q, r)
+	}
+}
