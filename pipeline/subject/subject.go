@@ -144,6 +144,9 @@ func scan(keys []string, township, t string) ([]string, bool) {
 			if sf.k.context && !estateContext(t[:i], t[end:]) {
 				continue
 			}
+			if sf.s == "新村" && boundaryBefore(t[:i], "镇", "乡", "街道") && !estateContext(t[:i], t[end:]) {
+				continue // 枫桥镇杜黄新村 is an administrative village, not an estate
+			}
 			if sf.k == project && startsWithAny(t[end:], notProject) {
 				continue // 宏昌建设工程有限公司 is a firm, 工程款 money
 			}

@@ -101,6 +101,11 @@ func TestExtract(t *testing.T) {
 		{"", "", "安置房工地拖欠工资", nil},
 		// Land needs the village.
 		{"330681109", "", "征地补偿不公", nil},
+		// After a township, a 新村 is its village unless the text goes on
+		// about an estate.
+		{"330681109", "330681109204", "枫桥镇杜黄新村大面积停电", nil},
+		{"330681109", "330681109204", "枫桥镇杜黄新村3幢电梯坏了", []string{"estate:杜黄新村"}},
+		{"", "", "江滨新村楼道堆放杂物", []string{"estate:江滨新村"}},
 	} {
 		got := Extract(c.township, c.village, c.text)
 		slices.Sort(c.want)
