@@ -121,3 +121,64 @@ func (r Region) Level() string {
 	}
 	return ""
 }
+
+// Places names divisions as people write them, by code: 330681 诸暨市,
+// 330681109 枫桥镇, 330681109201 枫源村. Each code has its own name only; a
+// division not listed is shown by its code.
+type Places map[string]string
+
+// Name is the division's name, a village's with its township's
+// (枫桥镇枫源村: village names repeat across townships); codes padded with
+// zeros name the division above (330681109000 is 枫桥镇). A division not
+// listed keeps its code.
+func (p Places) Name(code string) string {
+	short := code
+	for len(short) > 6 && strings.HasSuffix(short, "000") {
+		short = short[:len(short)-3]
+	}
+	n, ok := p[short]
+	if !ok {
+		return code
+	}
+	if len(short) == 12 {
+		if t, ok := p[short[:9]]; ok {
+			return t + n
+		}
+	}
+	return n
+}
+
+// Rename replaces the division codes in s that p lists — runs of 6, 9 or 12
+// digits — by their names: detectors write codes, people read names.
+func (p Places) Rename(s string) string {
+	if len(p) == 0 {
+		return s
+	}
+	var b strings.Builder
+	last := 0
+	for i := 0; i < len(s); {
+		if !isDigit(s[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(s) && isDigit(s[j]) {
+			j++
+		}
+		if n := j - i; n == 6 || n == 9 || n == 12 {
+			if name := p.Name(s[i:j]); name != s[i:j] {
+				b.WriteString(s[last:i])
+				b.WriteString(name)
+				last = j
+			}
+		}
+		i = j
+	}
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }

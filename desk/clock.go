@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -117,8 +118,8 @@ func (s *Clock) card(ctx context.Context, c *change, k Case, d Desk, color strin
 		return err
 	}
 	name := map[string]string{"yellow": "黄牌督办", "red": "红牌督办"}[color]
-	msg := robot.Message{Title: name + "：案件 #" + fmt.Sprint(k.ID), Markdown: fmt.Sprintf("#### %s：案件 #%d 已超期\n%s\n\n- 承办：%s\n- 期限：%s\n- 请负责人督办：%v",
-		name, k.ID, k.Title, orNone(k.Mediator), k.DueAt.In(risk.CST).Format("2006-01-02 15:04"), d.Heads)}
+	msg := robot.Message{Title: name + "：案件 #" + fmt.Sprint(k.ID), Markdown: fmt.Sprintf("#### %s：案件 #%d 已超期\n%s\n\n- 承办：%s\n- 期限：%s\n- 请负责人督办：%s",
+		name, k.ID, k.Title, orNone(k.Mediator), k.DueAt.In(risk.CST).Format("2006-01-02 15:04"), orNone(strings.Join(d.Heads, "、")))}
 	if err := c.notify(ctx, d, fmt.Sprintf("case/%d/card/%s/%d", k.ID, color, k.DueAt.Unix()), color == "red", msg); err != nil {
 		return err
 	}

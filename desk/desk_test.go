@@ -381,6 +381,10 @@ func TestDeadlineClock(t *testing.T) {
 	if k.Card != "yellow" || k.Desk != "fengqiao" {
 		t.Fatalf("after one day overdue: card %q at %s; want yellow at fengqiao", k.Card, k.Desk)
 	}
+	var card string
+	if err := f.pool.QueryRow(ctx, `SELECT payload::text FROM outbox WHERE payload::text LIKE '%黄牌督办%'`).Scan(&card); err != nil || !strings.Contains(card, "请负责人督办：zhao") {
+		t.Errorf("the yellow card to the robot: %v, %s; want it to name the head zhao", err, card)
+	}
 	tick("2020-03-12 00:00") // two working days past due: red card, up to the county
 	tick("2020-03-12 00:05")
 	k, _ = f.Cases.Case(ctx, f.users["zhang"], k.ID)

@@ -47,6 +47,9 @@ type Config struct {
 	Surge       surge.Config      `yaml:"surge"`
 	Convergence ConvergenceConfig `yaml:"convergence"`
 	Trend       TrendConfig       `yaml:"trend"`
+	// Places names the divisions in summaries; detectors write codes.
+	// It is the region directory (deploy/regions.yaml), not a setting.
+	Places risk.Places `yaml:"-"`
 }
 
 // DefaultConfig is the documented default of every setting.
@@ -64,7 +67,7 @@ func DefaultConfig() Config {
 
 // All lists every detector that runs. Adding one is a reviewed line here.
 func All(conn driver.Conn, cfg Config, lex *intent.Lexicon) []Definition {
-	return []Definition{
+	defs := []Definition{
 		Extreme(conn, lex),
 		Repeat(conn, cfg.Repeat),
 		SkipLevel(conn, cfg.SkipLevel),
@@ -74,6 +77,37 @@ func All(conn driver.Conn, cfg Config, lex *intent.Lexicon) []Definition {
 		Convergence(conn, cfg.Convergence),
 		Trend(conn, cfg.Trend),
 	}
+	for i := range defs {
+		defs[i] = named(defs[i], cfg.Places)
+	}
+	return defs
+}
+
+// named makes d's summaries and history notes name their places.
+func named(d Definition, places risk.Places) Definition {
+	if len(places) == 0 {
+		return d
+	}
+	name := func(detect func(context.Context, risk.Window) ([]risk.Alert, error)) func(context.Context, risk.Window) ([]risk.Alert, error) {
+		if detect == nil {
+			return nil
+		}
+		return func(ctx context.Context, w risk.Window) ([]risk.Alert, error) {
+			alerts, err := detect(ctx, w)
+			for i := range alerts {
+				alerts[i].Summary = places.Rename(alerts[i].Summary)
+			}
+			return alerts, err
+		}
+	}
+	d.Detect, d.Replay = name(d.Detect), name(d.Replay)
+	if history := d.History; history != nil {
+		d.History = func(ctx context.Context, w risk.Window) (string, error) {
+			note, err := history(ctx, w)
+			return places.Rename(note), err
+		}
+	}
+	return d
 }
 
 // queryAlerts runs a detector's query and turns each row into an alert.

@@ -396,6 +396,14 @@ func TestSurge(t *testing.T) {
 	if quiet := detect(t, d, risk.Window{Start: surgeHour.Add(-24 * time.Hour), End: surgeHour.Add(-23 * time.Hour)}); len(quiet) != 0 {
 		t.Errorf("an ordinary hour raised %d surge alerts", len(quiet))
 	}
+	// As serve runs it, with the region directory, the alert names its place.
+	cfg := detectors.DefaultConfig()
+	cfg.Places = risk.Places{"330681109": "枫桥镇", "330681109201": "枫源村"}
+	i := slices.IndexFunc(detectors.All(conn, cfg, nil), func(d detectors.Definition) bool { return d.Name == "surge" })
+	named := detect(t, detectors.All(conn, cfg, nil)[i], risk.Window{Start: surgeHour, End: surgeHour.Add(time.Hour)})
+	if len(named) != 1 || !strings.HasPrefix(named[0].Summary, "突增：枫桥镇枫源村 劳资纠纷") {
+		t.Errorf("named surge alerts %+v: want one whose summary begins 突增：枫桥镇枫源村 劳资纠纷", named)
+	}
 }
 
 func TestSurgeQuietStart(t *testing.T) {

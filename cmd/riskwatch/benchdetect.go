@@ -72,7 +72,7 @@ func benchDetect(ctx context.Context, args []string, getenv func(string) string,
 	if err := waitMerges(ctx, conn); err != nil {
 		return err
 	}
-	cfg, lex, err := detectors.LoadConfig(c.Detectors)
+	cfg, lex, err := c.detectorConfig()
 	if err != nil {
 		return err
 	}

@@ -11,10 +11,14 @@ import (
 	"os"
 	"strings"
 
+	"gopkg.in/yaml.v3"
+
 	risk "riskwatch"
 	"riskwatch/brief"
 	"riskwatch/console"
 	"riskwatch/desk"
+	"riskwatch/detectors"
+	"riskwatch/detectors/intent"
 	"riskwatch/pipeline"
 )
 
@@ -34,6 +38,7 @@ type config struct {
 	Detectors    string // YAML settings file
 	DeskConfig   string // YAML file of the desks' rules
 	Directory    string // YAML desk directory
+	Regions      string // YAML region directory: the places' names
 	Calendar     string // YAML working-day calendar, over the built-in one
 	CaseTopic    string
 	Briefs       briefConfig
@@ -106,6 +111,7 @@ func (c *config) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&c.CaseTopic, "topic.cases", "riskwatch.cases", "Topic every alert review and case change is published to.")
 	fs.StringVar(&c.DeskConfig, "desk.config", "", "YAML file of the desks' rules: routing, deadlines, sessions, notifications (deploy/desk.yaml documents them); empty for the defaults.")
 	fs.StringVar(&c.Directory, "desks", env("RISKWATCH_DESKS", ""), "YAML desk directory (deploy/desks.yaml is 诸暨市's), loaded at start and on SIGHUP. Env RISKWATCH_DESKS.")
+	fs.StringVar(&c.Regions, "regions", env("RISKWATCH_REGIONS", ""), "YAML region directory naming the divisions in alerts (deploy/regions.yaml is the demo's 诸暨市); empty: places are shown by their codes. Env RISKWATCH_REGIONS.")
 	fs.StringVar(&c.Calendar, "calendar", "", "YAML working-day calendar for years after the built-in 2020–2026, or to override them.")
 	fs.StringVar(&c.Briefs.Regions, "brief.regions", "", "Regions (division codes, comma-separated) whose briefs serve makes on schedule; empty: those of the directory's city and county desks.")
 	fs.StringVar(&c.Briefs.Weekly, "brief.weekly", brief.DefaultCron["week"], "Cron (UTC+8) of the last week's brief; empty: none.")
@@ -195,4 +201,37 @@ func (c *config) piiKey() ([]byte, error) {
 		return nil, fmt.Errorf("personal-data key: want hex digits: %w", err)
 	}
 	return key, nil
+}
+
+// detectorConfig loads the detectors' settings and the region directory
+// that names the places in their alerts.
+func (c *config) detectorConfig() (detectors.Config, *intent.Lexicon, error) {
+	cfg, lex, err := detectors.LoadConfig(c.Detectors)
+	if err != nil {
+		return cfg, nil, err
+	}
+	cfg.Places, err = readPlaces(c.Regions)
+	return cfg, lex, err
+}
+
+// readPlaces reads a region directory: division codes to their own names.
+// path "" gives none.
+func readPlaces(path string) (risk.Places, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read region directory: %w", err)
+	}
+	var places risk.Places
+	if err := yaml.Unmarshal(b, &places); err != nil {
+		return nil, fmt.Errorf("region directory %s: %w", path, err)
+	}
+	for code, name := range places {
+		if _, err := risk.ParseRegion(code); err != nil || name == "" {
+			return nil, fmt.Errorf("region directory %s: %q: want a division code of 6, 9 or 12 digits and its name: %w", path, code, risk.ErrInvalid)
+		}
+	}
+	return places, nil
 }

@@ -160,7 +160,9 @@ func demoEvaluate(ctx context.Context, args []string, getenv func(string) string
 	if err != nil {
 		return err
 	}
-	defs := detectors.All(conn, detectors.DefaultConfig(), lex)
+	dcfg := detectors.DefaultConfig()
+	dcfg.Places = scenario.Places()
+	defs := detectors.All(conn, dcfg, lex)
 	p := newProgress(stderr, "detect", time.Now)
 	runs, err := detectors.Backtest(ctx, defs, s.Truth.From, s.Truth.To, detectors.BacktestConfig{Parallel: parallel, Progress: p.report})
 	if err != nil {

@@ -52,7 +52,7 @@ func detect(ctx context.Context, args []string, getenv func(string) string, stdo
 		defer closeDesks()
 		review = d.Review
 	}
-	dcfg, lex, err := detectors.LoadConfig(c.Detectors)
+	dcfg, lex, err := c.detectorConfig()
 	if err != nil {
 		return err
 	}

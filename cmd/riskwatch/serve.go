@@ -43,7 +43,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		return err
 	}
 	log.Info("personal-data key", "id", protector.KeyID()) // names the key in every sealed box; never the key
-	dcfg, lex, err := detectors.LoadConfig(c.Detectors)
+	dcfg, lex, err := c.detectorConfig()
 	if err != nil {
 		return err
 	}
