@@ -151,7 +151,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		wg.Wait()
 		return err
 	}
-	briefs := brief.NewScheduler(brief.NewMaker(pipeline.NewMatterReader(conn), desks.Stats, desks.Directory, nil), brief.NewStore(pool),
+	stored := brief.NewStore(pool)
+	briefs := brief.NewScheduler(brief.NewMaker(pipeline.NewMatterReader(conn), desks.Stats, desks.Directory, nil), stored,
 		desks.Outbox, c.Briefs.Link, fmt.Sprintf("%s/%d", host, os.Getpid()), log)
 	wg.Go(func() {
 		if err := briefs.Run(ctx, c.Briefs.schedules(dir)); err != nil {
@@ -196,6 +197,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	}
 	deps := consoleDeps(desks, stats, conn, reload)
 	deps.Detectors = detectorSettings{defs, dcfg}
+	deps.Stored = stored
 	api := console.NewServer(deps, c.HTTPLimits.RequestTimeout, gatherer, log)
 	servers = append([]*http.Server{console.NewHTTPServer(c.HTTP, api, c.HTTPLimits)}, servers...)
 	log.Info("serving", "console", "http://"+ln.Addr().String()+"/", "http", ln.Addr().String(), "metrics", c.HTTPLimits.MetricsListen, "kafka", brokers, "group", c.KafkaGroup)
