@@ -85,7 +85,7 @@ func (s *Store) List(ctx context.Context, jurisdiction string, limit int) ([]Sto
 	defer rows.Close()
 	out := []Stored{}
 	for rows.Next() {
-		var st Stored
+		st := Stored{Observations: []string{}}
 		var figures []byte
 		if err := rows.Scan(&st.Region, &st.Period.Kind, &st.Period.From, &st.Period.To, &st.MadeAt, &figures); err != nil {
 			return nil, fmt.Errorf("list briefs: %w", err)
