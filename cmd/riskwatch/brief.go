@@ -55,7 +55,11 @@ func briefCmd(ctx context.Context, args []string, getenv func(string) string, st
 	// The command reads as a leader of the region: whoever runs it holds
 	// the stores' credentials already.
 	as := desk.User{Username: "riskwatch-brief", Role: desk.RoleLeader, Jurisdiction: scope}
-	b, err := brief.NewMaker(pipeline.NewMatterReader(conn), d.Stats, d.Directory, nil).Make(ctx, as, region, p)
+	maker := brief.NewMaker(pipeline.NewMatterReader(conn), d.Stats, d.Directory, nil)
+	if maker.Populations, err = c.Briefs.populations(); err != nil {
+		return fmt.Errorf("brief: %w", err)
+	}
+	b, err := maker.Make(ctx, as, region, p)
 	if err != nil {
 		return fmt.Errorf("brief: %w", err)
 	}
