@@ -246,8 +246,8 @@ func (m *Maker) Make(ctx context.Context, by desk.User, region string, p Period)
 // inputs are everything a brief is made of, as read.
 type inputs struct {
 	period  Period
-	history int                   // periods before period in tallies
-	level   string                // of the region
+	history int    // periods before period in tallies
+	level   string // of the region
 	pops    Populations
 	desk    [3]desk.PeriodFigures // this period, the previous one, a year before
 	// tallies count by tallyBy(level) over the history and the period,
