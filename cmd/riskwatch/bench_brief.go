@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"flag"
 	"fmt"
 	"io"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	risk "riskwatch"
 	"riskwatch/brief"
@@ -24,7 +27,8 @@ import (
 // written and again after OPTIMIZE … FINAL. It works in a throw-away
 // database, or with -database in one it keeps, adding only the matters
 // it lacks, so that a second run skips the writing. The desks' figures
-// come from the PostgreSQL of -postgres, read as the county's leader.
+// come from a throw-away (empty) database on the PostgreSQL of -postgres,
+// read as the county's leader.
 func benchBrief(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var n, runs int
 	var keep string
@@ -65,11 +69,15 @@ func benchBrief(ctx context.Context, args []string, getenv func(string) string, 
 		n = int(have)
 	}
 
-	d, closeDesks, err := openDesks(ctx, c)
+	pool, dropPostgres, err := benchPostgres(ctx, c.Postgres)
 	if err != nil {
 		return err
 	}
-	defer closeDesks()
+	defer dropPostgres()
+	d, _, err := newDesks(c, pool, nil, nil, nil, nil)
+	if err != nil {
+		return err
+	}
 	const region = "330681"
 	maker := brief.NewMaker(pipeline.NewMatterReader(conn), d.Stats, nil, nil)
 	as := desk.User{Username: "riskwatch-bench", Role: desk.RoleLeader, Jurisdiction: region}
@@ -160,4 +168,41 @@ func benchBriefDatabase(ctx context.Context, dsn, keep string) (driver.Conn, fun
 		return nil, nil, fmt.Errorf("migrate %s: %w", keep, err)
 	}
 	return conn, func() { conn.Close() }, nil
+}
+
+// benchPostgres is a migrated PostgreSQL database of its own on the server
+// of dsn, dropped by drop.
+func benchPostgres(ctx context.Context, dsn string) (pool *pgxpool.Pool, drop func(), err error) {
+	admin, err := schema.OpenPostgres(ctx, dsn)
+	if err != nil {
+		return nil, nil, err
+	}
+	b := make([]byte, 6)
+	rand.Read(b)
+	name := "riskwatch_bench_" + hex.EncodeToString(b)
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		admin.Close()
+		return nil, nil, fmt.Errorf("create database %s: %w", name, err)
+	}
+	drop = func() {
+		if pool != nil {
+			pool.Close()
+		}
+		admin.Exec(context.WithoutCancel(ctx), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+		admin.Close()
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		drop()
+		return nil, nil, fmt.Errorf("parse postgres dsn: %w", err)
+	}
+	u.Path = "/" + name
+	if pool, err = schema.OpenPostgres(ctx, u.String()); err == nil {
+		err = schema.MigratePostgres(ctx, pool)
+	}
+	if err != nil {
+		drop()
+		return nil, nil, err
+	}
+	return pool, drop, nil
 }
