@@ -46,6 +46,11 @@ type Brief struct {
 	PlaceLevel, SubLevel string  `json:"-"`            // the levels of Hotspots and SubHotspots, in Chinese
 	Hotspots             []Place `json:"hotspots"`     // the next level down, most matters first
 	SubHotspots          []Place `json:"sub_hotspots"` // the level below that
+	// HotspotsPer10k and SubHotspotsPer10k: the level is ranked by matters
+	// per 10,000 residents, every place of it having a population
+	// (Maker.Populations); otherwise by matters, the rate shown where known.
+	HotspotsPer10k    bool `json:"hotspots_per_10k"`
+	SubHotspotsPer10k bool `json:"sub_hotspots_per_10k"`
 
 	Notable     []Line   `json:"notable"`
 	MoreNotable bool     `json:"more_notable"` // the period had more than Notable lists: the console has them all
@@ -90,6 +95,9 @@ type Place struct {
 	Name     string `json:"name"`
 	Current  int    `json:"current"`
 	Previous int    `json:"previous"`
+	// Per10k is Current per 10,000 residents, where the place's
+	// population is configured.
+	Per10k *float64 `json:"per_10k,omitempty"`
 }
 
 // Line is one notable matter, alert or escalation: what, where, when; no
@@ -137,6 +145,10 @@ type Maker struct {
 	desks   deskFigures
 	dir     directory
 	now     func() time.Time
+
+	// Populations rate the hotspots per 10,000 residents (nil: by
+	// matters only). Set it before the first Make.
+	Populations Populations
 }
 
 // NewMaker returns a Maker. dir names the places after their desks (see
@@ -185,7 +197,7 @@ func (m *Maker) Make(ctx context.Context, by desk.User, region string, p Period)
 		return nil, err
 	}
 	code := prefix(r)
-	in := inputs{period: p, history: history[p.Kind], level: r.Level()}
+	in := inputs{period: p, history: history[p.Kind], level: r.Level(), pops: m.Populations}
 	prev, ya := p.Previous(), p.YearAgo()
 	names := Names(nil)
 	// The desks' figures first: they check that by may read them.
@@ -234,8 +246,9 @@ func (m *Maker) Make(ctx context.Context, by desk.User, region string, p Period)
 // inputs are everything a brief is made of, as read.
 type inputs struct {
 	period  Period
-	history int                   // periods before period in tallies
-	level   string                // of the region
+	history int    // periods before period in tallies
+	level   string // of the region
+	pops    Populations
 	desk    [3]desk.PeriodFigures // this period, the previous one, a year before
 	// tallies count by tallyBy(level) over the history and the period,
 	// which is the last; yearAgo by feed a year before.
@@ -381,18 +394,29 @@ func assemble(in inputs, names func(string) string) *Brief {
 			r.Places = append(r.Places, Place{Code: pc.Place, Name: name(pc.Place), Current: pc.Count})
 		}
 	}
+	// Hotspots: per 10,000 residents when every place of the level has
+	// a population, by matters otherwise.
+	hotspots := func(m map[string]series) ([]Place, bool) {
+		counts := column(m, cur)
+		var out []Place
+		for _, pc := range rankMap(counts, len(counts)) {
+			out = append(out, Place{Code: pc.Place, Name: name(pc.Place), Current: pc.Count, Previous: at(m[pc.Place], prev),
+				Per10k: in.pops.per10k(pc.Place, pc.Count)})
+		}
+		perResident := in.pops.covers(counts)
+		if perResident {
+			slices.SortStableFunc(out, func(a, b Place) int { return cmp.Compare(*b.Per10k, *a.Per10k) })
+		}
+		return out[:min(len(out), 8)], perResident
+	}
 	if lv[0] != "" {
 		b.RisingPlaces = rising(places, name)
 		b.PlaceLevel = levelNames[lv[0]]
-		for _, pc := range rankMap(column(places, cur), 8) {
-			b.Hotspots = append(b.Hotspots, Place{Code: pc.Place, Name: name(pc.Place), Current: pc.Count, Previous: at(places[pc.Place], prev)})
-		}
+		b.Hotspots, b.HotspotsPer10k = hotspots(places)
 	}
 	if lv[1] != "" {
 		b.SubLevel = levelNames[lv[1]]
-		for _, pc := range rankMap(column(subs, cur), 8) {
-			b.SubHotspots = append(b.SubHotspots, Place{Code: pc.Place, Name: name(pc.Place), Current: pc.Count, Previous: at(subs[pc.Place], prev)})
-		}
+		b.SubHotspots, b.SubHotspotsPer10k = hotspots(subs)
 	}
 
 	// Epidemic-era topics, when present this period.

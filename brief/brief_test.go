@@ -327,3 +327,53 @@ func TestBriefEdges(t *testing.T) {
 		t.Errorf("bad region: %v, want ErrInvalid", err)
 	}
 }
+
+// TestBriefPer10k: with the townships' populations configured, they rank
+// by matters per 10,000 residents; villages, of which one has a
+// population, still rank by matters, that one's rate shown.
+func TestBriefPer10k(t *testing.T) {
+	f := setup(t)
+	f.seed(t)
+	pops, err := brief.ReadPopulations(strings.NewReader("330681109000: 70000 # 枫桥镇, zero-padded\n330681001: 6000\n330681104: 50000\n330681109201: 2000\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.maker.Populations = pops
+	p, _ := brief.PeriodAt("week", at("2020-02-28 12:00"))
+	b, err := f.maker.Make(context.Background(), leader, "330681", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	show := func(ps []brief.Place) []string {
+		var out []string
+		for _, s := range ps {
+			r := "-"
+			if s.Per10k != nil {
+				r = fmt.Sprintf("%.1f", *s.Per10k)
+			}
+			out = append(out, fmt.Sprintf("%s %d %s", s.Name, s.Current, r))
+		}
+		return out
+	}
+	// 暨阳街道 6 of 6,000 (10.0); 枫桥镇 7 of 70,000 and 店口镇 5 of 50,000
+	// (1.0 each: the larger count first).
+	if got, want := show(b.Hotspots), []string{"暨阳街道 6 10.0", "枫桥镇 7 1.0", "店口镇 5 1.0"}; !b.HotspotsPer10k || !slices.Equal(got, want) {
+		t.Errorf("townships per 10,000 (%v): %q, want %q", b.HotspotsPer10k, got, want)
+	}
+	if got, want := show(b.SubHotspots), []string{"枫桥镇枫源村 7 35.0", "暨阳街道东二社区 6 -", "店口镇湄池村 5 -"}; b.SubHotspotsPer10k || !slices.Equal(got, want) {
+		t.Errorf("villages by matters (%v): %q, want %q", b.SubHotspotsPer10k, got, want)
+	}
+	var md strings.Builder
+	if err := brief.Write(&md, b, "markdown"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(md.String(), "乡镇（街道）（按每万人排序）：暨阳街道 6件（每万人10.0）、枫桥镇 7件（每万人1.0）") {
+		t.Errorf("the Markdown's hotspots:\n%s", md.String())
+	}
+
+	for _, bad := range []string{"3306: 100\n", "330681109: 0\n", "330681109: 5\n330681109000: 6\n", "x: 1\n", "330681109: many\n"} {
+		if _, err := brief.ReadPopulations(strings.NewReader(bad)); !errors.Is(err, risk.ErrInvalid) {
+			t.Errorf("populations %q: %v, want ErrInvalid", bad, err)
+		}
+	}
+}

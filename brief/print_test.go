@@ -38,10 +38,13 @@ func fullBrief() *Brief {
 			Places: []Place{{Name: towns[0], Current: 30}, {Name: towns[1], Current: 20}}})
 		b.RisingPlaces = append(b.RisingPlaces, Rise{Key: towns[i], Name: towns[i], Current: 90 + i, Previous: 40, Mean: 38.2, History: hist, P: 1e-5})
 	}
+	rate := func(v float64) *float64 { return &v }
 	for i := range 8 {
-		b.Hotspots = append(b.Hotspots, Place{Name: towns[i], Current: 400 - 30*i, Previous: 380 - 25*i})
-		b.SubHotspots = append(b.SubHotspots, Place{Name: towns[i] + "解放路社区", Current: 90 - 7*i, Previous: 70})
+		// Rated per 10,000 residents: the longest labels.
+		b.Hotspots = append(b.Hotspots, Place{Name: towns[i], Current: 400 - 30*i, Previous: 380 - 25*i, Per10k: rate(88.8 - float64(i))})
+		b.SubHotspots = append(b.SubHotspots, Place{Name: towns[i] + "解放路社区", Current: 90 - 7*i, Previous: 70, Per10k: rate(123.4 - float64(i))})
 	}
+	b.HotspotsPer10k, b.SubHotspotsPer10k = true, true
 	for i := range notableAlerts + notableMatters + notableEscalations {
 		b.Notable = append(b.Notable, Line{Kind: "alert", Text: fmt.Sprintf("2月%d日 上交：橙色群体性风险案件因超期由枫桥镇综治中心上交诸暨市社会矛盾纠纷调处化解中心，仍在办理", 24+i%7)})
 	}

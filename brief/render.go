@@ -8,6 +8,7 @@ import (
 	"html"
 	"html/template"
 	"io"
+	"slices"
 	"strings"
 	textTemplate "text/template"
 	"time"
@@ -52,6 +53,15 @@ var funcs = map[string]any{
 	"sub1":    func(n int) int { return n - 1 },
 	"add1":    func(n int) int { return n + 1 },
 	"pct":     func(p float64) string { return fmt.Sprintf("%.2g", p) },
+	"rate":    rateText,
+}
+
+// rateText is matters per 10,000 residents: 3.2; "" where unknown.
+func rateText(v *float64) string {
+	if v == nil {
+		return ""
+	}
+	return fmt.Sprintf("%.1f", *v)
 }
 
 var (
@@ -132,11 +142,15 @@ func barChart(places []Place) template.HTML {
 	if len(places) == 0 {
 		return ""
 	}
-	const w, row, label, right = 330, 22, 110, 70
+	const w, row, label = 330, 22, 110
+	right := 70
 	h := row*len(places) + 4
 	peak := 1
 	for _, p := range places {
 		peak = max(peak, p.Current, p.Previous)
+		if p.Per10k != nil {
+			right = 125 // room for the rate
+		}
 	}
 	scale := float64(w-label-right) / float64(peak)
 	var b strings.Builder
@@ -146,10 +160,24 @@ func barChart(places []Place) template.HTML {
 		fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="10" text-anchor="end">%s</text>`, label-4, top+12, html.EscapeString(p.Name))
 		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="9" fill="#444"/>`, label, top+2, float64(p.Current)*scale)
 		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="5" fill="none" stroke="#000" stroke-width="0.7"/>`, label, top+13, float64(p.Previous)*scale)
-		fmt.Fprintf(&b, `<text x="%.1f" y="%d" font-size="9">%d（上期%d）</text>`, float64(label)+float64(max(p.Current, p.Previous))*scale+4, top+12, p.Current, p.Previous)
+		rate := ""
+		if p.Per10k != nil {
+			rate = "，每万人" + rateText(p.Per10k)
+		}
+		fmt.Fprintf(&b, `<text x="%.1f" y="%d" font-size="9">%d（上期%d%s）</text>`, float64(label)+float64(max(p.Current, p.Previous))*scale+4, top+12, p.Current, p.Previous, rate)
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
+}
+
+// Rated reports whether a hotspot is shown per 10,000 residents.
+func (b *Brief) Rated() bool {
+	for _, p := range append(slices.Clone(b.Hotspots), b.SubHotspots...) {
+		if p.Per10k != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // Group is headline figures shown together.

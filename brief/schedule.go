@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/robfig/cron/v3"
 
@@ -51,6 +53,75 @@ func (s *Store) Save(ctx context.Context, b *Brief, html, host string) (bool, er
 		return false, fmt.Errorf("store the brief of %s %s: %w", b.Region, b.Period.Title(), err)
 	}
 	return tag.RowsAffected() == 1, nil
+}
+
+// Stored is a brief kept by the Store, as listed: what it covers, when it
+// was made and its headline, without its pages.
+type Stored struct {
+	Region       string    `json:"region"`
+	RegionName   string    `json:"region_name"`
+	Period       Period    `json:"period"`
+	Title        string    `json:"title"` // the period in Chinese
+	MadeAt       time.Time `json:"made_at"`
+	Matters      int       `json:"matters"` // raised in the period
+	Observations []string  `json:"observations"`
+}
+
+// MaxList is the most briefs List returns.
+const MaxList = 200
+
+// List returns the stored briefs of the regions inside jurisdiction (a
+// division code prefix), the latest period first, then by region, at most
+// limit (0 or more than MaxList: MaxList).
+func (s *Store) List(ctx context.Context, jurisdiction string, limit int) ([]Stored, error) {
+	if limit <= 0 || limit > MaxList {
+		limit = MaxList
+	}
+	rows, err := s.pool.Query(ctx, `SELECT region, kind, period_from, period_to, made_at, brief FROM briefs
+		WHERE starts_with(region, $1) ORDER BY period_to DESC, region, kind LIMIT $2`, jurisdiction, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list briefs: %w", err)
+	}
+	defer rows.Close()
+	out := []Stored{}
+	for rows.Next() {
+		st := Stored{Observations: []string{}}
+		var figures []byte
+		if err := rows.Scan(&st.Region, &st.Period.Kind, &st.Period.From, &st.Period.To, &st.MadeAt, &figures); err != nil {
+			return nil, fmt.Errorf("list briefs: %w", err)
+		}
+		var b Brief
+		if err := json.Unmarshal(figures, &b); err != nil {
+			return nil, fmt.Errorf("list briefs: brief of %s %s: %w", st.Region, st.Period.Kind, err)
+		}
+		st.Period.From, st.Period.To = st.Period.From.In(risk.CST), st.Period.To.In(risk.CST)
+		st.RegionName, st.Title = b.RegionName, st.Period.Title()
+		if len(b.Headline) > 0 {
+			st.Matters = b.Headline[0].Current
+		}
+		for _, o := range b.Observations {
+			st.Observations = append(st.Observations, o.Text)
+		}
+		out = append(out, st)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list briefs: %w", err)
+	}
+	return out, nil
+}
+
+// HTML returns the printed brief of region, kind and the period starting
+// at from, as it was stored; ErrNotFound when none was.
+func (s *Store) HTML(ctx context.Context, region, kind string, from time.Time) (string, error) {
+	var html string
+	err := s.pool.QueryRow(ctx, `SELECT html FROM briefs WHERE region = $1 AND kind = $2 AND period_from = $3`, region, kind, from).Scan(&html)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", fmt.Errorf("no stored brief of %s, %s from %s: %w", region, kind, from.Format(time.DateOnly), risk.ErrNotFound)
+	}
+	if err != nil {
+		return "", fmt.Errorf("read the brief of %s: %w", region, err)
+	}
+	return html, nil
 }
 
 // maker makes a brief (Maker).
@@ -134,7 +205,7 @@ func (s *Scheduler) RunOnce(ctx context.Context, sc Schedule, now time.Time) err
 		return err // another replica made it
 	}
 	key := fmt.Sprintf("brief/%s/%s/%s", b.Region, p.Kind, p.From.Format(time.DateOnly))
-	if err := s.announcer.Announce(ctx, sc.Region, key, s.message(b, sc.Region)); err != nil {
+	if err := s.announcer.Announce(ctx, sc.Region, key, s.message(b)); err != nil {
 		return err
 	}
 	s.log.Info("brief made", "region", b.Region, "kind", p.Kind, "from", p.From.Format(time.DateOnly), "observations", len(b.Observations))
@@ -143,7 +214,7 @@ func (s *Scheduler) RunOnce(ctx context.Context, sc Schedule, now time.Time) err
 
 // message is the robots' announcement: the headline figures, the
 // observations and the link to the printable brief.
-func (s *Scheduler) message(b *Brief, region string) robot.Message {
+func (s *Scheduler) message(b *Brief) robot.Message {
 	var md strings.Builder
 	title := b.RegionName + "态势简报 " + b.Period.Title()
 	fmt.Fprintf(&md, "#### %s\n", title)
@@ -157,7 +228,7 @@ func (s *Scheduler) message(b *Brief, region string) robot.Message {
 	for i, o := range b.Observations {
 		fmt.Fprintf(&md, "\n%d. %s", i+1, o.Text)
 	}
-	at := b.Period.From.Format(time.DateOnly)
-	fmt.Fprintf(&md, "\n\n[查看简报](%s/api/v1/briefs?region=%s&period=%s&at=%s&format=html)", s.link, region, b.Period.Kind, at)
+	// The brief as stored and announced, not one made again later.
+	fmt.Fprintf(&md, "\n\n[查看简报](%s/api/v1/briefs/stored/%s/%s/%s)", s.link, b.Region, b.Period.Kind, b.Period.From.In(risk.CST).Format(time.DateOnly))
 	return robot.Message{Title: title, Markdown: md.String()}
 }

@@ -2,11 +2,13 @@ package brief_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync"
 	"testing"
 
+	risk "riskwatch"
 	"riskwatch/brief"
 )
 
@@ -55,7 +57,7 @@ func TestScheduledBriefOnce(t *testing.T) {
 		}
 		told = append(told, d)
 		for _, want := range []string{"诉求总量：18（上周8，↑125%）", "劳资纠纷类诉求12件",
-			"https://riskwatch.example.gov.cn/api/v1/briefs?region=330681&period=week&at=2020-02-24&format=html"} {
+			"https://riskwatch.example.gov.cn/api/v1/briefs/stored/330681/week/2020-02-24"} {
 			if !strings.Contains(md, want) {
 				t.Errorf("the announcement lacks %q:\n%s", want, md)
 			}
@@ -75,5 +77,24 @@ func TestScheduledBriefOnce(t *testing.T) {
 	var n int
 	if err := f.pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM briefs) + (SELECT count(*) FROM outbox WHERE channel = 'webhook')`).Scan(&n); err != nil || n != 2 {
 		t.Errorf("after a second run: %d rows, %v; want 2", n, err)
+	}
+	// Listed inside the county, with its headline; not in another county.
+	list, err := store.List(ctx, "330681", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 1 || list[0].Region != "330681" || list[0].Period.Kind != "week" || list[0].Matters != 18 ||
+		list[0].Title != "2020年第9周（2月24日—3月1日）" || len(list[0].Observations) == 0 {
+		t.Errorf("listed %+v, want the week of 2020-02-24 with its 18 matters and observations", list)
+	}
+	if other, err := store.List(ctx, "330682", 0); err != nil || len(other) != 0 {
+		t.Errorf("listed for another county: %+v, %v; want none", other, err)
+	}
+	html, err := store.HTML(ctx, "330681", "week", at("2020-02-24 00:00"))
+	if err != nil || !strings.Contains(html, "社会矛盾纠纷态势简报") || !strings.Contains(html, "2020年第9周") {
+		t.Errorf("the stored page: %v %.200s", err, html)
+	}
+	if _, err := store.HTML(ctx, "330681", "week", at("2020-02-17 00:00")); !errors.Is(err, risk.ErrNotFound) {
+		t.Errorf("a week never stored: %v, want ErrNotFound", err)
 	}
 }

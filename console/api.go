@@ -3,6 +3,7 @@ package console
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -434,6 +435,15 @@ func (s *Server) routes() {
 		}{f, p}, err)
 	})
 	s.handle("GET /api/v1/briefs", s.getBrief)
+	s.handle("GET /api/v1/briefs/stored", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
+		list, err := s.storedBriefs(r.Context(), u)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"briefs": list})
+		return nil
+	})
+	s.handle("GET /api/v1/briefs/stored/{region}/{kind}/{from}", s.getStoredBrief)
 	s.handle("GET /api/v1/figures/detectors", func(w http.ResponseWriter, r *http.Request, u desk.User) error {
 		q := r.URL.Query()
 		from, to, err := queryRange(q.Get("from"), q.Get("to"), 28*24*time.Hour)
@@ -556,9 +566,54 @@ func (s *Server) getBrief(w http.ResponseWriter, r *http.Request, u desk.User) e
 	return err
 }
 
+// storedBriefs lists the briefs made on schedule of the regions inside
+// u's jurisdiction, for the roles that read figures.
+func (s *Server) storedBriefs(ctx context.Context, u desk.User) ([]brief.Stored, error) {
+	if err := mayReadFigures(u); err != nil {
+		return nil, err
+	}
+	if s.Stored == nil {
+		return nil, errNoStore
+	}
+	return s.Stored.List(ctx, u.Jurisdiction, 0)
+}
+
+// getStoredBrief answers a brief made on schedule as it was printed then:
+// the region's (inside the caller's jurisdiction), of the kind, for the
+// period starting on the day from (UTC+8).
+func (s *Server) getStoredBrief(w http.ResponseWriter, r *http.Request, u desk.User) error {
+	if err := mayReadFigures(u); err != nil {
+		return err
+	}
+	region := r.PathValue("region")
+	if _, err := regionOf(u, region); err != nil {
+		return err
+	}
+	from, err := time.ParseInLocation(time.DateOnly, r.PathValue("from"), risk.CST)
+	if err != nil {
+		return fmt.Errorf("from %q: want YYYY-MM-DD: %w", r.PathValue("from"), risk.ErrInvalid)
+	}
+	if s.Stored == nil {
+		return errNoStore
+	}
+	html, err := s.Stored.HTML(r.Context(), region, r.PathValue("kind"), from)
+	if err != nil {
+		return err
+	}
+	// A document of its own, as getBrief's.
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+	_, err = io.WriteString(w, html)
+	return err
+}
+
 // errNoClickHouse answers the endpoints that read ClickHouse when serve
 // runs without it: 503, like a store that does not answer.
 var errNoClickHouse = errors.New("no ClickHouse configured for records")
+
+// errNoStore answers the stored briefs' endpoints when serve has no store
+// of briefs: 503.
+var errNoStore = errors.New("no store of briefs configured")
 
 // replyRecords answers the stored records of refs, masked.
 func (s *Server) replyRecords(w http.ResponseWriter, r *http.Request, refs []risk.Evidence) error {

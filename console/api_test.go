@@ -114,9 +114,11 @@ func setup(t testing.TB) *fixture {
 		Audit: f.Audit, Outbox: f.Outbox, Stats: f.Stats,
 		Records: pipeline.NewRecordReader(conn), Matters: pipeline.NewMatterReader(conn), Quarantine: pipeline.NewQuarantineReader(conn, nil),
 		Briefs: brief.NewMaker(pipeline.NewMatterReader(conn), f.Stats, f.Directory, nil),
+		Stored: brief.NewStore(pool),
 		Reload: func(context.Context, *desk.User) (int, error) { return 4, nil }, // a directory file, so that reload answers 2xx when allowed
 	}
 	f.srv = console.NewServer(f.deps, 30*time.Second, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+	storeBrief(t, f.deps, ourCounty, "week", "2024-03-04")
 
 	admin, err := f.Accounts.AddUser(ctx, nil, desk.User{Username: "admin", Role: desk.RoleAdmin, Jurisdiction: ourCounty}, password)
 	if err != nil {
@@ -381,6 +383,29 @@ func checkError(t *testing.T, what string, w *httptest.ResponseRecorder) string 
 		t.Errorf("%s: error Content-Type %q, want application/json", what, ct)
 	}
 	return e.Error.Code
+}
+
+// storeBrief makes the brief of region for the period of kind holding day
+// and stores it, as the schedule does.
+func storeBrief(t testing.TB, deps console.Deps, region, kind, day string) {
+	t.Helper()
+	ctx := context.Background()
+	at, _ := time.ParseInLocation(time.DateOnly, day, risk.CST)
+	p, err := brief.PeriodAt(kind, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := deps.Briefs.(*brief.Maker).Make(ctx, desk.User{Username: "schedule", Role: desk.RoleLeader, Jurisdiction: region}, region, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var html strings.Builder
+	if err := brief.Write(&html, b, "html"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := deps.Stored.(*brief.Store).Save(ctx, b, html.String(), "test"); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // The matrix's callers: each role inside our county, and the same role in
@@ -762,6 +787,32 @@ func matrix(f *fixture) []row {
 			}},
 		{pattern: "GET /api/v1/briefs", name: "our township, printed", build: get("/api/v1/briefs?region=330681109&period=business&at=2024-03-04&format=html"),
 			in: [5]int{ok, ok, refused, refused, ok}, out: [5]int{refused, refused, refused, refused, refused}},
+		// Stored briefs: those of regions inside the jurisdiction; our
+		// county's week of 2024-03-04 is stored.
+		{pattern: "GET /api/v1/briefs/stored", build: get("/api/v1/briefs/stored"),
+			in: [5]int{ok, ok, refused, refused, ok}, out: [5]int{ok, ok, refused, refused, ok},
+			check: func(t *testing.T, _ *fixture, username string, body []byte) {
+				var got struct{ Briefs []brief.Stored }
+				if err := json.Unmarshal(body, &got); err != nil {
+					t.Fatalf("%s: stored briefs %s: %v", username, body, err)
+				}
+				want := 1
+				if outsiders[username] {
+					want = 0
+				}
+				if len(got.Briefs) != want || want == 1 && (got.Briefs[0].Region != ourCounty || got.Briefs[0].Matters != 1) {
+					t.Errorf("%s: stored briefs %s; want %d", username, body, want)
+				}
+			}},
+		{pattern: "GET /api/v1/briefs/stored/{region}/{kind}/{from}", build: get("/api/v1/briefs/stored/" + ourCounty + "/week/2024-03-04"),
+			in: [5]int{ok, ok, refused, refused, ok}, out: [5]int{refused, refused, refused, refused, refused},
+			check: func(t *testing.T, _ *fixture, username string, body []byte) {
+				if !strings.Contains(string(body), "2024年第10周") || strings.Contains(string(body), "王") {
+					t.Errorf("%s: stored brief %.300s; want the week's page, no person", username, body)
+				}
+			}},
+		{pattern: "GET /api/v1/briefs/stored/{region}/{kind}/{from}", name: "never stored", build: get("/api/v1/briefs/stored/" + ourCounty + "/week/2024-02-26"),
+			in: [5]int{notFound, notFound, refused, refused, notFound}, out: [5]int{refused, refused, refused, refused, refused}},
 		// Matters: aggregates for the roles that read figures, inside their
 		// jurisdiction; never a record or a person.
 		{pattern: "GET /api/v1/matters/series", name: "the jurisdiction", build: get("/api/v1/matters/series?from=2024-03-01T00:00:00Z&to=2024-03-08T00:00:00Z"),

@@ -12,8 +12,9 @@ import (
 
 // Deps are what the API serves: the desks' parts (package desk), the
 // health of ingestion and the records in ClickHouse. Every field but
-// Reload, Records, Matters, Quarantine and Briefs is required; without one
-// of the last four (serve without ClickHouse) its endpoints answer 503.
+// Reload, Records, Matters, Quarantine, Briefs and Stored is required;
+// without one of the last five (serve without ClickHouse or without the
+// briefs' store) its endpoints answer 503.
 type Deps struct {
 	Ingest    ingestStats
 	Accounts  accounts
@@ -31,6 +32,9 @@ type Deps struct {
 	Quarantine quarantine
 	// Briefs makes the leaders' briefs (package brief).
 	Briefs briefs
+	// Stored lists and opens the briefs made on schedule (brief.Store); nil:
+	// its endpoints answer 503.
+	Stored storedBriefs
 	// Reload re-reads the desk directory file; nil when serve has none.
 	Reload func(ctx context.Context, by *desk.User) (int, error)
 
@@ -105,6 +109,12 @@ type notices interface {
 // briefs makes a leaders' brief of a region and a period.
 type briefs interface {
 	Make(ctx context.Context, by desk.User, region string, p brief.Period) (*brief.Brief, error)
+}
+
+// storedBriefs reads the briefs made on schedule.
+type storedBriefs interface {
+	List(ctx context.Context, jurisdiction string, limit int) ([]brief.Stored, error)
+	HTML(ctx context.Context, region, kind string, from time.Time) (string, error)
 }
 
 // figures computes the leaders' aggregates.

@@ -244,6 +244,14 @@ func (s *Server) dashboardPages() {
 		}
 		return s.show(w, r, v, "dashboard", "态势", "dashboard", d)
 	})
+	// The briefs made on schedule, to open as they were printed.
+	s.page("GET /briefs", func(w http.ResponseWriter, r *http.Request, v visit) error {
+		list, err := s.storedBriefs(r.Context(), v.user)
+		if err != nil {
+			return err
+		}
+		return s.show(w, r, v, "briefs", "态势简报", "dashboard", list)
+	})
 	s.page("GET /figures", func(w http.ResponseWriter, r *http.Request, v visit) error {
 		if v.user.Role != desk.RoleReviewer && v.user.Role != desk.RoleAdmin {
 			return fmt.Errorf("%s may not read the detectors' figures: %w", v.user.Role, risk.ErrForbidden)

@@ -342,6 +342,45 @@ func TestPageDashboard(t *testing.T) {
 	}
 }
 
+// TestPageBriefs: a leader goes from the dashboard to the stored briefs
+// and opens one as it was printed; a mediator reads none.
+func TestPageBriefs(t *testing.T) {
+	f := setup(t)
+	b := f.browser(t)
+	b.login("chen", "/")
+	if !strings.Contains(b.get("/dashboard").Body.String(), `href="/briefs"`) {
+		t.Errorf("the dashboard does not link the stored briefs")
+	}
+	w := b.get("/briefs")
+	if w.Code != http.StatusOK {
+		t.Fatalf("GET /briefs: got %d; body %s", w.Code, w.Body)
+	}
+	checkPageHeaders(t, "/briefs", w)
+	// The setup stored our county's week of 2024-03-04, one matter in it.
+	row := regexp.MustCompile(`<tr data-region="330681" data-kind="week"><td>[^<]*</td><td><a href="(/api/v1/briefs/stored/330681/week/2024-03-04)">2024年第10周（3月4日—3月10日）</a></td><td class="num">1</td>`).FindStringSubmatch(w.Body.String())
+	if row == nil {
+		t.Fatalf("/briefs does not list the stored week:\n%s", w.Body)
+	}
+	w = b.get(row[1])
+	if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "社会矛盾纠纷态势简报") || !strings.Contains(w.Body.String(), "2024年第10周") {
+		t.Errorf("opening the stored brief: got %d %.300s", w.Code, w.Body)
+	}
+	if csp := w.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") {
+		t.Errorf("the stored brief's CSP %q lets things be fetched", csp)
+	}
+	// Another county's leader sees none of ours.
+	lu := f.browser(t)
+	lu.login("lu", "/")
+	if w := lu.get("/briefs"); w.Code != http.StatusOK || strings.Contains(w.Body.String(), "330681") || !strings.Contains(w.Body.String(), `id="no-briefs"`) {
+		t.Errorf("another county's leader: got %d, want an empty list", w.Code)
+	}
+	li := f.browser(t)
+	li.login("li", "/")
+	if w := li.get("/briefs"); w.Code != http.StatusForbidden || !strings.Contains(w.Body.String(), `id="refused"`) {
+		t.Errorf("mediator GET /briefs: got %d, want 403 #refused", w.Code)
+	}
+}
+
 // TestPagesHeaders opens every page as whoever may: each answers, carries
 // the CSP and the other headers, and has nothing inline.
 func TestPagesHeaders(t *testing.T) {
@@ -350,7 +389,7 @@ func TestPagesHeaders(t *testing.T) {
 		"zhang": {"/queue", "/queue/rows", "/alerts/" + f.openAlert, "/inbox", fmt.Sprintf("/cases/%d", f.caseID), "/dashboard", "/figures", "/account"},
 		"admin": {"/queue", "/admin/desks", "/admin/users", "/admin/detectors", "/admin/pipeline", "/dashboard", "/figures"},
 		"li":    {"/inbox", fmt.Sprintf("/cases/%d", f.caseID), "/account"},
-		"chen":  {"/dashboard", "/account"},
+		"chen":  {"/dashboard", "/briefs", "/account"},
 	}
 	for name, paths := range pages {
 		b := f.browser(t)

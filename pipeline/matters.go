@@ -93,21 +93,43 @@ func tallyKey(by string) (expr, cols, where string, err error) {
 	return "concat(" + strings.Join(exprs, ", '|', ") + ")", strings.Join(names, ", "), "", nil
 }
 
-// mattersIn is the matters of a region ($3) raised in [$1, $2), with the
+// mattersIn is the matters of region raised in [from, to), with the
 // columns cols (and source, region, status, occurred_at), as a FROM clause to
-// which conditions may be added with AND. It is the matters view's rows:
-// the newest version of each record, not deleted. It reads events FINAL
-// itself because ClickHouse 18 does not push a query's conditions into a
-// view, so that counting in matters reads every month: here the months are
-// pruned by occurred_at (when a matter was raised, the same in each of its
-// versions) and everything else — status, region — is judged after FINAL
-// has chosen the newest version, as in the view.
-func mattersIn(cols string) string {
+// which conditions may be added with AND, and its arguments. It is the
+// matters view's rows: the newest version of each record, not deleted. It
+// reads events FINAL itself because ClickHouse 18 does not push a query's
+// conditions into a view, so that counting in matters reads every month:
+// here the months are pruned by occurred_at (when a matter was raised, the
+// same in each of its versions) and everything else — status, region — is
+// judged after FINAL has chosen the newest version, as in the view.
+//
+// FINAL merges on one core, so the span is read month by month (the
+// table's partitions, in UTC: a record's versions are all in one), as
+// branches of a UNION ALL that the server runs at once; and each month's
+// rows are cut first to the records with a version in the region (a plain
+// scan): the PREWHERE keeps or drops every version of a record together,
+// so FINAL still chooses among all of them, and a hash collision only lets
+// in a record the outer condition then drops.
+func mattersIn(cols, region string, from, to time.Time) (string, []any) {
 	if cols != "" {
 		cols += ", "
 	}
-	return `(SELECT ` + cols + `source, region, status, occurred_at FROM events FINAL WHERE occurred_at >= ? AND occurred_at < ?)
-		WHERE status != 'deleted' AND startsWith(region, ?)`
+	var branches []string
+	var args []any
+	for start := from.UTC(); start.Before(to); {
+		end := time.Date(start.Year(), start.Month()+1, 1, 0, 0, 0, 0, time.UTC)
+		if !end.Before(to) {
+			end = to.UTC()
+		}
+		branches = append(branches, `SELECT `+cols+`source, region, status, occurred_at FROM events FINAL
+			PREWHERE cityHash64(source, id) IN (SELECT cityHash64(source, id) FROM events
+				WHERE occurred_at >= ? AND occurred_at < ? AND startsWith(region, ?))
+			WHERE occurred_at >= ? AND occurred_at < ?`)
+		args = append(args, start, end, region, start, end)
+		start = end
+	}
+	return `(` + strings.Join(branches, "\n\t\tUNION ALL ") + `)
+		WHERE status != 'deleted' AND startsWith(region, ?)`, append(args, region)
 }
 
 // Tally counts the matters inside region (a division code prefix) per
@@ -152,9 +174,10 @@ func (r *MatterReader) Tally(ctx context.Context, region string, bounds []time.T
 		}
 	}
 	period.WriteString(")")
+	in, args := mattersIn(cols, region, from, to)
 	rows, err := r.conn.Query(ctx, `SELECT `+period.String()+` AS period, source, `+expr+` AS key, count()
-		FROM `+mattersIn(cols)+where+`
-		GROUP BY period, source, key ORDER BY period, source, key`, from.UTC(), to.UTC(), region)
+		FROM `+in+where+`
+		GROUP BY period, source, key ORDER BY period, source, key`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("count matters by %s: %w", by, err)
 	}
@@ -281,11 +304,12 @@ func (r *MatterReader) Notable(ctx context.Context, region string, from, to time
 	if limit <= 0 {
 		limit = 20
 	}
+	in, args := mattersIn("id, category, collective, skip_level, head_count, petitioner_count, register_level", region, from, to)
 	rows, err := r.conn.Query(ctx, `SELECT occurred_at, source, category, region, collective, skip_level,
 			greatest(head_count, petitioner_count) AS people, register_level
-		FROM `+mattersIn("id, category, collective, skip_level, head_count, petitioner_count, register_level")+`
+		FROM `+in+`
 			AND (collective = 1 OR skip_level = 1)
-		ORDER BY people DESC, occurred_at, source, id LIMIT ?`, from.UTC(), to.UTC(), region, min(limit, 500))
+		ORDER BY people DESC, occurred_at, source, id LIMIT ?`, append(args, min(limit, 500))...)
 	if err != nil {
 		return nil, fmt.Errorf("list notable matters: %w", err)
 	}

@@ -386,6 +386,23 @@ func TestMatterTally(t *testing.T) {
 	if want := []string{"0 hotline 330681109 1", "1 grid 330681104 1", "1 hotline 330681104 1", "1 hotline 330681109 1", "1 petition 330681104 1"}; !slices.Equal(show(got), want) {
 		t.Errorf("after a move and a deletion:\n got %q\nwant %q", show(got), want)
 	}
+	// Counted from either township, M-1 is where its newest version is,
+	// not where an older one was.
+	for _, town := range []string{"330681109", "330681104"} {
+		var want []string
+		for _, t := range got {
+			if t.Key == town {
+				want = append(want, show([]pipeline.Tally{t})...)
+			}
+		}
+		in, err := r.Tally(ctx, town, bounds, "township")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(show(in), want) {
+			t.Errorf("counted from %s after a move:\n got %q\nwant %q", town, show(in), want)
+		}
+	}
 
 	notable, err := r.Notable(ctx, "330681", bounds[1], bounds[2], 0)
 	if err != nil {

@@ -55,7 +55,22 @@ func briefCmd(ctx context.Context, args []string, getenv func(string) string, st
 	// The command reads as a leader of the region: whoever runs it holds
 	// the stores' credentials already.
 	as := desk.User{Username: "riskwatch-brief", Role: desk.RoleLeader, Jurisdiction: scope}
-	b, err := brief.NewMaker(pipeline.NewMatterReader(conn), d.Stats, d.Directory, nil).Make(ctx, as, region, p)
+	var names interface {
+		Desks(context.Context) ([]desk.Desk, error)
+	} = d.Directory
+	if c.Directory != "" {
+		// The directory file names the places, as serve would load it.
+		list, err := readDirectoryFile(c)
+		if err != nil {
+			return fmt.Errorf("brief: %w", err)
+		}
+		names = deskList(list)
+	}
+	maker := brief.NewMaker(pipeline.NewMatterReader(conn), d.Stats, names, nil)
+	if maker.Populations, err = c.Briefs.populations(); err != nil {
+		return fmt.Errorf("brief: %w", err)
+	}
+	b, err := maker.Make(ctx, as, region, p)
 	if err != nil {
 		return fmt.Errorf("brief: %w", err)
 	}
@@ -94,4 +109,23 @@ func briefPeriod(kind, atText string, now time.Time) (brief.Period, error) {
 		return brief.Period{}, fmt.Errorf("-at %q: want YYYY-MM-DD: %w", atText, risk.ErrInvalid)
 	}
 	return brief.PeriodAt(kind, at)
+}
+
+// deskList is a directory read from its file.
+type deskList []desk.Desk
+
+func (l deskList) Desks(context.Context) ([]desk.Desk, error) { return l, nil }
+
+// readDirectoryFile reads the desk directory file of -desks.
+func readDirectoryFile(c *config) ([]desk.Desk, error) {
+	cfg, err := desk.LoadConfig(c.DeskConfig)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(c.Directory)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return desk.ReadDirectory(f, cfg.Notify.Robots)
 }

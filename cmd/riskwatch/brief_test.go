@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -50,6 +52,23 @@ func TestBriefCommand(t *testing.T) {
 	}
 	if strings.Contains(out, "王") || strings.Contains(out, "138") {
 		t.Errorf("the brief shows a person:\n%s", out)
+	}
+	// Named from the directory file and rated per 10,000 residents from the
+	// region file, when given: 店口镇 has no desk in the database.
+	dir := t.TempDir()
+	desks, pops := filepath.Join(dir, "desks.yaml"), filepath.Join(dir, "population.yaml")
+	if err := os.WriteFile(desks, []byte("desks:\n  - {id: diankou, name: 店口镇综治中心, tier: township, region: \"330681104\"}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pops, []byte("330681109: 40000\n330681104: 5000\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, err = brief("-desks", desks, "-brief.population", pops, "-region", "330681", "-period", "week", "-at", "2020-02-28", "-format", "markdown")
+	if err != nil {
+		t.Fatalf("%v: %s", err, errs)
+	}
+	if want := "乡镇（街道）（按每万人排序）：店口镇 1件（每万人2.0）、330681109 2件（每万人0.5）"; !strings.Contains(out, want) {
+		t.Errorf("with the directory and region files, the brief lacks %q:\n%s", want, out)
 	}
 	if _, _, err := brief("-region", "330681", "-at", "28/02/2020"); err == nil {
 		t.Error("a day in another format: no error")

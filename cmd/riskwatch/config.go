@@ -54,6 +54,20 @@ type briefConfig struct {
 	Regions          string // comma-separated; "" the directory's city and county desks
 	Weekly, Business string // crons; "" none
 	Link             string
+	Population       string // region file of residents per place; "" none
+}
+
+// populations reads the region file of residents, if there is one.
+func (b briefConfig) populations() (brief.Populations, error) {
+	if b.Population == "" {
+		return nil, nil
+	}
+	f, err := os.Open(b.Population)
+	if err != nil {
+		return nil, fmt.Errorf("open populations: %w", err)
+	}
+	defer f.Close()
+	return brief.ReadPopulations(f)
 }
 
 // schedules are the scheduled briefs: each region's weekly and business
@@ -116,6 +130,7 @@ func (c *config) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&c.Briefs.Regions, "brief.regions", "", "Regions (division codes, comma-separated) whose briefs serve makes on schedule; empty: those of the directory's city and county desks.")
 	fs.StringVar(&c.Briefs.Weekly, "brief.weekly", brief.DefaultCron["week"], "Cron (UTC+8) of the last week's brief; empty: none.")
 	fs.StringVar(&c.Briefs.Business, "brief.business", brief.DefaultCron["business"], "Cron (UTC+8) of the last business month's brief (信访业务月); empty: none.")
+	fs.StringVar(&c.Briefs.Population, "brief.population", "", "Region file (YAML: division code → residents) rating the briefs' hotspots per 10,000 residents; empty: by matters only.")
 	fs.StringVar(&c.Briefs.Link, "brief.link", env("RISKWATCH_CONSOLE_URL", ""), "The console's address as leaders reach it, for the robots' link to a brief. Env RISKWATCH_CONSOLE_URL.")
 	fs.TextVar(&c.LogLevel, "log.level", slog.LevelInfo, "Log level: debug, info, warn, error.")
 	fs.StringVar(&c.LogFormat, "log.format", "text", "Log format: text or json.")

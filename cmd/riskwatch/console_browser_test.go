@@ -260,6 +260,13 @@ func TestConsoleInBrowser(t *testing.T) {
 			t.Errorf("#settled-first reads %q; want the one case settled at the first level (1, or 100%%)", f)
 		}
 		l.screenshot("dashboard")
+		// The stored briefs, from the dashboard's link: none yet (serve
+		// stores them on Monday morning and on the 21st).
+		l.goTo(eval[string](l, `document.querySelector('#briefs a[href="/briefs"]').getAttribute("href")`))
+		l.mustSee("#no-briefs")
+		if l.exists("#refused") {
+			t.Errorf("a leader is refused the stored briefs")
+		}
 		page := eval[string](l, `document.body.innerText`) + eval[string](l, `document.documentElement.outerHTML`)
 		for _, pii := range []string{plantedName, normalize.MaskName(plantedName), plantedPhone, normalize.MaskPhone(plantedPhone),
 			htmlName, normalize.MaskName(htmlName), htmlPhone, normalize.MaskPhone(htmlPhone)} {
@@ -355,7 +362,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		a := b.open(t, "admin", base)
 		a.goTo("/login")
 		a.login("admin")
-		for _, p := range []string{"/", "/queue", "/alerts/" + key, "/inbox", casePath, "/dashboard", "/figures",
+		for _, p := range []string{"/", "/queue", "/alerts/" + key, "/inbox", casePath, "/dashboard", "/briefs", "/figures",
 			"/admin/desks", "/admin/users", "/admin/detectors", "/admin/pipeline", "/account"} {
 			a.goTo(p)
 			a.mustSee("main")

@@ -151,7 +151,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		wg.Wait()
 		return err
 	}
-	briefs := brief.NewScheduler(brief.NewMaker(pipeline.NewMatterReader(conn), desks.Stats, desks.Directory, nil), brief.NewStore(pool),
+	stored := brief.NewStore(pool)
+	maker := brief.NewMaker(pipeline.NewMatterReader(conn), desks.Stats, desks.Directory, nil)
+	if maker.Populations, err = c.Briefs.populations(); err != nil {
+		cancel()
+		wg.Wait()
+		return err
+	}
+	briefs := brief.NewScheduler(maker, stored,
 		desks.Outbox, c.Briefs.Link, fmt.Sprintf("%s/%d", host, os.Getpid()), log)
 	wg.Go(func() {
 		if err := briefs.Run(ctx, c.Briefs.schedules(dir)); err != nil {
@@ -196,6 +203,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	}
 	deps := consoleDeps(desks, stats, conn, reload)
 	deps.Detectors = detectorSettings{defs, dcfg}
+	deps.Briefs, deps.Stored = maker, stored // the scheduled briefs' maker: the same populations
 	api := console.NewServer(deps, c.HTTPLimits.RequestTimeout, gatherer, log)
 	servers = append([]*http.Server{console.NewHTTPServer(c.HTTP, api, c.HTTPLimits)}, servers...)
 	log.Info("serving", "console", "http://"+ln.Addr().String()+"/", "http", ln.Addr().String(), "metrics", c.HTTPLimits.MetricsListen, "kafka", brokers, "group", c.KafkaGroup)
