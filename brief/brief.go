@@ -149,6 +149,9 @@ type Maker struct {
 	// Populations rate the hotspots per 10,000 residents (nil: by
 	// matters only). Set it before the first Make.
 	Populations Populations
+	// Places names the places that have no desk (the region directory,
+	// deploy/regions.yaml). Set it before the first Make.
+	Places risk.Places
 }
 
 // NewMaker returns a Maker. dir names the places after their desks (see
@@ -237,6 +240,14 @@ func (m *Maker) Make(ctx context.Context, by desk.User, region string, p Period)
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
+	}
+	if byDesk := names; len(m.Places) > 0 {
+		names = func(code string) string {
+			if n := byDesk(code); n != "" {
+				return n
+			}
+			return m.Places[code] // its own name: a village's is joined to its township's below
+		}
 	}
 	b := assemble(in, names)
 	b.Region, b.RegionName, b.MadeAt = code, cmp.Or(names(region), names(r.Code), names(code), code), m.now()
@@ -498,7 +509,7 @@ func notableLines(in inputs, name func(string) string) ([]Line, bool) {
 	in.escalations = in.escalations[:min(len(in.escalations), notableEscalations)]
 	day := func(t time.Time) string { t = t.In(risk.CST); return fmt.Sprintf("%d月%d日", t.Month(), t.Day()) }
 	for _, a := range in.alerts {
-		out = append(out, Line{At: a.CreatedAt, Kind: "alert", Text: fmt.Sprintf("%s %s预警：%s，%s，%s", day(a.CreatedAt), levelName[a.Level],
+		out = append(out, Line{At: a.At, Kind: "alert", Text: fmt.Sprintf("%s %s预警：%s，%s，%s", day(a.At), levelName[a.Level],
 			cmp.Or(detectorName[a.Detector], a.Detector), cmp.Or(a.Category, "未分类"), name(a.Region))})
 	}
 	for _, m := range in.matters {

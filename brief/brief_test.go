@@ -316,6 +316,15 @@ func TestBriefEdges(t *testing.T) {
 	if len(b.Notable) != 2 { // the red alert and the escalation; the petition was in 店口镇
 		t.Errorf("枫桥镇 notable: %+v", b.Notable)
 	}
+	// Without a desk, a place is named by the region directory.
+	byPlaces := brief.NewMaker(pipeline.NewMatterReader(f.conn), f.parts.Stats, nil, nil)
+	byPlaces.Places = risk.Places{"330681109": "枫桥镇", "330681109201": "枫源村"}
+	if b, err = byPlaces.Make(ctx, desk.User{Username: "fq", Role: desk.RoleLeader, Jurisdiction: "330681109"}, "330681109", week); err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Hotspots) != 1 || b.Hotspots[0].Name != "枫桥镇枫源村" || b.RegionName != "枫桥镇" {
+		t.Errorf("named by the region directory: hotspots %+v, name %s", b.Hotspots, b.RegionName)
+	}
 
 	if _, err := f.maker.Make(ctx, leader, "330682", week); !errors.Is(err, risk.ErrForbidden) {
 		t.Errorf("another county: %v, want ErrForbidden", err)

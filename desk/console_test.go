@@ -252,7 +252,8 @@ func TestDetectorFigures(t *testing.T) {
 	}
 }
 
-// TestPeriodFigures counts one week's alerts and cases inside a region,
+// TestPeriodFigures counts one week's alerts (by the end of their window)
+// and cases inside a region,
 // figures worked out by hand below, and lists its notable alerts and
 // escalations without a person.
 func TestPeriodFigures(t *testing.T) {
@@ -260,10 +261,10 @@ func TestPeriodFigures(t *testing.T) {
 	ctx := context.Background()
 	f.clock.set(at("2020-03-20 12:00"))
 	for _, a := range []struct {
-		key     string
-		level   risk.Level
-		region  string
-		created string
+		key    string
+		level  risk.Level
+		region string
+		ends   string // the window's end; every alert is recorded later, as a backtest does
 	}{
 		{"A1", risk.LevelRed, "330681109201", "2020-03-02 00:30"}, // Monday, 1 March 16:30 UTC: in
 		{"A2", risk.LevelOrange, "330681109202", "2020-03-04 10:00"},
@@ -272,7 +273,9 @@ func TestPeriodFigures(t *testing.T) {
 		{"A5", risk.LevelRed, "330682101201", "2020-03-03 10:00"}, // another county
 	} {
 		f.alert(t, a.key, "surge", a.level, a.region, "pk-wang", "")
-		if _, err := f.pool.Exec(ctx, `UPDATE alerts SET created_at = $2 WHERE key = $1`, a.key, at(a.created)); err != nil {
+		end := at(a.ends)
+		if _, err := f.pool.Exec(ctx, `UPDATE alerts SET window_start = $2, window_end = $3, created_at = $4 WHERE key = $1`,
+			a.key, end.Add(-time.Hour), end, at("2020-03-20 12:00")); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -340,7 +343,7 @@ func TestPeriodFigures(t *testing.T) {
 	}
 	var lines []string
 	for _, a := range alerts {
-		lines = append(lines, fmt.Sprintf("%s %s %s", a.Level, a.Region, a.CreatedAt.In(risk.CST).Format("01-02 15:04")))
+		lines = append(lines, fmt.Sprintf("%s %s %s", a.Level, a.Region, a.At.In(risk.CST).Format("01-02 15:04")))
 	}
 	for _, e := range escalations {
 		lines = append(lines, fmt.Sprintf("%s→%s clock=%v open=%v", e.From, e.To, e.ByClock, e.CaseOpen))

@@ -230,7 +230,10 @@ type PeriodFigures struct {
 	Region string         `json:"region"`
 	From   time.Time      `json:"from"`
 	To     time.Time      `json:"to"`
-	Alerts map[string]int `json:"alerts"` // raised (created) in the period, by level
+	// Alerts counts, by level, the alerts whose window ended in the period:
+	// the event time they speak of, so that a backtest of past weeks fills
+	// those weeks' briefs; live, a window ends minutes before its alert.
+	Alerts map[string]int `json:"alerts"`
 	Opened int            `json:"opened"` // cases opened in the period
 	// Settled counts the cases settled (调解成功) in the period, and
 	// SettledFirst those of them settled at the desk that first received
@@ -254,7 +257,7 @@ func (s *Stats) Period(ctx context.Context, by User, region string, from, to tim
 		return PeriodFigures{}, fmt.Errorf("from %s is not before to %s: %w", from.Format(time.RFC3339), to.Format(time.RFC3339), risk.ErrInvalid)
 	}
 	p := PeriodFigures{Region: region, From: from, To: to, Alerts: map[string]int{}}
-	err := s.count(ctx, p.Alerts, `SELECT level, count(*) FROM alerts WHERE starts_with(region, $1) AND created_at >= $2 AND created_at < $3 GROUP BY level`,
+	err := s.count(ctx, p.Alerts, `SELECT level, count(*) FROM alerts WHERE starts_with(region, $1) AND window_end > $2 AND window_end <= $3 GROUP BY level`,
 		region, from, to)
 	if err == nil {
 		err = s.pool.QueryRow(ctx, `SELECT
@@ -275,12 +278,12 @@ func (s *Stats) Period(ctx context.Context, by User, region string, from, to tim
 // NotableAlert is a red or orange alert, as leaders may read of it: what
 // and where, never who.
 type NotableAlert struct {
-	CreatedAt time.Time  `json:"created_at"`
-	Detector  string     `json:"detector"`
-	Level     risk.Level `json:"level"`
-	Category  string     `json:"category"`
-	Region    string     `json:"region"`
-	Status    string     `json:"status"`
+	At       time.Time  `json:"at"` // the end of its window: when what it warns of happened
+	Detector string     `json:"detector"`
+	Level    risk.Level `json:"level"`
+	Category string     `json:"category"`
+	Region   string     `json:"region"`
+	Status   string     `json:"status"`
 }
 
 // NotableEscalation is a case moved up the ladder: from which desk to which,
@@ -295,8 +298,8 @@ type NotableEscalation struct {
 	CaseOpen bool       `json:"case_open"`
 }
 
-// Notable lists the red and orange alerts raised inside region in
-// [from, to), most severe then oldest first, and the escalations of the
+// Notable lists the red and orange alerts inside region whose window ended
+// in [from, to), most severe then oldest first, and the escalations of the
 // period, oldest first, at most limit of each (0: 20). No person, no text.
 func (s *Stats) Notable(ctx context.Context, by User, region string, from, to time.Time, limit int) ([]NotableAlert, []NotableEscalation, error) {
 	if err := by.allow(permStats, region); err != nil {
@@ -305,15 +308,15 @@ func (s *Stats) Notable(ctx context.Context, by User, region string, from, to ti
 	if limit <= 0 {
 		limit = 20
 	}
-	rows, err := s.pool.Query(ctx, `SELECT created_at, detector, level, category, region, status FROM alerts
-		WHERE starts_with(region, $1) AND created_at >= $2 AND created_at < $3 AND level IN ('red', 'orange')
-		ORDER BY level = 'red' DESC, created_at, key LIMIT $4`, region, from, to, limit)
+	rows, err := s.pool.Query(ctx, `SELECT window_end, detector, level, category, region, status FROM alerts
+		WHERE starts_with(region, $1) AND window_end > $2 AND window_end <= $3 AND level IN ('red', 'orange')
+		ORDER BY level = 'red' DESC, window_end, key LIMIT $4`, region, from, to, limit)
 	if err != nil {
 		return nil, nil, fmt.Errorf("notable alerts: %w", err)
 	}
 	alerts, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (NotableAlert, error) {
 		var a NotableAlert
-		err := row.Scan(&a.CreatedAt, &a.Detector, &a.Level, &a.Category, &a.Region, &a.Status)
+		err := row.Scan(&a.At, &a.Detector, &a.Level, &a.Category, &a.Region, &a.Status)
 		return a, err
 	})
 	if err != nil {

@@ -67,6 +67,9 @@ func briefCmd(ctx context.Context, args []string, getenv func(string) string, st
 		names = deskList(list)
 	}
 	maker := brief.NewMaker(pipeline.NewMatterReader(conn), d.Stats, names, nil)
+	if maker.Places, err = readPlaces(c.Regions); err != nil {
+		return err
+	}
 	if maker.Populations, err = c.Briefs.populations(); err != nil {
 		return fmt.Errorf("brief: %w", err)
 	}

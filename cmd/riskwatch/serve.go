@@ -153,6 +153,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	}
 	stored := brief.NewStore(pool)
 	maker := brief.NewMaker(pipeline.NewMatterReader(conn), desks.Stats, desks.Directory, nil)
+	if maker.Places, err = readPlaces(c.Regions); err != nil {
+		return err
+	}
 	if maker.Populations, err = c.Briefs.populations(); err != nil {
 		cancel()
 		wg.Wait()
