@@ -3,13 +3,13 @@ package detectors
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	risk "riskwatch"
-	"riskwatch/detectors/surge"
 )
 
 // CollectiveConfig tunes the collective detector.
@@ -18,8 +18,8 @@ type CollectiveConfig struct {
 	Gathering   int `yaml:"gathering"`   // a grid report of a dispute involving this many is a gathering; default 10
 	// Many different people with a grievance about one subject: Persons or
 	// more within Days, and so many more than the subject's usual (the three
-	// weeks before) that a Poisson count would reach it with probability
-	// under Alpha: a big estate's steady complaints are not a dispute.
+	// weeks before) that chance would reach it with probability under Alpha
+	// (see sameSubject): a big employer's steady complaints are not a dispute.
 	Persons int     `yaml:"persons"` // default 5
 	Days    int     `yaml:"days"`    // default 3
 	Alpha   float64 `yaml:"alpha"`   // default 0.0001
@@ -108,9 +108,7 @@ func sameSubject(ctx context.Context, conn driver.Conn, name string, cfg Collect
 			return risk.Alert{}, err
 		}
 		usual := float64(before) * float64(cfg.Days) / baselineDays
-		// A subject new to the baseline is not certain to be quiet: at
-		// least one person per three weeks.
-		if surge.UpperTail(float64(persons), max(usual, float64(cfg.Days)/baselineDays), 1) >= cfg.Alpha {
+		if surgeTail(int(persons), int(before), cfg.Days) >= cfg.Alpha {
 			return risk.Alert{}, errSkip
 		}
 		lv := risk.LevelOrange
@@ -129,6 +127,29 @@ func sameSubject(ctx context.Context, conn driver.Conn, name string, cfg Collect
 			Region:   region,
 		}, nil
 	}, recent, since, w.End, cfg.Persons, w.Start)
+}
+
+// surgeTail is the chance that a subject with a steady rate has at least
+// recent of its recent+before persons in the last days of the days +
+// baselineDays: the binomial tail of comparing two Poisson counts, given
+// their sum. A Poisson tail around the baseline's mean takes three weeks'
+// count for the rate itself; but three weeks of a big employer's calls
+// estimate it loosely (4 persons could be a rate of 2 or of 8), and a
+// county tests hundreds of subjects every run — the plug-in tail fired on
+// a subject's ordinary good week. Conditioning on the sum makes the
+// uncertainty of the baseline part of the test; a subject new to the
+// baseline needs 5 persons at 0.125⁵ ≈ 3e-5.
+func surgeTail(recent, before, days int) float64 {
+	n := recent + before
+	q := float64(days) / float64(days+baselineDays)
+	ln, _ := math.Lgamma(float64(n + 1))
+	sum := 0.0
+	for k := recent; k <= n; k++ {
+		lk, _ := math.Lgamma(float64(k + 1))
+		lr, _ := math.Lgamma(float64(n - k + 1))
+		sum += math.Exp(ln - lk - lr + float64(k)*math.Log(q) + float64(n-k)*math.Log1p(-q))
+	}
+	return sum
 }
 
 // subjectName is a subject key as a centre worker reads it.

@@ -3,6 +3,7 @@ package detectors
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -17,6 +18,11 @@ import (
 type ConvergenceConfig struct {
 	Days       int     `yaml:"days"`       // looking back this many days; default 14
 	Similarity float64 `yaml:"similarity"` // share of the shorter text's character pairs found in the other for two texts about one subject to be one matter, 0–1; default 0.25
+	// And the two texts name the same particular grievance: at least Shared
+	// character pairs in both that are rare in their category, found in at
+	// most Rare of the county's records of the category over Days.
+	Shared int     `yaml:"shared"` // default 3
+	Rare   float64 `yaml:"rare"`   // default 0.02
 }
 
 // Convergence (多渠道汇聚) finds a matter that one channel did not settle
@@ -30,6 +36,13 @@ type ConvergenceConfig struct {
 // says that those channels did not settle it. Yellow for two channels,
 // orange for all three.
 func Convergence(conn driver.Conn, cfg ConvergenceConfig) Definition {
+	// Until DefaultConfig names them (detector.go).
+	if cfg.Shared == 0 {
+		cfg.Shared = 3
+	}
+	if cfg.Rare == 0 {
+		cfg.Rare = 0.02
+	}
 	d := Definition{Name: "convergence", Schedule: "*/5 * * * *", Timeout: 2 * time.Minute, Window: time.Hour}
 	d.Detect = func(ctx context.Context, w risk.Window) ([]risk.Alert, error) {
 		alerts, err := queryAlerts(ctx, conn, convergenceQuery, func(rows driver.Rows) (risk.Alert, error) {
@@ -59,15 +72,36 @@ func Convergence(conn driver.Conn, cfg ConvergenceConfig) Definition {
 		if err != nil {
 			return nil, err
 		}
-		var subjects []risk.Alert
+		type group struct {
+			county, subj, township, category string
+			sources, ids, persons, texts     []string
+			times                            []time.Time
+		}
+		var groups []group
 		err = eachRow(ctx, conn, convergenceSubjectQuery, func(rows driver.Rows) error {
-			var county, subj, township, category string
-			var sources, ids, persons, texts []string
-			var times []time.Time
-			if err := rows.Scan(&county, &subj, &category, &sources, &ids, &persons, &texts, &times, &township); err != nil {
+			var g group
+			if err := rows.Scan(&g.county, &g.subj, &g.category, &g.sources, &g.ids, &g.persons, &g.texts, &g.times, &g.township); err != nil {
 				return err
 			}
-			same := sameMatter(sources, persons, texts, times, subj, cfg.Similarity)
+			groups = append(groups, g)
+			return nil
+		}, w.End.AddDate(0, 0, -cfg.Days), w.End, w.Start)
+		if err != nil {
+			return nil, err
+		}
+		var cats []string
+		for _, g := range groups {
+			cats = append(cats, g.category)
+		}
+		words, err := categoryWords(ctx, conn, cats, w.End.AddDate(0, 0, -cfg.Days), w.End)
+		if err != nil {
+			return nil, err
+		}
+		var subjects []risk.Alert
+		for _, g := range groups {
+			county, subj, township, category := g.county, g.subj, g.township, g.category
+			sources, ids, persons, times := g.sources, g.ids, g.persons, g.times
+			same := sameMatter(sources, persons, g.texts, times, subj, words[county+"/"+category], cfg)
 			var ev []risk.Evidence
 			var feeds, people []string
 			var last time.Time
@@ -83,7 +117,7 @@ func Convergence(conn driver.Conn, cfg ConvergenceConfig) Definition {
 				}
 			}
 			if last.Before(w.Start) {
-				return nil // converged before this window
+				continue // converged before this window
 			}
 			slices.Sort(feeds)
 			feeds = slices.Compact(feeds)
@@ -104,10 +138,6 @@ func Convergence(conn driver.Conn, cfg ConvergenceConfig) Definition {
 				Seen:     last,
 				Region:   region,
 			})
-			return nil
-		}, w.End.AddDate(0, 0, -cfg.Days), w.End, w.Start)
-		if err != nil {
-			return nil, err
 		}
 		return append(samePerson(alerts), subjects...), nil
 	}
@@ -148,14 +178,19 @@ ORDER BY county, s, category`
 
 // sameMatter marks the records that are one matter brought to the petition
 // office after another channel: a petition and an earlier record of another
-// feed and another person whose texts, the subject's name aside, share at
-// least similarity of the character pairs of the shorter one. An estate's parking
-// dispute and its broken lights are two matters.
-func sameMatter(sources, persons, texts []string, times []time.Time, subj string, similarity float64) []bool {
+// feed and another person whose texts, the subject's name and place names
+// aside, share at least cfg.Similarity of the character pairs of the shorter
+// one, and at least cfg.Shared pairs that are rare in the category (words).
+// The stock phrases of a category — 拖欠工资, 多次讨要未果, 有限公司 — are in
+// every wage complaint: a big employer's workers use them about their own
+// wages each week, two matters. Rare pairs are what one grievance is about
+// (开发商, 交付, 车位 of an estate's parking); an estate's parking dispute
+// and its broken lights are two matters.
+func sameMatter(sources, persons, texts []string, times []time.Time, subj string, words *vocabulary, cfg ConvergenceConfig) []bool {
 	_, name, _ := strings.Cut(subj, ":")
 	pairs := make([]map[string]bool, len(texts))
 	for i, t := range texts {
-		pairs[i] = bigrams(strings.ReplaceAll(t, name, " "))
+		pairs[i] = bigrams(placeNames.ReplaceAllString(strings.ReplaceAll(t, name, " "), " "))
 	}
 	same := make([]bool, len(texts))
 	for i := range texts {
@@ -163,13 +198,65 @@ func sameMatter(sources, persons, texts []string, times []time.Time, subj string
 			continue
 		}
 		for j := range texts {
-			if sources[j] != string(risk.SourcePetition) && persons[j] != persons[i] && times[j].Before(times[i]) &&
-				overlap(pairs[i], pairs[j]) >= similarity {
+			if sources[j] == string(risk.SourcePetition) || persons[j] == persons[i] || !times[j].Before(times[i]) ||
+				overlap(pairs[i], pairs[j]) < cfg.Similarity {
+				continue
+			}
+			rare := 0
+			for k := range pairs[i] {
+				// The pair's own two records aside: a category's first
+				// weeks are no reason to call everything rare.
+				if pairs[j][k] && (words == nil || words.df[k]-2 <= int(cfg.Rare*float64(words.n))) {
+					rare++
+				}
+			}
+			if rare >= cfg.Shared {
 				same[i], same[j] = true, true
 			}
 		}
 	}
 	return same
+}
+
+// placeNames are names of townships, villages and communities: where a
+// matter is, not what it is.
+var placeNames = regexp.MustCompile(`\p{Han}{2,3}(?:街道|镇|乡|村|社区)`)
+
+// vocabulary is how many records of a category hold each character pair.
+type vocabulary struct {
+	n  int
+	df map[string]int
+}
+
+// categoryWords counts the character pairs of the records of categories in
+// [from, to), by county and category ("330681/劳资纠纷"). A nil vocabulary
+// (no records) makes every pair rare.
+func categoryWords(ctx context.Context, conn driver.Conn, categories []string, from, to time.Time) (map[string]*vocabulary, error) {
+	out := map[string]*vocabulary{}
+	if len(categories) == 0 {
+		return out, nil
+	}
+	slices.Sort(categories)
+	err := eachRow(ctx, conn, `
+SELECT county, category, substring(concat(title, ' ', text), 1, 600)
+FROM events FINAL
+WHERE status != 'deleted' AND occurred_at >= ? AND occurred_at < ? AND has(?, category)`, func(rows driver.Rows) error {
+		var county, category, text string
+		if err := rows.Scan(&county, &category, &text); err != nil {
+			return err
+		}
+		v := out[county+"/"+category]
+		if v == nil {
+			v = &vocabulary{df: map[string]int{}}
+			out[county+"/"+category] = v
+		}
+		v.n++
+		for k := range bigrams(text) {
+			v.df[k]++
+		}
+		return nil
+	}, from, to, slices.Compact(categories))
+	return out, err
 }
 
 // bigrams are the pairs of adjacent Han characters of s.
