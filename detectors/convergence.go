@@ -12,6 +12,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	risk "riskwatch"
+	"riskwatch/pipeline/subject"
 )
 
 // ConvergenceConfig tunes the convergence detector.
@@ -22,7 +23,7 @@ type ConvergenceConfig struct {
 	// character pairs in both that are rare in their category, found in at
 	// most Rare of the county's records of the category over Days.
 	Shared int     `yaml:"shared"` // default 3
-	Rare   float64 `yaml:"rare"`   // default 0.02
+	Rare   float64 `yaml:"rare"`   // default 0.05
 }
 
 // Convergence (多渠道汇聚) finds a matter that one channel did not settle
@@ -41,7 +42,7 @@ func Convergence(conn driver.Conn, cfg ConvergenceConfig) Definition {
 		cfg.Shared = 3
 	}
 	if cfg.Rare == 0 {
-		cfg.Rare = 0.02
+		cfg.Rare = 0.05
 	}
 	d := Definition{Name: "convergence", Schedule: "*/5 * * * *", Timeout: 2 * time.Minute, Window: time.Hour}
 	d.Detect = func(ctx context.Context, w risk.Window) ([]risk.Alert, error) {
@@ -74,25 +75,30 @@ func Convergence(conn driver.Conn, cfg ConvergenceConfig) Definition {
 		}
 		type group struct {
 			county, subj, township, category string
-			sources, ids, persons, texts     []string
+			sources, ids, persons            []string
 			times                            []time.Time
+			words                            []map[string]bool
+			pairs                            [][2]int
 		}
 		var groups []group
+		var cats []string
 		err = eachRow(ctx, conn, convergenceSubjectQuery, func(rows driver.Rows) error {
 			var g group
-			if err := rows.Scan(&g.county, &g.subj, &g.category, &g.sources, &g.ids, &g.persons, &g.texts, &g.times, &g.township); err != nil {
+			var texts []string
+			if err := rows.Scan(&g.county, &g.subj, &g.category, &g.sources, &g.ids, &g.persons, &texts, &g.times, &g.township); err != nil {
 				return err
 			}
-			groups = append(groups, g)
+			g.words, g.pairs = candidates(g.sources, g.persons, texts, g.times, g.subj, cfg.Similarity)
+			if len(g.pairs) > 0 {
+				groups = append(groups, g)
+				cats = append(cats, g.category)
+			}
 			return nil
 		}, w.End.AddDate(0, 0, -cfg.Days), w.End, w.Start)
 		if err != nil {
 			return nil, err
 		}
-		var cats []string
-		for _, g := range groups {
-			cats = append(cats, g.category)
-		}
+		// Only the categories of candidate pairs are read for their words.
 		words, err := categoryWords(ctx, conn, cats, w.End.AddDate(0, 0, -cfg.Days), w.End)
 		if err != nil {
 			return nil, err
@@ -101,7 +107,7 @@ func Convergence(conn driver.Conn, cfg ConvergenceConfig) Definition {
 		for _, g := range groups {
 			county, subj, township, category := g.county, g.subj, g.township, g.category
 			sources, ids, persons, times := g.sources, g.ids, g.persons, g.times
-			same := sameMatter(sources, persons, g.texts, times, subj, words[county+"/"+category], cfg)
+			same := sameMatter(len(ids), g.pairs, g.words, words[county+"/"+category], cfg)
 			var ev []risk.Evidence
 			var feeds, people []string
 			var last time.Time
@@ -176,43 +182,60 @@ GROUP BY county, s, category
 HAVING uniqExact(source) >= 2 AND has(groupArray(source), 'petition') AND uniqExact(p) >= 2 AND max(occurred_at) >= ?
 ORDER BY county, s, category`
 
-// sameMatter marks the records that are one matter brought to the petition
-// office after another channel: a petition and an earlier record of another
-// feed and another person whose texts, the subject's name and place names
-// aside, share at least cfg.Similarity of the character pairs of the shorter
-// one, and at least cfg.Shared pairs that are rare in the category (words).
-// The stock phrases of a category — 拖欠工资, 多次讨要未果, 有限公司 — are in
-// every wage complaint: a big employer's workers use them about their own
-// wages each week, two matters. Rare pairs are what one grievance is about
-// (开发商, 交付, 车位 of an estate's parking); an estate's parking dispute
-// and its broken lights are two matters.
-func sameMatter(sources, persons, texts []string, times []time.Time, subj string, words *vocabulary, cfg ConvergenceConfig) []bool {
-	_, name, _ := strings.Cut(subj, ":")
-	pairs := make([]map[string]bool, len(texts))
-	for i, t := range texts {
-		pairs[i] = bigrams(placeNames.ReplaceAllString(strings.ReplaceAll(t, name, " "), " "))
+// candidates are the pairs (petition, earlier record) that may be one
+// matter brought to the petition office after another channel: a petition
+// and an earlier record of another feed and another person whose texts
+// share at least similarity of the character pairs of the shorter one. The
+// pairs are counted without the subject's name (a firm's full name, its
+// industry and legal form too) and place names: the subject is already
+// known to be the same.
+func candidates(sources, persons, texts []string, times []time.Time, subj string, similarity float64) ([]map[string]bool, [][2]int) {
+	kind, name, _ := strings.Cut(subj, ":")
+	drop := regexp.MustCompile(regexp.QuoteMeta(name))
+	if kind+":" == subject.Firm {
+		drop = regexp.MustCompile(regexp.QuoteMeta(name) + `\p{Han}{0,6}?(?:股份有限公司|有限责任公司|有限公司|集团|公司|工厂|厂)|` + regexp.QuoteMeta(name))
 	}
-	same := make([]bool, len(texts))
+	words := make([]map[string]bool, len(texts))
+	for i, t := range texts {
+		words[i] = bigrams(placeNames.ReplaceAllString(drop.ReplaceAllString(t, " "), " "))
+	}
+	var out [][2]int
 	for i := range texts {
 		if sources[i] != string(risk.SourcePetition) {
 			continue
 		}
 		for j := range texts {
-			if sources[j] == string(risk.SourcePetition) || persons[j] == persons[i] || !times[j].Before(times[i]) ||
-				overlap(pairs[i], pairs[j]) < cfg.Similarity {
-				continue
+			if sources[j] != string(risk.SourcePetition) && persons[j] != persons[i] && times[j].Before(times[i]) &&
+				overlap(words[i], words[j]) >= similarity {
+				out = append(out, [2]int{i, j})
 			}
-			rare := 0
-			for k := range pairs[i] {
-				// The pair's own two records aside: a category's first
-				// weeks are no reason to call everything rare.
-				if pairs[j][k] && (words == nil || words.df[k]-2 <= int(cfg.Rare*float64(words.n))) {
-					rare++
-				}
+		}
+	}
+	return words, out
+}
+
+// sameMatter marks the records of n that are one matter: a candidate pair
+// whose texts share at least cfg.Shared character pairs that are rare in
+// their category (found in at most cfg.Rare of its records, vocab). The
+// stock phrases of a category — 拖欠工资, 多次讨要未果, 有限公司 — are in
+// every wage complaint: a big employer's workers use them about their own
+// wages each week, two matters. Rare pairs are what one grievance is about
+// (开发商 and 交付 of an estate's parking); an estate's parking dispute and
+// its broken lights are two matters.
+func sameMatter(n int, pairs [][2]int, words []map[string]bool, vocab *vocabulary, cfg ConvergenceConfig) []bool {
+	same := make([]bool, n)
+	for _, p := range pairs {
+		a, b := words[p[0]], words[p[1]]
+		rare := 0
+		for k := range a {
+			// The pair's own two records aside: a category's first weeks
+			// are no reason to call everything rare.
+			if b[k] && (vocab == nil || vocab.df[k]-2 <= int(cfg.Rare*float64(vocab.n))) {
+				rare++
 			}
-			if rare >= cfg.Shared {
-				same[i], same[j] = true, true
-			}
+		}
+		if rare >= cfg.Shared {
+			same[p[0]], same[p[1]] = true, true
 		}
 	}
 	return same

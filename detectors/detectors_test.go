@@ -316,6 +316,12 @@ func TestCollectiveSubject(t *testing.T) {
 	for i := range 7 {
 		add(fmt.Sprint("small", i), "firm:利丰", float64(3-7*i), fmt.Sprint("small-w", i), "")
 	}
+	// An estate new to the baseline, six owners in three days about three
+	// things: its noise, its lights, its parking.
+	for i, category := range []string{"生态环境", "城乡建设", "物业纠纷", "生态环境", "城乡建设", "物业纠纷"} {
+		rows = append(rows, row{source: "hotline", id: fmt.Sprint("three", i), region: "330681004201", county: "330681", category: category,
+			at: at(float64(1 - 9*i)), persons: []string{fmt.Sprint("three-o", i)}, subjects: []string{"estate:望云国际"}})
+	}
 	seed(t, conn, rows...)
 	got := detect(t, detectors.Collective(conn, detectors.DefaultConfig().Collective), window(0, 24))
 	var subjects []string
@@ -324,7 +330,7 @@ func TestCollectiveSubject(t *testing.T) {
 	}
 	slices.Sort(subjects)
 	if !slices.Equal(subjects, []string{"firm:兴达", "firm:利丰"}) {
-		t.Fatalf("alerts on %v, want firm:兴达 and firm:利丰: not the busy estate nor the big employer's six", subjects)
+		t.Fatalf("alerts on %v, want firm:兴达 and firm:利丰: not the busy estate, the big employer's six nor the estate's three matters", subjects)
 	}
 	a := got[slices.IndexFunc(got, func(a risk.Alert) bool { return a.Labels["subject"] == "firm:兴达" })]
 	if a.Labels["subject"] != "firm:兴达" || a.Level != risk.LevelOrange || a.Numbers["persons"] != 6 || len(a.Evidence) != 6 {
