@@ -31,11 +31,14 @@ type ConvergenceConfig struct {
 // Days, one of them in the window: the same person, by the keyed hash of
 // their ID or phone number; or the same subject (employer, estate, project;
 // package pipeline/subject) raised by different people in the same category
-// and then brought to the petition office — the owners of one estate
-// calling the hotline, then petitioning. An estate or a factory is
-// named by the hotline and the grid workers every week: only a petition
-// says that those channels did not settle it. Yellow for two channels,
-// orange for all three.
+// about the same particular grievance and then brought to the petition
+// office — the owners of one estate calling the hotline about its parking,
+// then petitioning about it. An estate or a factory is named by the hotline
+// and the grid workers every week: only a petition says that those
+// channels did not settle it; and a big employer's workers call and
+// petition about their own wages every week in the same stock words, each
+// their own matter (see sameMatter). Yellow for two channels, orange for
+// all three.
 func Convergence(conn driver.Conn, cfg ConvergenceConfig) Definition {
 	// Until DefaultConfig names them (detector.go).
 	if cfg.Shared == 0 {
