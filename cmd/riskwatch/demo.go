@@ -149,6 +149,20 @@ func demoEvaluate(ctx context.Context, args []string, getenv func(string) string
 		defer db.Drop(context.WithoutCancel(ctx))
 	}
 	conn := db.Conn
+	lex, err := intent.New(intent.DefaultConfig())
+	if err != nil {
+		return err
+	}
+	defs := detectors.All(conn, detectors.DefaultConfig(), lex)
+	if only != "" {
+		names := strings.Split(only, ",")
+		for _, n := range names {
+			if !slices.ContainsFunc(defs, func(d detectors.Definition) bool { return d.Name == n }) {
+				return fmt.Errorf("demo evaluate: no detector %q", n)
+			}
+		}
+		defs = slices.DeleteFunc(defs, func(d detectors.Definition) bool { return !slices.Contains(names, d.Name) })
+	}
 
 	start := time.Now()
 	if err := demoIngest(ctx, conn, s, c, log); err != nil {
@@ -160,18 +174,6 @@ func demoEvaluate(ctx context.Context, args []string, getenv func(string) string
 	ev.IngestSeconds = time.Since(start).Seconds()
 
 	start = time.Now()
-	lex, err := intent.New(intent.DefaultConfig())
-	if err != nil {
-		return err
-	}
-	defs := detectors.All(conn, detectors.DefaultConfig(), lex)
-	if only != "" {
-		names := strings.Split(only, ",")
-		defs = slices.DeleteFunc(defs, func(d detectors.Definition) bool { return !slices.Contains(names, d.Name) })
-		if len(defs) == 0 {
-			return fmt.Errorf("demo evaluate: no detector %q", only)
-		}
-	}
 	p := newProgress(stderr, "detect", time.Now)
 	runs, err := detectors.Backtest(ctx, defs, s.Truth.From, s.Truth.To, detectors.BacktestConfig{Parallel: parallel, Progress: p.report})
 	if err != nil {
