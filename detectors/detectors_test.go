@@ -302,12 +302,37 @@ func TestCollectiveSubject(t *testing.T) {
 	for i := range 46 {
 		add(fmt.Sprint("estate", i), "estate:金色家园", float64(2-14*i), fmt.Sprint("owner", i), "")
 	}
+	// A big employer named by three of its workers in three weeks, then by
+	// six within three days: a rate known from three persons could be
+	// twice as high, and a county tests hundreds of subjects a run.
+	for i := range 3 {
+		add(fmt.Sprint("big-before", i), "firm:海亮", float64(-100-130*i), fmt.Sprint("big-b", i), "")
+	}
+	for i := range 6 {
+		add(fmt.Sprint("big", i), "firm:海亮", float64(2-9*i), fmt.Sprint("big-w", i), "")
+	}
+	// A workshop named once in three weeks, then by seven of its workers.
+	add("small-before", "firm:利丰", -200, "small-b", "")
+	for i := range 7 {
+		add(fmt.Sprint("small", i), "firm:利丰", float64(3-7*i), fmt.Sprint("small-w", i), "")
+	}
+	// An estate new to the baseline, six owners in three days about three
+	// things: its noise, its lights, its parking.
+	for i, category := range []string{"生态环境", "城乡建设", "物业纠纷", "生态环境", "城乡建设", "物业纠纷"} {
+		rows = append(rows, row{source: "hotline", id: fmt.Sprint("three", i), region: "330681004201", county: "330681", category: category,
+			at: at(float64(1 - 9*i)), persons: []string{fmt.Sprint("three-o", i)}, subjects: []string{"estate:望云国际"}})
+	}
 	seed(t, conn, rows...)
 	got := detect(t, detectors.Collective(conn, detectors.DefaultConfig().Collective), window(0, 24))
-	if len(got) != 1 {
-		t.Fatalf("got %d alerts, want 1 (firm:兴达): %+v", len(got), got)
+	var subjects []string
+	for _, a := range got {
+		subjects = append(subjects, a.Labels["subject"])
 	}
-	a := got[0]
+	slices.Sort(subjects)
+	if !slices.Equal(subjects, []string{"firm:兴达", "firm:利丰"}) {
+		t.Fatalf("alerts on %v, want firm:兴达 and firm:利丰: not the busy estate, the big employer's six nor the estate's three matters", subjects)
+	}
+	a := got[slices.IndexFunc(got, func(a risk.Alert) bool { return a.Labels["subject"] == "firm:兴达" })]
 	if a.Labels["subject"] != "firm:兴达" || a.Level != risk.LevelOrange || a.Numbers["persons"] != 6 || len(a.Evidence) != 6 {
 		t.Errorf("alert %v %s %v, %d evidence; want firm:兴达 orange, 6 persons and 6 records", a.Labels, a.Level, a.Numbers, len(a.Evidence))
 	}
@@ -458,7 +483,7 @@ func TestConvergenceSubject(t *testing.T) {
 			persons: []string{person}, subjects: []string{"estate:金色家园"}, text: text}
 	}
 	const parking = "金色家园开发商承诺的地下车位至今没有交付，物业也不给说法。"
-	seed(t, conn,
+	rows := []row{
 		// Two owners, the hotline then a petition in the window, one matter.
 		estate("hotline", "H1", "owner1", "城乡建设", -100, parking),
 		estate("petition", "P1", "owner2", "城乡建设", 3, "金色家园业主反映开发商未按合同交付地下车位，多次协商无果。"),
@@ -470,15 +495,50 @@ func TestConvergenceSubject(t *testing.T) {
 		estate("hotline", "H2", "owner4", "交通运输", 5, parking),
 		// A firm named by a caller and a grid worker: everyday business
 		// until someone petitions.
-		row{source: "hotline", id: "F1", region: "330681001000", county: "330681", category: "劳资纠纷", at: at(-30), persons: []string{"w1"}, subjects: []string{"firm:兴达"}, text: "兴达拖欠工资"},
-		row{source: "grid", id: "F2", region: "330681001000", county: "330681", category: "劳资纠纷", at: at(6), persons: []string{"w2"}, subjects: []string{"firm:兴达"}, text: "兴达拖欠工资"},
-	)
-	got := detect(t, detectors.Convergence(conn, detectors.DefaultConfig().Convergence), window(0, 24))
-	if len(got) != 1 || !slices.Equal(ids(got[0]), []string{"H1", "P1"}) || got[0].Level != risk.LevelYellow || got[0].Labels["subject"] != "estate:金色家园" {
-		t.Fatalf("got %+v, want one yellow alert on the estate's parking: H1, P1", got)
+		{source: "hotline", id: "F1", region: "330681001000", county: "330681", category: "劳资纠纷", at: at(-30), persons: []string{"w1"}, subjects: []string{"firm:兴达"}, text: "兴达拖欠工资"},
+		{source: "grid", id: "F2", region: "330681001000", county: "330681", category: "劳资纠纷", at: at(6), persons: []string{"w2"}, subjects: []string{"firm:兴达"}, text: "兴达拖欠工资"},
 	}
-	if !strings.Contains(got[0].Summary, "小区 金色家园") || !strings.Contains(got[0].Summary, "12345热线、信访") {
-		t.Errorf("summary %q: want the estate and the channels", got[0].Summary)
+	wages := func(source, id, person, firm string, h float64, text string) row {
+		return row{source: source, id: id, region: "330681004000", county: "330681", category: "劳资纠纷", at: at(h),
+			persons: []string{person}, subjects: []string{"firm:" + firm}, text: strings.ReplaceAll(text, "{公司}", "诸暨市"+firm+"针织有限公司")}
+	}
+	const (
+		call     = "来电人反映其在店口镇{公司}务工，公司拖欠其%d个月工资约%d万元，多次讨要未果，希望劳动监察部门介入。"
+		petition = "{公司}拖欠%d名工人工资约%d万元，多次向镇里反映未果。要求{公司}支付拖欠工资。"
+	)
+	// A fortnight of wage complaints about the county's firms, in the
+	// words every wage complaint uses.
+	for i := range 40 {
+		firm := string([]rune("天马利丰宏昌金诚博远振华东升万和新力裕隆德盛长虹金鹰龙腾凯达顺发荣昌宏达鸿运中天精工")[i%20:][:2])
+		text := fmt.Sprintf(call, 2+i%5, 1+i%30)
+		if i%4 == 0 {
+			text = fmt.Sprintf(petition, 2+i%5, 3+i%20)
+		}
+		rows = append(rows, wages("hotline", fmt.Sprint("bg", i), fmt.Sprint("bgw", i), firm+fmt.Sprint(i), float64(-300+7*i), text))
+	}
+	rows = append(rows,
+		// A big employer: one worker calls about their wages, another
+		// petitions about theirs. The same firm and category in the same
+		// stock words: two workers' own matters, not one dispute.
+		wages("hotline", "BIG1", "w3", "海亮", -60, fmt.Sprintf(call, 3, 2)),
+		wages("petition", "BIG2", "w4", "海亮", 2, fmt.Sprintf(petition, 4, 12)),
+		// A firm whose owner ran: its workers by the hotline, then at the
+		// petition office, about the same seized factory.
+		wages("hotline", "RUN1", "w5", "鑫源", -40, "{公司}老板跑路了，厂房和设备都被法院查封，三百多名工人的工资没人管。"),
+		wages("petition", "RUN2", "w6", "鑫源", 7, "{公司}老板跑路，厂房设备已被法院查封，工人工资至今无人过问。要求{公司}支付拖欠工资。"),
+	)
+	seed(t, conn, rows...)
+	got := detect(t, detectors.Convergence(conn, detectors.DefaultConfig().Convergence), window(0, 24))
+	bySubject := map[string]risk.Alert{}
+	for _, a := range got {
+		bySubject[a.Labels["subject"]] = a
+	}
+	if len(got) != 2 || !slices.Equal(ids(bySubject["estate:金色家园"]), []string{"H1", "P1"}) || !slices.Equal(ids(bySubject["firm:鑫源"]), []string{"RUN1", "RUN2"}) {
+		t.Fatalf("got %+v, want two alerts: the estate's parking (H1, P1) and the seized firm (RUN1, RUN2), not the big employer's two workers", got)
+	}
+	a := bySubject["estate:金色家园"]
+	if a.Level != risk.LevelYellow || !strings.Contains(a.Summary, "小区 金色家园") || !strings.Contains(a.Summary, "12345热线、信访") {
+		t.Errorf("%s, summary %q: want yellow, the estate and the channels", a.Level, a.Summary)
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -27,7 +29,7 @@ import (
 
 const demoUsage = `usage:
   riskwatch demo generate -out DIR [-seed N] [-weeks N] [-townships N] [-scale X]
-  riskwatch demo evaluate [-seed N] [-weeks N] [-townships N] [-scale X] [-json] [-clickhouse DSN]`
+  riskwatch demo evaluate [-seed N] [-weeks N] [-townships N] [-scale X] [-detector NAME,...] [-json] [-clickhouse DSN]`
 
 // demo makes a scenario of the three feeds with planted incidents and traps
 // (package scenario), and measures the detectors on it.
@@ -119,10 +121,12 @@ func demoEvaluate(ctx context.Context, args []string, getenv func(string) string
 	var asJSON bool
 	var parallel int
 	var keep bool
+	var only string
 	c, err := parse("demo evaluate", args, getenv, stderr, func(fs *flag.FlagSet) {
 		scenarioFlags(fs, &cfg)
 		fs.BoolVar(&asJSON, "json", false, "Print the results as JSON.")
 		fs.IntVar(&parallel, "parallel", 3, "Detector windows run at once.")
+		fs.StringVar(&only, "detector", "", "Backtest and score only these detectors (comma-separated, e.g. convergence,collective).")
 		fs.BoolVar(&keep, "keep", false, "Keep the ClickHouse database of the run, to look into it; its name goes to stderr.")
 	})
 	if err != nil {
@@ -145,6 +149,22 @@ func demoEvaluate(ctx context.Context, args []string, getenv func(string) string
 		defer db.Drop(context.WithoutCancel(ctx))
 	}
 	conn := db.Conn
+	lex, err := intent.New(intent.DefaultConfig())
+	if err != nil {
+		return err
+	}
+	dcfg := detectors.DefaultConfig()
+	dcfg.Places = scenario.Places()
+	defs := detectors.All(conn, dcfg, lex)
+	if only != "" {
+		names := strings.Split(only, ",")
+		for _, n := range names {
+			if !slices.ContainsFunc(defs, func(d detectors.Definition) bool { return d.Name == n }) {
+				return fmt.Errorf("demo evaluate: no detector %q", n)
+			}
+		}
+		defs = slices.DeleteFunc(defs, func(d detectors.Definition) bool { return !slices.Contains(names, d.Name) })
+	}
 
 	start := time.Now()
 	if err := demoIngest(ctx, conn, s, c, log); err != nil {
@@ -156,13 +176,6 @@ func demoEvaluate(ctx context.Context, args []string, getenv func(string) string
 	ev.IngestSeconds = time.Since(start).Seconds()
 
 	start = time.Now()
-	lex, err := intent.New(intent.DefaultConfig())
-	if err != nil {
-		return err
-	}
-	dcfg := detectors.DefaultConfig()
-	dcfg.Places = scenario.Places()
-	defs := detectors.All(conn, dcfg, lex)
 	p := newProgress(stderr, "detect", time.Now)
 	runs, err := detectors.Backtest(ctx, defs, s.Truth.From, s.Truth.To, detectors.BacktestConfig{Parallel: parallel, Progress: p.report})
 	if err != nil {

@@ -92,3 +92,37 @@ func TestDemoEvaluate(t *testing.T) {
 		t.Logf("%-14s recall %.2f, %d true and %d false alerts, %.1f false per 10,000 background records", d.Name, r.Recall, r.TruePositives, r.FalsePositives, r.FalsePer10k)
 	}
 }
+
+// TestDemoEvaluateDetector: -detector backtests and scores only the
+// detectors named, and refuses a name that is none.
+func TestDemoEvaluateDetector(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs ClickHouse; skipped in -short mode")
+	}
+	run := func(only string) (scenario.Evaluation, error) {
+		var stdout, stderr bytes.Buffer
+		args := []string{"evaluate", "-seed", "2", "-weeks", "5", "-townships", "2", "-scale", "0.3", "-json", "-detector", only,
+			"-clickhouse", schematest.DSN(), "-postgres", schematest.PostgresDSN()}
+		var ev scenario.Evaluation
+		if err := demo(t.Context(), args, func(string) string { return "" }, &stdout, &stderr); err != nil {
+			return ev, err
+		}
+		if err := json.Unmarshal(stdout.Bytes(), &ev); err != nil {
+			t.Fatalf("demo evaluate -json: %v\n%s", err, stdout.String())
+		}
+		return ev, nil
+	}
+	if _, err := run("convergence,surges"); err == nil || !strings.Contains(err.Error(), `"surges"`) {
+		t.Errorf("-detector convergence,surges: error %v, want one naming surges", err)
+	}
+	ev, err := run("convergence")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ev.Detectors) != 1 || ev.Detectors[0].Detector != "convergence" {
+		t.Fatalf("scored %+v, want convergence alone", ev.Detectors)
+	}
+	if r := ev.Detectors[0]; r.Incidents == 0 || r.Found != r.Incidents {
+		t.Errorf("convergence found %d of %d incidents, want all", r.Found, r.Incidents)
+	}
+}

@@ -204,7 +204,12 @@ func (g *gen) reporter(code string) worker {
 	if w, ok := g.workers[code]; ok {
 		return w
 	}
+	// Named from a stream of its own: whether the background met this
+	// grid first must not move what is planted after it.
+	r := g.r
+	g.r = g.aside
 	w := worker{id: fmt.Sprintf("WG%04d", 1+len(g.workers)), name: g.name()}
+	g.r = r
 	g.workers[code] = w
 	return w
 }

@@ -413,7 +413,7 @@ func (g *gen) plantCollective() {
 	// Many different callers about one employer within days: the subject,
 	// not the person, links them.
 	t = g.townOr("330681004")
-	firm := countyName + g.firm(t) + "针织有限公司"
+	firm := g.smallFirm(t)
 	start := g.when(lo, hi.Add(-3*24*time.Hour), true)
 	var recs []*rec
 	for i := range 7 {

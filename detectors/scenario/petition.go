@@ -127,11 +127,13 @@ func (g *gen) petition(v visit) *rec {
 	if vil == nil {
 		vil = &v.town.villages[0]
 	}
+	// The facts and the request are about one firm, one estate.
+	fill := g.filler(v.town, vil, g.firm(v.town), g.estate(v.town))
 	if v.facts == "" {
-		v.facts = g.fill(pick(g.r, v.cls.facts), v.town, vil)
+		v.facts = fill.Replace(pick(g.r, v.cls.facts))
 	}
 	if v.request == "" {
-		v.request = g.fill(pick(g.r, v.cls.requests), v.town, vil)
+		v.request = fill.Replace(pick(g.r, v.cls.requests))
 	}
 	if v.region == "" {
 		v.region = g.regionCode(v.town, v.vil)

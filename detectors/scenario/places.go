@@ -66,12 +66,36 @@ func (g *gen) estate(t *township) string {
 	return estateNames[i%len(estateNames)] + estateKinds[(i/len(estateNames)+i)%len(estateKinds)]
 }
 
-// firm is the trade name of one of the township's firms.
+// firm is the full name of one of the township's firms, drawn by size:
+// firms' sizes follow a heavy tail (Zipf), so the few big employers of a
+// township, with thousands of workers, are named in most of its calls
+// about firms, week after week, and the workshops seldom. The firm of rank
+// r is drawn with weight 1/(r+1): the biggest of 60 is a fifth of them.
 func (g *gen) firm(t *township) string {
-	i := t.index()*firmsPerTown + g.r.IntN(firmsPerTown)
-	a, b := []rune(firmNames[i%len(firmNames)]), []rune(firmNames[(i/len(firmNames)*7+i/3)%len(firmNames)])
-	return string(a[0]) + string(b[1])
+	return g.firmNamed(t, weighted(g.r, firmSizes[:]))
 }
+
+// smallFirm is one of the township's smaller half of firms, drawn evenly: a
+// firm seldom named, whose workers' calls stand out.
+func (g *gen) smallFirm(t *township) string {
+	return g.firmNamed(t, firmsPerTown/2+g.r.IntN(firmsPerTown/2))
+}
+
+// firmNamed is the firm of rank r of the township: region + trade name +
+// industry + legal form, the same name every time it is drawn.
+func (g *gen) firmNamed(t *township, r int) string {
+	i := t.index()*firmsPerTown + r
+	a, b := []rune(firmNames[i%len(firmNames)]), []rune(firmNames[(i/len(firmNames)*7+i/3)%len(firmNames)])
+	return countyName + string(a[0]) + string(b[1]) + trades[(i*5+i/len(trades))%len(trades)] + "有限公司"
+}
+
+// firmSizes are the firms' weights by rank.
+var firmSizes = func() (ws [firmsPerTown]float64) {
+	for r := range ws {
+		ws[r] = 1 / float64(r+1)
+	}
+	return ws
+}()
 
 // office is the township's own handling unit.
 func (t *township) office() string {
@@ -161,18 +185,28 @@ type person struct {
 // planted (or is a false one).
 func (g *gen) newPerson(withID bool) person {
 	p := person{name: g.name()}
+	// A number already taken is drawn again from a stream of its own: how
+	// many the background took must not move what is planted after it.
+	r := g.r
 	for p.phone == "" || g.used[p.phone] {
-		if g.r.IntN(10) == 0 {
-			p.phone = fmt.Sprintf("057587%06d", g.r.IntN(1_000_000))
+		if p.phone != "" {
+			r = g.aside
+		}
+		if r.IntN(10) == 0 {
+			p.phone = fmt.Sprintf("057587%06d", r.IntN(1_000_000))
 		} else {
-			p.phone = pick(g.r, []string{"130", "133", "135", "136", "137", "138", "139", "150", "151", "152", "157", "158", "159", "177", "180", "181", "187", "188", "189", "199"}) + fmt.Sprintf("%08d", g.r.IntN(100_000_000))
+			p.phone = pick(r, []string{"130", "133", "135", "136", "137", "138", "139", "150", "151", "152", "157", "158", "159", "177", "180", "181", "187", "188", "189", "199"}) + fmt.Sprintf("%08d", r.IntN(100_000_000))
 		}
 	}
 	g.used[p.phone] = true
 	if withID {
+		r = g.r
 		for p.idNo == "" || g.used[p.idNo] {
-			birth := time.Date(1950, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, g.r.IntN(52*365))
-			body := countyCode + birth.Format("20060102") + fmt.Sprintf("%03d", g.r.IntN(1000))
+			if p.idNo != "" {
+				r = g.aside
+			}
+			birth := time.Date(1950, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, r.IntN(52*365))
+			body := countyCode + birth.Format("20060102") + fmt.Sprintf("%03d", r.IntN(1000))
 			p.idNo = body + string(idCheck(body))
 		}
 		g.used[p.idNo] = true
@@ -239,8 +273,7 @@ func fullWidth(s string) string {
 
 // fill replaces the {slots} of a template with things of the place.
 func (g *gen) fill(tmpl string, t *township, v *village) string {
-	firm := countyName + g.firm(t) + pick(g.r, trades) + "有限公司"
-	return g.filler(t, v, firm, g.estate(t)).Replace(tmpl)
+	return g.filler(t, v, g.firm(t), g.estate(t)).Replace(tmpl)
 }
 
 func (g *gen) filler(t *township, v *village, firm, estate string) *strings.Replacer {

@@ -183,6 +183,7 @@ func (r *rec) ref() risk.Evidence { return risk.Evidence{Source: r.src, ID: r.id
 
 type gen struct {
 	r         *rand.Rand
+	aside     *rand.Rand // draws whose number depends on what the background drew (newPerson, reporter)
 	lastDay   *rand.Rand // which background orders are answered on their last day: a stream of its own, so the rest stays put; nil while planting
 	cfg       Config
 	from, to  time.Time
@@ -226,6 +227,7 @@ func Generate(cfg Config) Scenario {
 		g.towns = append(g.towns, &townships[i])
 	}
 	g.lastDay = rand.New(rand.NewPCG(cfg.Seed, 3))
+	g.aside = rand.New(rand.NewPCG(cfg.Seed, 4))
 	g.r = rand.New(rand.NewPCG(cfg.Seed, 1))
 	g.background()
 	g.lastDay = nil
