@@ -227,9 +227,9 @@ func (s *Stats) Detectors(ctx context.Context, by User, from, to time.Time, step
 // computed from the alerts' and cases' current rows, so a later move (a
 // settled case reopened) changes the figure of the period it was settled in.
 type PeriodFigures struct {
-	Region string         `json:"region"`
-	From   time.Time      `json:"from"`
-	To     time.Time      `json:"to"`
+	Region string    `json:"region"`
+	From   time.Time `json:"from"`
+	To     time.Time `json:"to"`
 	// Alerts counts, by level, the alerts whose window ended in the period:
 	// the event time they speak of, so that a backtest of past weeks fills
 	// those weeks' briefs; live, a window ends minutes before its alert.
