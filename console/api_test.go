@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -1293,4 +1294,42 @@ func TestConfirmToDeskAndOutcome(t *testing.T) {
 		t.Errorf("outcome %+v, want 800 yuan", got.Outcome)
 	}
 	f.call(t, outcome(started.Version), f.as("li"), http.StatusConflict) // the same version again: stale now
+}
+
+// TestReadyz: ready while the stores answer; 503 naming what does not — a
+// broker nobody listens on — while /healthz stays ok.
+func TestReadyz(t *testing.T) {
+	f := setup(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := ln.Addr().String()
+	ln.Close()
+	deps := f.deps
+	deps.Ready = map[string]func(context.Context) error{
+		"postgres":   f.pool.Ping,
+		"clickhouse": f.conn.Ping,
+	}
+	get := func(path string) (int, string) {
+		w := httptest.NewRecorder()
+		console.NewServer(deps, time.Minute, nil, slog.New(slog.DiscardHandler)).ServeHTTP(w, httptest.NewRequest("GET", path, nil))
+		return w.Code, w.Body.String()
+	}
+	if code, body := get("/readyz"); code != http.StatusOK || body != "clickhouse ok\npostgres ok\n" {
+		t.Errorf("/readyz with the stores up: %d %q", code, body)
+	}
+	deps.Ready["kafka"] = func(ctx context.Context) error {
+		c, err := (&net.Dialer{}).DialContext(ctx, "tcp", gone)
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}
+	if code, body := get("/readyz"); code != http.StatusServiceUnavailable || body != "clickhouse ok\nkafka failing\npostgres ok\n" {
+		t.Errorf("/readyz with the broker away: %d %q", code, body)
+	}
+	if code, _ := get("/healthz"); code != http.StatusOK {
+		t.Errorf("/healthz with the broker away: %d, want 200 (alive)", code)
+	}
 }

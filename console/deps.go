@@ -41,6 +41,10 @@ type Deps struct {
 	// Detectors lists the detectors' settings in force; nil: the
 	// administration page says it is not available.
 	Detectors detectorSettings
+
+	// Ready checks, by name, what serving needs (ClickHouse, PostgreSQL,
+	// Kafka); GET /readyz fails while one of them does.
+	Ready map[string]func(context.Context) error
 }
 
 // ingestStats reads the state of ingestion.

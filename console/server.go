@@ -13,12 +13,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"mime"
 	"net"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -49,6 +51,7 @@ func NewServer(deps Deps, requestTimeout time.Duration, gatherer prometheus.Gath
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Write([]byte("ok\n"))
 	})
+	s.mux.HandleFunc("GET /readyz", s.ready)
 	if gatherer != nil {
 		s.mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
 	}
@@ -309,4 +312,40 @@ func pathID(r *http.Request) (int64, error) {
 		return 0, fmt.Errorf("id %q: %w", r.PathValue("id"), risk.ErrInvalid)
 	}
 	return id, nil
+}
+
+// readyTimeout bounds each of /readyz's checks: a load balancer asks often.
+const readyTimeout = 3 * time.Second
+
+// ready answers /readyz: 200 when every check of Deps.Ready passes, 503
+// naming those that fail. /healthz stays liveness: a replica whose
+// database is away is alive but not ready. The errors go to the log only
+// (they may name hosts).
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	names := slices.Sorted(maps.Keys(s.Ready))
+	failed := make([]bool, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+			defer cancel()
+			if err := s.Ready[name](ctx); err != nil {
+				failed[i] = true
+				s.log.Warn("not ready", "check", name, "err", err)
+			}
+		})
+	}
+	wg.Wait()
+	var b strings.Builder
+	code := http.StatusOK
+	for i, name := range names {
+		status := "ok"
+		if failed[i] {
+			status, code = "failing", http.StatusServiceUnavailable
+		}
+		fmt.Fprintf(&b, "%s %s\n", name, status)
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(code)
+	w.Write([]byte(b.String()))
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -230,6 +231,16 @@ func TestServeWithKcat(t *testing.T) {
 	s := &server{t: t, bin: buildBinary(t), dsn: dsn, pg: pg, data: t.TempDir(), kafkaAddr: freeAddr(t), httpA: freeAddr(t)}
 	s.bootstrap()
 	s.start()
+	// Ready once serving: ClickHouse, PostgreSQL and the broker answer.
+	if resp, err := http.Get("http://" + s.httpA + "/readyz"); err != nil {
+		t.Fatal(err)
+	} else {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || string(body) != "clickhouse ok\nkafka ok\npostgres ok\n" {
+			t.Errorf("/readyz: %d %q", resp.StatusCode, body)
+		}
+	}
 
 	examples := filepath.Join("..", "..", "..", "shared", "contracts", "examples")
 	topics := map[string]string{"hotline": "hotline.workorders", "petition": "petition.cases", "grid": "grid.events"}

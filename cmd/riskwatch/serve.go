@@ -207,6 +207,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	deps := consoleDeps(desks, stats, conn, reload)
 	deps.Detectors = detectorSettings{defs, dcfg}
 	deps.Briefs, deps.Stored = maker, stored // the scheduled briefs' maker: the same populations
+	deps.Ready = map[string]func(context.Context) error{"clickhouse": conn.Ping, "postgres": pool.Ping, "kafka": stats.BrokerReady}
 	api := console.NewServer(deps, c.HTTPLimits.RequestTimeout, gatherer, log)
 	servers = append([]*http.Server{console.NewHTTPServer(c.HTTP, api, c.HTTPLimits)}, servers...)
 	log.Info("serving", "console", "http://"+ln.Addr().String()+"/", "http", ln.Addr().String(), "metrics", c.HTTPLimits.MetricsListen, "kafka", brokers, "group", c.KafkaGroup)
