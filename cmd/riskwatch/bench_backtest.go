@@ -66,7 +66,11 @@ func benchBacktest(ctx context.Context, args []string, getenv func(string) strin
 		if err := benchLoadHistory(ctx, conn, history, from, to); err != nil {
 			return err
 		}
-		what = fmt.Sprintf("%d events over %d months", history, months)
+		var records uint64
+		if err := conn.QueryRow(ctx, `SELECT count() FROM events FINAL`).Scan(&records); err != nil {
+			return err
+		}
+		what = fmt.Sprintf("%d events (%d records) over %d months", history, records, months)
 	} else {
 		sc.Weeks = max(weeks, 5)
 		s := scenario.Generate(sc)
@@ -95,6 +99,9 @@ func benchBacktest(ctx context.Context, args []string, getenv func(string) strin
 			return nil, 0, err
 		}
 		p.summary(len(defs), fmt.Sprintf("%d alerts", countAlerts(runs)))
+		for _, r := range runs {
+			fmt.Fprintf(stderr, "  %s: %v in the detector\n", r.Detector, r.Busy.Round(10*time.Millisecond))
+		}
 		return runs, time.Since(start), nil
 	}
 	byRange, tookRange, err := timed("range", detectors.BacktestConfig{Slice: slice})
