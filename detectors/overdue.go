@@ -24,7 +24,9 @@ type OverdueConfig struct {
 // deadline gets the statutory one: PetitionDays after acceptance. Each
 // record raises once per line, joining its open alert, so the cost of a run
 // follows the crossings, not the size of the backlog; a record finished
-// after the window's end counts as open in it, so backtests are right too.
+// after the window's end counts as open in it, so backtests are right too,
+// and one raised after the window's end is not in it (live, it was not
+// there yet).
 //
 // Only a late matter that is a risk is an early warning for the centres to
 // review: a dispute (a 纠纷 category), a petition, repeated (upstream's
@@ -54,13 +56,13 @@ func Overdue(conn driver.Conn, cfg OverdueConfig) Definition {
 				}
 				last = i
 				w := ws[i]
-				if m.occurred.Before(w.End.AddDate(0, 0, -overdueLookbackDays)) || (m.finished == 1 && m.finishedAt.Before(w.End)) {
+				if m.occurred.Before(w.End.AddDate(0, 0, -overdueLookbackDays)) || !m.occurred.Before(w.End) || (m.finished == 1 && m.finishedAt.Before(w.End)) {
 					continue
 				}
 				out[i] = append(out[i], m.alert(d.Name, w))
 			}
 			return nil
-		}, cfg.PetitionDays, from.Add(step).AddDate(0, 0, -overdueLookbackDays), from.Add(step), from, to, int64(cfg.DueSoon.Seconds()))
+		}, cfg.PetitionDays, from.Add(step).AddDate(0, 0, -overdueLookbackDays), ws[len(ws)-1].End, from.Add(step), from, to, int64(cfg.DueSoon.Seconds()))
 		for _, alerts := range out {
 			slices.SortFunc(alerts, func(a, b risk.Alert) int {
 				return cmp.Or(a.Seen.Compare(b.Seen), cmp.Compare(a.Evidence[0].ID, b.Evidence[0].ID), cmp.Compare(a.Evidence[0].Source, b.Evidence[0].Source))
@@ -108,9 +110,10 @@ func (m overdueMatter) alert(name string, w risk.Window) risk.Alert {
 const overdueLookbackDays = 120
 
 // overdueQuery: toUnixTimestamp(…) = 0 is "no time".
-// The arguments: petition days, the lookback start of the first window,
-// the first window's end (open at it), then the range and the due-soon
-// seconds for the crossings. The caller narrows each window's records.
+// The arguments: petition days, the lookback start of the first window and
+// the last window's end (raised in between), the first window's end (open
+// at it), then the range and the due-soon seconds for the crossings. The
+// caller narrows each window's records.
 const overdueQuery = `
 SELECT source, id, township, county, category, due, risky, occurred_at, status = 'finished', finished_at
 FROM (
@@ -120,7 +123,7 @@ FROM (
            if(toUnixTimestamp(deadline) > 0, deadline,
               if(source = 'petition' AND toUnixTimestamp(accepted_at) > 0, accepted_at + toIntervalDay(?), toDateTime(0, 'UTC'))) AS due
     FROM events FINAL
-    WHERE occurred_at >= ?
+    WHERE occurred_at >= ? AND occurred_at < ?
       AND (status IN ('open', 'in_progress', 'reopened') OR (status = 'finished' AND finished_at >= ?))
 )
 WHERE toUnixTimestamp(due) > 0

@@ -8,7 +8,9 @@ import (
 	"hash/fnv"
 	"io"
 	"log/slog"
+	"os"
 	"reflect"
+	"runtime/pprof"
 	"slices"
 	"time"
 
@@ -37,6 +39,7 @@ func benchBacktest(ctx context.Context, args []string, getenv func(string) strin
 	var weeks, history, months, parallel int
 	var slice time.Duration
 	var sc scenario.Config
+	var profile string
 	c, err := parse("bench backtest", args, getenv, stderr, func(fs *flag.FlagSet) {
 		fs.IntVar(&weeks, "weeks", 2, "Weeks of the demo backtested, its last ones (the demo is generated with at least 5).")
 		fs.DurationVar(&slice, "slice", detectors.DefaultSlice, "Event time of one range pass.")
@@ -46,6 +49,7 @@ func benchBacktest(ctx context.Context, args []string, getenv func(string) strin
 		fs.Uint64Var(&sc.Seed, "seed", 1, "Seed of the demo.")
 		fs.IntVar(&sc.Townships, "townships", 10, "Townships of the demo (2 to 10).")
 		fs.Float64Var(&sc.Scale, "scale", 1, "Background volume of the demo; 1 is a county's.")
+		fs.StringVar(&profile, "cpuprofile", "", "Write a CPU profile of the range path to this file.")
 	})
 	if err != nil {
 		return err
@@ -104,7 +108,18 @@ func benchBacktest(ctx context.Context, args []string, getenv func(string) strin
 		}
 		return runs, time.Since(start), nil
 	}
+	if profile != "" {
+		f, err := os.Create(profile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		pprof.StartCPUProfile(f)
+	}
 	byRange, tookRange, err := timed("range", detectors.BacktestConfig{Slice: slice})
+	if profile != "" {
+		pprof.StopCPUProfile()
+	}
 	if err != nil {
 		return err
 	}
