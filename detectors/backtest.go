@@ -39,9 +39,11 @@ type BacktestConfig struct {
 }
 
 // DefaultSlice is the event time of one range pass when
-// BacktestConfig.Slice is 0: two days is 48 hourly windows a query, and a
-// progress line every few seconds on a county's data.
-const DefaultSlice = 48 * time.Hour
+// BacktestConfig.Slice is 0. A pass rereads its detectors' lookbacks (30 to
+// 120 days before its first window), so a week a pass spends most of the
+// reading on the windows themselves, and a week of a county's matters is
+// small in memory.
+const DefaultSlice = 7 * 24 * time.Hour
 
 // Backtest runs defs as if live over the past event-time range [from, to):
 // each detector over every window of its Window that fits in the range,
