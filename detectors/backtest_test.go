@@ -5,6 +5,7 @@ import (
 	"errors"
 	"maps"
 	"reflect"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -19,8 +20,9 @@ import (
 // TestBacktest runs three real detectors over two days of seeded events:
 // each over its own windows in order (extreme intent, an ingestion-time
 // detector, replays event time by the hour; trend's windows are days),
-// every alert in the window of its record, the same alerts whether the
-// windows run one by one or four at once, and progress counted up to the
+// every alert in the window of its record, the same alerts whether a pass
+// of the range forms covers a day or five hours, or the windows run one by
+// one or four at once by Detect, and progress counted per pass up to the
 // total.
 func TestBacktest(t *testing.T) {
 	conn, _ := schematest.Open(t)
@@ -45,6 +47,7 @@ func TestBacktest(t *testing.T) {
 	from, to := at(0), at(48.5) // the half hour fits no window
 	var calls []int
 	serial, err := detectors.Backtest(context.Background(), defs, from, to, detectors.BacktestConfig{
+		Slice: 24 * time.Hour,
 		Progress: func(done, total int) {
 			if total != 48+48+2 {
 				t.Errorf("progress total %d, want 98 windows (48 hourly of two detectors, 2 days of trend)", total)
@@ -55,13 +58,9 @@ func TestBacktest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, done := range calls {
-		if done != i+1 {
-			t.Fatalf("progress went %v, want 1, 2, … 98", calls)
-		}
-	}
-	if len(calls) != 98 {
-		t.Errorf("progress called %d times, want 98", len(calls))
+	// A day a pass: two passes of each detector's range form.
+	if want := []int{24, 48, 72, 96, 97, 98}; !slices.Equal(calls, want) {
+		t.Errorf("progress went %v, want %v", calls, want)
 	}
 
 	wantLength := map[string]time.Duration{"skip_level": time.Hour, "extreme_intent": time.Hour, "trend": 24 * time.Hour}
@@ -92,13 +91,15 @@ func TestBacktest(t *testing.T) {
 		t.Errorf("records first alerted in windows %v, want %v", firstIn, wantIn)
 	}
 
-	parallel, err := detectors.Backtest(context.Background(), defs, from, to, detectors.BacktestConfig{Parallel: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range serial {
-		if !reflect.DeepEqual(parallel[i].Windows, serial[i].Windows) || !reflect.DeepEqual(parallel[i].Alerts, serial[i].Alerts) {
-			t.Errorf("%s: four windows at once raised %v, one by one %v", serial[i].Detector, parallel[i].Alerts, serial[i].Alerts)
+	for _, cfg := range []detectors.BacktestConfig{{Parallel: 4, PerWindow: true}, {Parallel: 4, Slice: 5 * time.Hour}, {PerWindow: true}} {
+		other, err := detectors.Backtest(context.Background(), defs, from, to, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range serial {
+			if !reflect.DeepEqual(other[i].Windows, serial[i].Windows) || !reflect.DeepEqual(other[i].Alerts, serial[i].Alerts) {
+				t.Errorf("%s: %+v raised %v, a day a pass %v", serial[i].Detector, cfg, other[i].Alerts, serial[i].Alerts)
+			}
 		}
 	}
 }

@@ -30,6 +30,13 @@ type Definition struct {
 	// Detect returns every alert firing in w. It never reads the clock, so a
 	// missed window can be re-run later with the same result.
 	Detect func(ctx context.Context, w risk.Window) ([]risk.Alert, error)
+	// DetectRange, when set, evaluates every window of Window in [from, to),
+	// the first starting at from, in one pass (a few queries over the range,
+	// not a few per window): out[i] is what Detect returns for the i-th
+	// window. For IngestTime detectors it replays event time by the hour, as
+	// Replay does. Backtests run it; Detect (Replay) is its one-window case,
+	// so the two cannot drift.
+	DetectRange func(ctx context.Context, from, to time.Time) ([][]risk.Alert, error)
 	// History, when set, says in words for centre staff what of the
 	// detector's scope has too little history in w to be compared against
 	// ("" when nothing): silent for want of a baseline, not for want of
@@ -101,6 +108,17 @@ func named(d Definition, places risk.Places) Definition {
 		}
 	}
 	d.Detect, d.Replay = name(d.Detect), name(d.Replay)
+	if detectRange := d.DetectRange; detectRange != nil {
+		d.DetectRange = func(ctx context.Context, from, to time.Time) ([][]risk.Alert, error) {
+			out, err := detectRange(ctx, from, to)
+			for _, alerts := range out {
+				for i := range alerts {
+					alerts[i].Summary = places.Rename(alerts[i].Summary)
+				}
+			}
+			return out, err
+		}
+	}
 	if history := d.History; history != nil {
 		d.History = func(ctx context.Context, w risk.Window) (string, error) {
 			note, err := history(ctx, w)
@@ -108,6 +126,35 @@ func named(d Definition, places risk.Places) Definition {
 		}
 	}
 	return d
+}
+
+// ranged is a detector's range form over windows of any length step: out[i]
+// holds the alerts of the i-th window of windows(from, to, step).
+type ranged func(ctx context.Context, from, to time.Time, step time.Duration) ([][]risk.Alert, error)
+
+// withRange sets d's DetectRange over windows of step and, for the live
+// path, detect: the one-window case of the same code.
+func withRange(r ranged, step time.Duration) (detect func(context.Context, risk.Window) ([]risk.Alert, error), detectRange func(context.Context, time.Time, time.Time) ([][]risk.Alert, error)) {
+	detect = func(ctx context.Context, w risk.Window) ([]risk.Alert, error) {
+		out, err := r(ctx, w.Start, w.End, w.End.Sub(w.Start))
+		if err != nil || len(out) == 0 {
+			return nil, err
+		}
+		return out[0], nil
+	}
+	detectRange = func(ctx context.Context, from, to time.Time) ([][]risk.Alert, error) {
+		return r(ctx, from, to, step)
+	}
+	return detect, detectRange
+}
+
+// slot is the index of the window of step holding t, counting from from;
+// -1 when t is before from.
+func slot(t, from time.Time, step time.Duration) int {
+	if t.Before(from) {
+		return -1
+	}
+	return int(t.Sub(from) / step)
 }
 
 // queryAlerts runs a detector's query and turns each row into an alert.

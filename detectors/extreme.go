@@ -24,9 +24,9 @@ import (
 // lookback overlaps) is one alert.
 func Extreme(conn driver.Conn, lex *intent.Lexicon) Definition {
 	d := Definition{Name: "extreme_intent", Schedule: "@every 5s", Timeout: 30 * time.Second, Window: 5 * time.Second, IngestTime: true}
-	scan := func(ctx context.Context, query string, args ...any) ([]risk.Alert, error) {
-		var out []risk.Alert
-		err := eachRow(ctx, conn, query, func(rows driver.Rows) error {
+	// scan reads the records of query and hands each alert to add.
+	scan := func(ctx context.Context, add func(risk.Alert), query string, args ...any) error {
+		return eachRow(ctx, conn, query, func(rows driver.Rows) error {
 			var source, id, township, county, category, title, text string
 			var at time.Time
 			if err := rows.Scan(&source, &id, &township, &county, &category, &title, &text, &at); err != nil {
@@ -49,7 +49,7 @@ func Extreme(conn driver.Conn, lex *intent.Lexicon) Definition {
 					classes = append(classes, c)
 				}
 			}
-			out = append(out, risk.Alert{
+			add(risk.Alert{
 				Labels:   risk.Labels{"detector": d.Name, "region": region, "category": category, "subject": source + ":" + id},
 				Window:   risk.Window{Start: at, End: at.Add(time.Second)},
 				Level:    lv,
@@ -61,14 +61,23 @@ func Extreme(conn driver.Conn, lex *intent.Lexicon) Definition {
 			})
 			return nil
 		}, args...)
-		return out, err
 	}
 	d.Detect = func(ctx context.Context, w risk.Window) ([]risk.Alert, error) {
-		return scan(ctx, extremeQuery, w.Start.Add(-extremeLookback), w.End)
+		var out []risk.Alert
+		err := scan(ctx, func(a risk.Alert) { out = append(out, a) }, extremeQuery, w.Start.Add(-extremeLookback), w.End)
+		return out, err
 	}
-	d.Replay = func(ctx context.Context, w risk.Window) ([]risk.Alert, error) {
-		return scan(ctx, extremeReplayQuery, w.Start, w.End)
-	}
+	// A replay reads the range once; each record's alert goes to the hour
+	// of event time it was raised in.
+	d.Replay, d.DetectRange = withRange(func(ctx context.Context, from, to time.Time, step time.Duration) ([][]risk.Alert, error) {
+		out := make([][]risk.Alert, len(windows(from, to, step)))
+		err := scan(ctx, func(a risk.Alert) {
+			if i := slot(a.Window.Start, from, step); i >= 0 && i < len(out) {
+				out[i] = append(out[i], a)
+			}
+		}, extremeReplayQuery, from, to)
+		return out, err
+	}, time.Hour)
 	return d
 }
 

@@ -37,74 +37,99 @@ type TrendConfig struct {
 // a series with no feed left is silent — History says so.
 func Trend(conn driver.Conn, cfg TrendConfig) Definition {
 	d := Definition{Name: "trend", Schedule: "20 * * * *", Timeout: 5 * time.Minute, Window: 24 * time.Hour}
-	d.Detect = func(ctx context.Context, w risk.Window) ([]risk.Alert, error) {
-		cov, err := trendCoverage(ctx, conn, w.End, cfg.Weeks)
+	// One pass reads the feeds' histories and the weekly counts of the
+	// whole range by day (by bucket: see trendBuckets); each window sums its
+	// own weeks.
+	d.Detect, d.DetectRange = withRange(func(ctx context.Context, from, to time.Time, step time.Duration) ([][]risk.Alert, error) {
+		ws := windows(from, to, step)
+		out := make([][]risk.Alert, len(ws))
+		if len(ws) == 0 {
+			return out, nil
+		}
+		covs, err := trendCoverages(ctx, conn, ws, cfg.Weeks)
 		if err != nil {
 			return nil, err
 		}
-		type key struct{ region, category string }
-		counts := map[key][]float64{}
-		feeds := map[key][]string{} // the feeds counted in a series
+		b := newTrendBuckets(ws, cfg.Weeks)
+		type row struct {
+			source, region, category string
+			n                        float64
+		}
+		byBucket := map[int64][]row{}
 		err = eachRow(ctx, conn, trendQuery, func(rows driver.Rows) error {
-			var k key
-			var source string
-			var week int64
+			var r row
+			var i int64
 			var n uint64
-			if err := rows.Scan(&source, &k.region, &k.category, &week, &n); err != nil {
+			if err := rows.Scan(&r.source, &r.region, &r.category, &i, &n); err != nil {
 				return err
 			}
-			if week < 0 || week >= int64(cfg.Weeks) || !cov.covers(source, k.region, k.category) {
-				return nil
-			}
-			if counts[k] == nil {
-				counts[k] = make([]float64, cfg.Weeks)
-			}
-			counts[k][cfg.Weeks-1-int(week)] += float64(n) // oldest first
-			if !slices.Contains(feeds[k], source) {
-				feeds[k] = append(feeds[k], source)
-			}
+			r.n = float64(n)
+			byBucket[i] = append(byBucket[i], r)
 			return nil
-		}, w.End, cov.first, w.End)
+		}, b.origin.Unix(), int64(b.size.Seconds()), ws[0].End.Add(-b.weeks), ws[len(ws)-1].End)
 		if err != nil {
 			return nil, err
 		}
-		var out []risk.Alert
-		for k, c := range counts {
-			if !rising(c, cfg) {
-				continue
+		for wi, w := range ws {
+			type key struct{ region, category string }
+			counts := map[key][]float64{}
+			feeds := map[key][]string{} // the feeds counted in a series
+			for i := b.index(w.End.Add(-b.weeks)); i < b.index(w.End); i++ {
+				week := int((w.End.Sub(b.start(i)) - time.Second) / (7 * 24 * time.Hour)) // 0: the seven days before the window's end
+				for _, r := range byBucket[i] {
+					k := key{r.region, r.category}
+					if !covs[wi].covers(r.source, r.region, r.category) {
+						continue
+					}
+					if counts[k] == nil {
+						counts[k] = make([]float64, cfg.Weeks)
+					}
+					counts[k][cfg.Weeks-1-week] += r.n // oldest first
+					if !slices.Contains(feeds[k], r.source) {
+						feeds[k] = append(feeds[k], r.source)
+					}
+				}
 			}
-			last, base := c[len(c)-1], baseline(c)
-			lv := risk.LevelYellow
-			if last/base >= 3 {
-				lv = risk.LevelOrange
+			var alerts []risk.Alert
+			for k, c := range counts {
+				if !rising(c, cfg) {
+					continue
+				}
+				last, base := c[len(c)-1], baseline(c)
+				lv := risk.LevelYellow
+				if last/base >= 3 {
+					lv = risk.LevelOrange
+				}
+				weekly := make([]string, len(c))
+				for i, v := range c {
+					weekly[i] = fmt.Sprint(int(v))
+				}
+				slices.Sort(feeds[k])
+				ev, err := lastWeek(ctx, conn, k.region, k.category, feeds[k], w.End)
+				if err != nil {
+					return nil, err
+				}
+				alerts = append(alerts, risk.Alert{
+					Evidence: ev,
+					Labels:   risk.Labels{"detector": d.Name, "region": k.region, "category": k.category},
+					Window:   w,
+					Level:    lv,
+					Summary:  fmt.Sprintf("趋势上升：%s %s 近%d周每周%s件，持续上升", k.region, k.category, cfg.Weeks, strings.Join(weekly, "、")),
+					Numbers:  map[string]float64{"last_week": last, "baseline": base},
+					Seen:     w.End,
+				})
 			}
-			weekly := make([]string, len(c))
-			for i, v := range c {
-				weekly[i] = fmt.Sprint(int(v))
-			}
-			ev, err := lastWeek(ctx, conn, k.region, k.category, feeds[k], w.End)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, risk.Alert{
-				Evidence: ev,
-				Labels:   risk.Labels{"detector": d.Name, "region": k.region, "category": k.category},
-				Window:   w,
-				Level:    lv,
-				Summary:  fmt.Sprintf("趋势上升：%s %s 近%d周每周%s件，持续上升", k.region, k.category, cfg.Weeks, strings.Join(weekly, "、")),
-				Numbers:  map[string]float64{"last_week": last, "baseline": base},
-				Seen:     w.End,
-			})
+			slices.SortFunc(alerts, func(a, b risk.Alert) int { return compareLabels(a.Labels, b.Labels) })
+			out[wi] = alerts
 		}
-		slices.SortFunc(out, func(a, b risk.Alert) int { return compareLabels(a.Labels, b.Labels) })
 		return out, nil
-	}
+	}, d.Window)
 	d.History = func(ctx context.Context, w risk.Window) (string, error) {
-		cov, err := trendCoverage(ctx, conn, w.End, cfg.Weeks)
+		covs, err := trendCoverages(ctx, conn, []risk.Window{w}, cfg.Weeks)
 		if err != nil {
 			return "", err
 		}
-		return cov.note(cfg.Weeks), nil
+		return covs[0].note(cfg.Weeks), nil
 	}
 	return d
 }
@@ -197,62 +222,104 @@ func later(a, b time.Time) time.Time {
 	return a
 }
 
-// trendCoverage reads where the feeds' histories begin, for the weeks
-// weeks before end. It looks back a season before the first week: a feed
-// silent on a category that long is as good as new to it.
-func trendCoverage(ctx context.Context, conn driver.Conn, end time.Time, weeks int) (coverage, error) {
-	first := end.Add(-time.Duration(weeks) * 7 * 24 * time.Hour)
-	c := coverage{first: first, township: map[[2]string]time.Time{}, category: map[[2]string]time.Time{}, lateSeries: map[[2]string]time.Time{}}
-	type series struct {
-		source, township, category string
-		since                      time.Time
-		recent                     bool // has matters in the weeks compared
+// trendBuckets cut the event time a range of windows reads into buckets
+// that each window's weeks and lookback are made of: a day when the windows
+// are days, in general the greatest length dividing both a window and a
+// day, aligned on the windows' ends.
+type trendBuckets struct {
+	origin time.Time     // the start of bucket 0: the first window's lookback
+	size   time.Duration // of a bucket
+	weeks  time.Duration // compared, before a window's end
+}
+
+func newTrendBuckets(ws []risk.Window, weeks int) trendBuckets {
+	step, day := ws[0].End.Sub(ws[0].Start), 24*time.Hour
+	for day != 0 { // Euclid: the greatest common divisor of step and a day
+		step, day = day, step%day
 	}
-	var all []series
+	span := time.Duration(weeks) * 7 * 24 * time.Hour
+	return trendBuckets{origin: ws[0].End.Add(-span - trendLookback), size: step, weeks: span}
+}
+
+// index is the bucket starting at t, a bucket boundary.
+func (b trendBuckets) index(t time.Time) int64 { return int64(t.Sub(b.origin) / b.size) }
+
+func (b trendBuckets) start(i int64) time.Time { return b.origin.Add(time.Duration(i) * b.size) }
+
+// trendCoverages reads where the feeds' histories begin (see coverage)
+// for each window of ws, the weeks before its end, in one query. It looks
+// back a season before a window's first week: a feed silent on a category
+// that long is as good as new to it.
+func trendCoverages(ctx context.Context, conn driver.Conn, ws []risk.Window, weeks int) ([]coverage, error) {
+	b := newTrendBuckets(ws, weeks)
+	type series struct{ source, township, category string }
+	type row struct {
+		series
+		since time.Time
+	}
+	byBucket := map[int64][]row{}
 	err := eachRow(ctx, conn, trendCoverageQuery, func(rows driver.Rows) error {
-		var s series
-		var recent uint8
-		if err := rows.Scan(&s.source, &s.township, &s.category, &s.since, &recent); err != nil {
+		var r row
+		var i int64
+		if err := rows.Scan(&r.source, &r.township, &r.category, &i, &r.since); err != nil {
 			return err
 		}
-		s.recent = recent == 1
-		all = append(all, s)
-		for _, k := range []struct {
-			m   map[[2]string]time.Time
-			key [2]string
-		}{{c.township, [2]string{s.source, s.township}}, {c.category, [2]string{s.source, s.category}}} {
-			if t, ok := k.m[k.key]; !ok || s.since.Before(t) {
-				k.m[k.key] = s.since
+		byBucket[i] = append(byBucket[i], r)
+		return nil
+	}, b.origin.Unix(), int64(b.size.Seconds()), b.origin, ws[len(ws)-1].End)
+	if err != nil {
+		return nil, fmt.Errorf("trend coverage: %w", err)
+	}
+	out := make([]coverage, len(ws))
+	for wi, w := range ws {
+		first := w.End.Add(-b.weeks)
+		c := coverage{first: first, township: map[[2]string]time.Time{}, category: map[[2]string]time.Time{}, lateSeries: map[[2]string]time.Time{}}
+		since := map[series]time.Time{}
+		recent := map[series]bool{} // has matters in the weeks compared
+		for i := b.index(first.Add(-trendLookback)); i < b.index(w.End); i++ {
+			for _, r := range byBucket[i] {
+				if t, ok := since[r.series]; !ok || r.since.Before(t) {
+					since[r.series] = r.since
+				}
+				if !b.start(i).Before(first) {
+					recent[r.series] = true
+				}
 			}
 		}
-		return nil
-	}, first, first.Add(-trendLookback), end)
-	if err != nil {
-		return coverage{}, fmt.Errorf("trend coverage: %w", err)
-	}
-	for _, s := range all {
-		if !s.recent || c.covers(s.source, s.township, s.category) {
-			continue
+		for s, t := range since {
+			for _, k := range []struct {
+				m   map[[2]string]time.Time
+				key [2]string
+			}{{c.township, [2]string{s.source, s.township}}, {c.category, [2]string{s.source, s.category}}} {
+				if u, ok := k.m[k.key]; !ok || t.Before(u) {
+					k.m[k.key] = t
+				}
+			}
 		}
-		k := [2]string{s.township, s.category}
-		since := later(c.township[[2]string{s.source, s.township}], c.category[[2]string{s.source, s.category}])
-		c.lateSeries[k] = later(c.lateSeries[k], since.Add(end.Sub(first)))
+		for s := range recent {
+			if c.covers(s.source, s.township, s.category) {
+				continue
+			}
+			k := [2]string{s.township, s.category}
+			since := later(c.township[[2]string{s.source, s.township}], c.category[[2]string{s.source, s.category}])
+			c.lateSeries[k] = later(c.lateSeries[k], since.Add(w.End.Sub(first)))
+		}
+		out[wi] = c
 	}
-	return c, nil
+	return out, nil
 }
 
 // trendLookback is how far before the first week compared the coverage
 // query looks: it bounds the partitions read.
 const trendLookback = 90 * 24 * time.Hour
 
-// trendCoverageQuery: per feed, township and category, when its history
-// begins (see coverage) and whether it has matters in the weeks compared
-// (from the first argument on).
+// trendCoverageQuery: per feed, township, category and bucket of event
+// time (see trendBuckets), when its history begins (see coverage).
 const trendCoverageQuery = `
-SELECT source, township, category, min(greatest(updated_at, occurred_at)), max(occurred_at >= toDateTime(?, 'UTC'))
+SELECT source, township, category, intDiv(toInt64(toUInt32(occurred_at)) - ?, ?) AS bucket, min(greatest(updated_at, occurred_at))
 FROM event_versions
 WHERE township != '' AND occurred_at >= ? AND occurred_at < ?
-GROUP BY source, township, category`
+GROUP BY source, township, category, bucket`
 
 func median(xs []float64) float64 {
 	s := slices.Sorted(slices.Values(xs))
@@ -270,7 +337,7 @@ func lastWeek(ctx context.Context, conn driver.Conn, township, category string, 
 	var ev []risk.Evidence
 	err := eachRow(ctx, conn, `SELECT source, id FROM events FINAL
 		WHERE status != 'deleted' AND has(?, source) AND township = ? AND category = ? AND occurred_at >= ? AND occurred_at < ?
-		ORDER BY occurred_at LIMIT 100`, func(rows driver.Rows) error {
+		ORDER BY occurred_at, source, id LIMIT 100`, func(rows driver.Rows) error {
 		var e risk.Evidence
 		var src string
 		if err := rows.Scan(&src, &e.ID); err != nil {
@@ -299,10 +366,10 @@ func compareLabels(a, b risk.Labels) int {
 	return 0
 }
 
-// trendQuery counts matters per feed, township, category and week; week 0
-// is the seven days before the window's end.
+// trendQuery counts matters per feed, township, category and bucket of
+// event time (see trendBuckets).
 const trendQuery = `
-SELECT source, township, category, toInt64(intDiv(toInt64(toUInt32(toDateTime(?, 'UTC'))) - toInt64(toUInt32(occurred_at)) - 1, 604800)) AS week, count()
+SELECT source, township, category, intDiv(toInt64(toUInt32(occurred_at)) - ?, ?) AS bucket, count()
 FROM events FINAL
 WHERE status != 'deleted' AND township != '' AND occurred_at >= ? AND occurred_at < ?
-GROUP BY source, township, category, week`
+GROUP BY source, township, category, bucket`

@@ -39,8 +39,11 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 	if len(args) > 0 && args[0] == "brief" {
 		return benchBrief(ctx, args[1:], getenv, stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "backtest" {
+		return benchBacktest(ctx, args[1:], getenv, stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "ingest" {
-		return errors.New("usage: riskwatch bench ingest|detect|brief [flags]")
+		return errors.New("usage: riskwatch bench ingest|detect|backtest|brief [flags]")
 	}
 	var n int
 	var outage time.Duration

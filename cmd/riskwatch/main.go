@@ -39,7 +39,7 @@ const usage = `usage: riskwatch <command> [flags]
 commands:
   serve       consume the three feeds into ClickHouse and serve the HTTP API
   migrate     apply the ClickHouse migrations embedded in the binary
-  bench       measure ingestion: riskwatch bench ingest -n 1000000
+  bench       measure ingestion and detection: riskwatch bench ingest -n 1000000 | bench detect | bench backtest -weeks 2 | bench brief -n 10000000
   quarantine  list rejected messages: riskwatch quarantine [-open]
   detect      run the detectors over past event time: riskwatch detect -from T1 -to T2 [-detector NAME] [-dry-run]
   series      score a count series from a CSV with the surge test: riskwatch series --input FILE.csv
