@@ -1,9 +1,12 @@
 package detectors
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -39,19 +42,27 @@ type CollectiveConfig struct {
 // collective and skips levels.
 func Collective(conn driver.Conn, cfg CollectiveConfig) Definition {
 	d := Definition{Name: "collective", Schedule: "*/5 * * * *", Timeout: time.Minute, Window: time.Hour}
-	d.Detect = func(ctx context.Context, w risk.Window) ([]risk.Alert, error) {
-		out, err := sameSubject(ctx, conn, d.Name, cfg, w)
-		if err != nil {
+	d.Detect, d.DetectRange = withRange(func(ctx context.Context, from, to time.Time, step time.Duration) ([][]risk.Alert, error) {
+		ws := windows(from, to, step)
+		out := make([][]risk.Alert, len(ws))
+		if len(ws) == 0 {
+			return out, nil
+		}
+		if err := sameSubject(ctx, conn, d.Name, cfg, ws, out); err != nil {
 			return nil, err
 		}
-		byScope := map[string]int{}
-		err = eachRow(ctx, conn, collectiveQuery, func(rows driver.Rows) error {
+		byScope := make([]map[string]int, len(ws))
+		err := eachRow(ctx, conn, collectiveQuery, func(rows driver.Rows) error {
 			var source, id, township, county, category string
 			var people int32
 			var skip uint8
 			var at time.Time
 			if err := rows.Scan(&source, &id, &township, &county, &category, &people, &skip, &at); err != nil {
 				return err
+			}
+			i := slot(at, from, step)
+			if i < 0 || i >= len(ws) {
+				return nil
 			}
 			region := placeOf(township, county)
 			lv := risk.LevelOrange
@@ -60,8 +71,11 @@ func Collective(conn driver.Conn, cfg CollectiveConfig) Definition {
 			}
 			ev := risk.Evidence{Source: risk.Source(source), ID: id}
 			a := risk.Alert{Labels: risk.Labels{"detector": d.Name, "region": region, "category": category}}
-			if i, ok := byScope[a.ScopeKey()]; ok {
-				prev := &out[i]
+			if byScope[i] == nil {
+				byScope[i] = map[string]int{}
+			}
+			if j, ok := byScope[i][a.ScopeKey()]; ok {
+				prev := &out[i][j]
 				prev.Evidence = append(prev.Evidence, ev)
 				prev.Level = prev.Level.Max(lv)
 				prev.Numbers["people"] = max(prev.Numbers["people"], float64(people))
@@ -70,64 +84,122 @@ func Collective(conn driver.Conn, cfg CollectiveConfig) Definition {
 				prev.Summary = collectiveSummary(region, category, prev.Numbers)
 				return nil
 			}
-			a.Window, a.Level, a.Seen = w, lv, at
+			a.Window, a.Level, a.Seen = ws[i], lv, at
 			a.Numbers = map[string]float64{"people": float64(people), "reports": 1}
 			a.Summary = collectiveSummary(region, category, a.Numbers)
 			a.Evidence = []risk.Evidence{ev}
-			byScope[a.ScopeKey()] = len(out)
-			out = append(out, a)
+			byScope[i][a.ScopeKey()] = len(out[i])
+			out[i] = append(out[i], a)
 			return nil
-		}, w.Start, w.End, cfg.Petitioners, cfg.Gathering)
+		}, from, ws[len(ws)-1].End, cfg.Petitioners, cfg.Gathering)
 		return out, err
-	}
+	}, d.Window)
 	return d
 }
 
 // baselineDays is how far back sameSubject learns a subject's usual.
 const baselineDays = 21
 
-// sameSubject finds many different persons about one subject. Until
-// ingestion has events on most days of the baseline's three weeks (a new
-// deployment), every name would look new: it finds nothing rather than a
-// crowd of false alarms.
-func sameSubject(ctx context.Context, conn driver.Conn, name string, cfg CollectiveConfig, w risk.Window) ([]risk.Alert, error) {
-	recent := w.End.AddDate(0, 0, -cfg.Days)
-	since := recent.AddDate(0, 0, -baselineDays)
-	var days uint64
-	if err := conn.QueryRow(ctx, `SELECT uniqExact(toDate(occurred_at)) FROM events WHERE occurred_at >= ? AND occurred_at < ?`, since, recent).Scan(&days); err != nil {
-		return nil, fmt.Errorf("query events: %w", err)
+// subjectRow is one record's mention of a subject, as sameSubject reads it.
+type subjectRow struct {
+	at                 time.Time
+	person, source, id string
+	township           string
+}
+
+// sameSubject appends to out[i] the alerts of many different persons about
+// one subject in window ws[i]: the recent days before the window's end
+// against the three weeks before them. Until ingestion has events on most
+// days of a window's three weeks (a new deployment), every name would look
+// new: it finds nothing there rather than a crowd of false alarms. One pass
+// reads the subjects' mentions from the first window's baseline on.
+func sameSubject(ctx context.Context, conn driver.Conn, name string, cfg CollectiveConfig, ws []risk.Window, out [][]risk.Alert) error {
+	lookback := time.Duration(cfg.Days+baselineDays) * 24 * time.Hour
+	since, end := ws[0].End.Add(-lookback), ws[len(ws)-1].End
+	hours := map[time.Time]bool{}
+	err := eachRow(ctx, conn, `SELECT DISTINCT toStartOfHour(occurred_at) FROM events WHERE occurred_at >= ? AND occurred_at < ?`, func(rows driver.Rows) error {
+		var h time.Time
+		if err := rows.Scan(&h); err != nil {
+			return err
+		}
+		hours[h.UTC()] = true
+		return nil
+	}, since, end)
+	if err != nil {
+		return err
 	}
-	if days < baselineDays*6/7 {
-		return nil, nil
+	type key struct{ county, subject, category string }
+	mentions := map[key][]subjectRow{}
+	err = eachRow(ctx, conn, sameSubjectQuery, func(rows driver.Rows) error {
+		var k key
+		var r subjectRow
+		if err := rows.Scan(&k.county, &k.subject, &k.category, &r.person, &r.at, &r.source, &r.id, &r.township); err != nil {
+			return err
+		}
+		mentions[k] = append(mentions[k], r)
+		return nil
+	}, since, end)
+	if err != nil {
+		return err
 	}
-	return queryAlerts(ctx, conn, sameSubjectQuery, func(rows driver.Rows) (risk.Alert, error) {
-		var county, subj, township, category string
-		var persons, before uint64
-		var sources, ids []string
-		var last time.Time
-		if err := rows.Scan(&county, &subj, &persons, &before, &sources, &ids, &township, &category, &last); err != nil {
-			return risk.Alert{}, err
+	keys := slices.SortedFunc(maps.Keys(mentions), func(a, b key) int {
+		return cmp.Or(cmp.Compare(a.county, b.county), cmp.Compare(a.subject, b.subject), cmp.Compare(a.category, b.category))
+	})
+	for i, w := range ws {
+		recent := w.End.AddDate(0, 0, -cfg.Days)
+		from := recent.AddDate(0, 0, -baselineDays)
+		days := map[time.Time]bool{}
+		for h := from; h.Before(recent); h = h.Add(time.Hour) {
+			if hours[h] {
+				days[h.Truncate(24*time.Hour)] = true
+			}
 		}
-		usual := float64(before) * float64(cfg.Days) / baselineDays
-		if surgeTail(int(persons), int(before), cfg.Days) >= cfg.Alpha {
-			return risk.Alert{}, errSkip
+		if len(days) < baselineDays*6/7 {
+			continue
 		}
-		lv := risk.LevelOrange
-		if persons >= 20 {
-			lv = risk.LevelRed
+		for _, k := range keys {
+			ms := mentions[k] // by time
+			lo, _ := slices.BinarySearchFunc(ms, from, func(r subjectRow, t time.Time) int { return r.at.Compare(t) })
+			mid, _ := slices.BinarySearchFunc(ms, recent, func(r subjectRow, t time.Time) int { return r.at.Compare(t) })
+			hi, _ := slices.BinarySearchFunc(ms, w.End, func(r subjectRow, t time.Time) int { return r.at.Compare(t) })
+			if hi-mid < cfg.Persons || ms[hi-1].at.Before(w.Start) {
+				continue
+			}
+			persons, before, towns := map[string]bool{}, map[string]bool{}, map[string]bool{}
+			var ev []risk.Evidence
+			for _, r := range ms[mid:hi] {
+				persons[r.person], towns[r.township] = true, true
+				ev = append(ev, risk.Evidence{Source: risk.Source(r.source), ID: r.id})
+			}
+			for _, r := range ms[lo:mid] {
+				before[r.person] = true
+			}
+			if len(persons) < cfg.Persons || surgeTail(len(persons), len(before), cfg.Days) >= cfg.Alpha {
+				continue
+			}
+			usual := float64(len(before)) * float64(cfg.Days) / baselineDays
+			lv := risk.LevelOrange
+			if len(persons) >= 20 {
+				lv = risk.LevelRed
+			}
+			township := ""
+			if len(towns) == 1 {
+				township = ms[mid].township
+			}
+			region := placeOf(township, k.county)
+			out[i] = append(out[i], risk.Alert{
+				Labels:   risk.Labels{"detector": name, "region": k.county, "subject": k.subject, "category": k.category},
+				Window:   w,
+				Level:    lv,
+				Summary:  fmt.Sprintf("群体性风险：%d天内%d名不同人员反映同一对象（%s，%s %s），此前3周平均每%d天%.1f人", cfg.Days, len(persons), subjectName(k.subject), region, k.category, cfg.Days, usual),
+				Numbers:  map[string]float64{"persons": float64(len(persons)), "usual": usual, "reports": float64(len(ev))},
+				Evidence: ev,
+				Seen:     ms[hi-1].at,
+				Region:   region,
+			})
 		}
-		region := placeOf(township, county)
-		return risk.Alert{
-			Labels:   risk.Labels{"detector": name, "region": county, "subject": subj, "category": category},
-			Window:   w,
-			Level:    lv,
-			Summary:  fmt.Sprintf("群体性风险：%d天内%d名不同人员反映同一对象（%s，%s %s），此前3周平均每%d天%.1f人", cfg.Days, persons, subjectName(subj), region, category, cfg.Days, usual),
-			Numbers:  map[string]float64{"persons": float64(persons), "usual": usual, "reports": float64(len(ids))},
-			Evidence: evidence(sources, ids),
-			Seen:     last,
-			Region:   region,
-		}, nil
-	}, recent, since, w.End, cfg.Persons, w.Start)
+	}
+	return nil
 }
 
 // surgeTail is the chance that a subject keeping its rate has at least
@@ -177,32 +249,20 @@ func subjectName(key string) string {
 	return key
 }
 
-// sameSubjectQuery counts distinct persons per subject and category in the
-// recent days and in the three weeks before; a record without a linking key
-// counts as its own person. One grievance is one category of one subject:
-// an estate's noise, lights and parking are three matters, not a crowd.
-// Questions, suggestions and praise are no grievance: a power cut's callers
-// ask when it comes back. Only small columns are read.
+// sameSubjectQuery lists the mentions of subjects by category, oldest
+// first; a record without a linking key is its own person. One grievance is
+// one category of one subject: an estate's noise, lights and parking are
+// three matters, not a crowd. Questions, suggestions and praise are no
+// grievance: a power cut's callers ask when it comes back. Only small
+// columns are read.
 const sameSubjectQuery = `
-SELECT county, s,
-       uniqExactIf(p, occurred_at >= recent) AS persons,
-       uniqExactIf(p, occurred_at < recent) AS before,
-       groupArrayIf(source, occurred_at >= recent), groupArrayIf(id, occurred_at >= recent),
-       if(uniqExactIf(township, occurred_at >= recent) = 1, anyIf(township, occurred_at >= recent), '') AS shared_township,
-       category,
-       maxIf(occurred_at, occurred_at >= recent) AS last
-FROM (
-    SELECT source, id, occurred_at, county, township, category, subjects,
-           if(empty(person_keys), concat(source, '/', id), person_keys[1]) AS p,
-           toDateTime(?, 'UTC') AS recent
-    FROM events FINAL
-    WHERE status != 'deleted' AND occurred_at >= ? AND occurred_at < ? AND notEmpty(subjects)
-      AND kind NOT IN ('咨询', '建议', '表扬')
-)
+SELECT county, s, category, if(empty(person_keys), concat(source, '/', id), person_keys[1]) AS p,
+       occurred_at, source, id, township
+FROM events FINAL
 ARRAY JOIN subjects AS s
-GROUP BY county, s, category
-HAVING persons >= ? AND last >= ?
-ORDER BY county, s, category`
+WHERE status != 'deleted' AND occurred_at >= ? AND occurred_at < ? AND notEmpty(subjects)
+  AND kind NOT IN ('咨询', '建议', '表扬')
+ORDER BY occurred_at, source, id`
 
 func collectiveSummary(region, category string, n map[string]float64) string {
 	return fmt.Sprintf("群体性风险：%s %s，最多%d人，%d份报告", region, category, int(n["people"]), int(n["reports"]))
