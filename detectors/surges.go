@@ -3,10 +3,13 @@ package detectors
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -90,7 +93,10 @@ func Surge(conn driver.Conn, cfg surge.Config) Definition {
 		if err != nil {
 			return nil, err
 		}
-		for i, w := range ws {
+		// The windows are judged on every core: the test, not the queries,
+		// is most of a range pass (each busy series is scored over its
+		// eight weeks, every hour).
+		judge := func(i int, w risk.Window) ([]risk.Alert, error) {
 			var judged []surgeKey
 			for _, k := range slices.SortedFunc(maps.Keys(now[i]), surgeKey.compare) {
 				if f, ok := first[surgePlace{k.level, k.code}]; ok && w.Start.Sub(f) >= quietStart {
@@ -138,9 +144,24 @@ func Surge(conn driver.Conn, cfg surge.Config) Definition {
 					Seen:     w.End,
 				})
 			}
-			out[i] = narrowest(alerts)
+			return narrowest(alerts), nil
 		}
-		return out, nil
+		errs := make([]error, len(ws))
+		next := make(chan int)
+		var wg sync.WaitGroup
+		for range min(runtime.GOMAXPROCS(0), len(ws)) {
+			wg.Go(func() {
+				for i := range next {
+					out[i], errs[i] = judge(i, ws[i])
+				}
+			})
+		}
+		for i := range ws {
+			next <- i
+		}
+		close(next)
+		wg.Wait()
+		return out, errors.Join(errs...)
 	}, d.Window)
 	return d
 }
