@@ -95,15 +95,18 @@ func named(d Definition, places risk.Places) Definition {
 	if len(places) == 0 {
 		return d
 	}
+	rename := func(alerts []risk.Alert) {
+		for i := range alerts {
+			alerts[i].Summary = places.Rename(alerts[i].Summary)
+		}
+	}
 	name := func(detect func(context.Context, risk.Window) ([]risk.Alert, error)) func(context.Context, risk.Window) ([]risk.Alert, error) {
 		if detect == nil {
 			return nil
 		}
 		return func(ctx context.Context, w risk.Window) ([]risk.Alert, error) {
 			alerts, err := detect(ctx, w)
-			for i := range alerts {
-				alerts[i].Summary = places.Rename(alerts[i].Summary)
-			}
+			rename(alerts)
 			return alerts, err
 		}
 	}
@@ -112,9 +115,7 @@ func named(d Definition, places risk.Places) Definition {
 		d.DetectRange = func(ctx context.Context, from, to time.Time) ([][]risk.Alert, error) {
 			out, err := detectRange(ctx, from, to)
 			for _, alerts := range out {
-				for i := range alerts {
-					alerts[i].Summary = places.Rename(alerts[i].Summary)
-				}
+				rename(alerts)
 			}
 			return out, err
 		}
