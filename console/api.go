@@ -718,12 +718,12 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, u desk.U
 	_, sess, err := s.Accounts.Login(r.Context(), u.Username, in.New, clientAddr(r))
 	if err != nil {
 		// Changed, but not signed in again (throttled, busy): sign in anew.
-		http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
+		http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteStrictMode})
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: sess.Token, Path: "/", Expires: sess.Expires,
-		HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
+		HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteStrictMode})
 	writeJSON(w, http.StatusOK, map[string]any{"csrf": sess.CSRF, "expires": sess.Expires})
 	return nil
 }

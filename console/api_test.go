@@ -1028,8 +1028,8 @@ func (f *fixture) login(t *testing.T, username string) (*http.Cookie, string) {
 	if cookie == nil || cookie.Value == "" {
 		t.Fatalf("login set no rw_session cookie: %q", w.Header().Values("Set-Cookie"))
 	}
-	if !cookie.HttpOnly || !cookie.Secure || cookie.SameSite != http.SameSiteStrictMode {
-		t.Errorf("session cookie %q: want HttpOnly, Secure, SameSite=Strict", w.Header().Get("Set-Cookie"))
+	if !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode {
+		t.Errorf("session cookie %q: want HttpOnly, SameSite=Strict", w.Header().Get("Set-Cookie"))
 	}
 	body := decodeBody[struct {
 		User desk.User
@@ -1331,5 +1331,39 @@ func TestReadyz(t *testing.T) {
 	}
 	if code, _ := get("/healthz"); code != http.StatusOK {
 		t.Errorf("/healthz with the broker away: %d, want 200 (alive)", code)
+	}
+}
+
+// TestSessionCookieSecure: the session cookie is Secure over TLS, behind a
+// TLS proxy and on loopback, and not on plain HTTP to a LAN address, where
+// a browser would drop a Secure cookie and nobody could sign in.
+func TestSessionCookieSecure(t *testing.T) {
+	f := setup(t)
+	for _, c := range []struct {
+		url, proto string
+		want       bool
+	}{
+		{"https://riskwatch.example/api/v1/login", "", true},
+		{"http://10.0.0.5:8080/api/v1/login", "https", true},
+		{"http://127.0.0.1:8080/api/v1/login", "", true},
+		{"http://localhost:8080/api/v1/login", "", true},
+		{"http://10.0.0.5:8080/api/v1/login", "", false},
+	} {
+		r := httptest.NewRequest("POST", c.url, strings.NewReader(jsonOf(map[string]string{"username": "zhang", "password": password})))
+		r.Header.Set("Content-Type", "application/json")
+		if c.proto != "" {
+			r.Header.Set("X-Forwarded-Proto", c.proto)
+		}
+		w := httptest.NewRecorder()
+		f.srv.ServeHTTP(w, r)
+		var got *http.Cookie
+		for _, k := range w.Result().Cookies() {
+			if k.Name == "rw_session" {
+				got = k
+			}
+		}
+		if w.Code != ok || got == nil || got.Secure != c.want || !got.HttpOnly {
+			t.Errorf("login at %s (X-Forwarded-Proto %q): %d, cookie %+v; want Secure %v", c.url, c.proto, w.Code, got, c.want)
+		}
 	}
 }

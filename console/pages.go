@@ -222,7 +222,7 @@ func redirect(w http.ResponseWriter, r *http.Request, to string, f flash) {
 			v = "1"
 		}
 		http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: v + base64.RawURLEncoding.EncodeToString([]byte(f.Text)), Path: "/",
-			HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode, MaxAge: 60})
+			HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteStrictMode, MaxAge: 60})
 	}
 	http.Redirect(w, r, to, http.StatusSeeOther)
 }
@@ -234,7 +234,7 @@ func takeFlash(w http.ResponseWriter, r *http.Request) flash {
 	if err != nil || len(c.Value) < 2 {
 		return flash{}
 	}
-	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
+	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteStrictMode})
 	text, err := base64.RawURLEncoding.DecodeString(c.Value[1:])
 	if err != nil || len(text) > 500 {
 		return flash{}

@@ -31,7 +31,7 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 // showLogin renders the login form with a fresh pre-session token.
 func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, status int, d loginData) {
 	token := randomToken()
-	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: token, Path: loginPath, HttpOnly: true, Secure: true,
+	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: token, Path: loginPath, HttpOnly: true, Secure: secure(r),
 		SameSite: http.SameSiteStrictMode, MaxAge: 3600})
 	s.render(w, r, status, "login", view{Title: "登录", CSRF: token, Data: d})
 }
@@ -73,9 +73,9 @@ func (s *Server) loginPost(w http.ResponseWriter, r *http.Request) {
 		s.showLogin(w, r, status, loginData{Next: next, Username: name, Error: msg})
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: "", Path: loginPath, MaxAge: -1, HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
+	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: "", Path: loginPath, MaxAge: -1, HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteStrictMode})
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: sess.Token, Path: "/", Expires: sess.Expires,
-		HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
+		HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteStrictMode})
 	http.Redirect(w, r, cmpNext(next, home(u.Role)), http.StatusSeeOther)
 }
 
@@ -107,7 +107,7 @@ func (s *Server) logoutPost(w http.ResponseWriter, r *http.Request) {
 		s.failPage(w, r, nil, err)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteStrictMode})
 	redirect(w, r, loginPath, flash{Text: "已退出登录"})
 }
 
@@ -140,7 +140,7 @@ func (s *Server) accountPages() {
 			return nil
 		}
 		http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: sess.Token, Path: "/", Expires: sess.Expires,
-			HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
+			HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteStrictMode})
 		redirect(w, r, "/account", flash{Text: "密码已修改"})
 		return nil
 	})

@@ -98,6 +98,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // accept Secure cookies from http://localhost too) and SameSite=Strict.
 const sessionCookie = "rw_session"
 
+// secure says whether a cookie set in answer to r is Secure: it is, over
+// TLS, behind a TLS proxy (X-Forwarded-Proto: https) and on loopback, which
+// browsers trust; on plain HTTP to a LAN address it is not, or the browser
+// would drop it and nobody could sign in. Production runs over TLS (see
+// the README).
+func secure(r *http.Request) bool {
+	if r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
+		return true
+	}
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	ip := net.ParseIP(host)
+	return host == "localhost" || ip != nil && ip.IsLoopback()
+}
+
 // csrfHeader carries a session's CSRF token on every unsafe request.
 const csrfHeader = "X-CSRF-Token"
 
@@ -163,7 +180,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: sess.Token, Path: "/", Expires: sess.Expires,
-		HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
+		HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteStrictMode})
 	writeJSON(w, http.StatusOK, map[string]any{"user": u, "csrf": sess.CSRF, "expires": sess.Expires})
 }
 
@@ -186,7 +203,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: secure(r), SameSite: http.SameSiteStrictMode})
 	w.WriteHeader(http.StatusNoContent)
 }
 
