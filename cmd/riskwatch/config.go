@@ -107,7 +107,7 @@ func (c *config) register(fs *flag.FlagSet, getenv func(string) string) {
 		}
 		return def
 	}
-	fs.StringVar(&c.Kafka, "kafka", env("RISKWATCH_KAFKA", "embedded"), "Kafka brokers (host:port,…), or embedded / embedded://HOST:PORT for the in-process broker. Env RISKWATCH_KAFKA.")
+	fs.StringVar(&c.Kafka, "kafka", env("RISKWATCH_KAFKA", ""), "Kafka brokers (host:port,…), or embedded / embedded://HOST:PORT for the in-process test broker (deploy/local/run.sh); none by default, so that nobody runs the test broker by mistake. Env RISKWATCH_KAFKA.")
 	fs.StringVar(&c.KafkaDataDir, "kafka.data-dir", env("RISKWATCH_KAFKA_DATA_DIR", "var/kafka"), "Where the embedded broker keeps its data; empty keeps it in memory.")
 	fs.StringVar(&c.KafkaGroup, "kafka.group", "riskwatch", "Prefix of the feeds' consumer groups: riskwatch.hotline, riskwatch.petition, riskwatch.grid.")
 	fs.IntVar(&c.Partitions, "kafka.partitions", 3, "Partitions of each topic the embedded broker creates.")

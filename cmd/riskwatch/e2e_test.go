@@ -388,3 +388,13 @@ func TestServeWithKcat(t *testing.T) {
 		t.Errorf("a phone number reached the log")
 	}
 }
+
+// TestServeRefusesWithoutBrokers: without -kafka or RISKWATCH_KAFKA, serve
+// stops at once and says how to name brokers; nobody runs the test broker
+// by mistake.
+func TestServeRefusesWithoutBrokers(t *testing.T) {
+	err := serve(t.Context(), []string{"-pii.key-file", "/nonexistent"}, func(string) string { return "" }, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "no Kafka brokers") {
+		t.Errorf("serve without brokers: %v, want it refused for want of brokers", err)
+	}
+}

@@ -33,6 +33,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if err != nil {
 		return err
 	}
+	if c.Kafka == "" {
+		return errors.New("no Kafka brokers: set -kafka host:port,… (or RISKWATCH_KAFKA), or -kafka embedded for the in-process test broker (deploy/local/run.sh does)")
+	}
 	log := newLogger(stderr, c.LogLevel, c.LogFormat)
 	key, err := c.piiKey()
 	if err != nil {

@@ -37,4 +37,4 @@ for a in "$@"; do
 done
 case "$ADDR" in :*) ADDR="127.0.0.1$ADDR" ;; esac
 echo "run.sh: the console: http://$ADDR/ (sign in with a user made by riskwatch user add; reviewers start at /queue, mediators at /inbox, leaders at /dashboard)" >&2
-exec var/bin/riskwatch serve -pii.key-file "$KEY_FILE" -kafka.data-dir var/kafka -desks deploy/desks.yaml -regions deploy/regions.yaml "$@"
+exec var/bin/riskwatch serve -pii.key-file "$KEY_FILE" -kafka "${RISKWATCH_KAFKA:-embedded}" -kafka.data-dir var/kafka -desks deploy/desks.yaml -regions deploy/regions.yaml "$@"
