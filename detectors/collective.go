@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"math"
 	"slices"
 	"strings"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	risk "riskwatch"
+	"riskwatch/detectors/surge"
 )
 
 // CollectiveConfig tunes the collective detector.
@@ -22,7 +22,7 @@ type CollectiveConfig struct {
 	// Many different people with a grievance about one subject: Persons or
 	// more within Days, and so many more than the subject's usual (the three
 	// weeks before) that chance would reach it with probability under Alpha
-	// (see surgeTail): a big employer's steady complaints are not a dispute.
+	// (see predictiveTail): a big employer's steady complaints are not a dispute.
 	Persons int     `yaml:"persons"` // default 5
 	Days    int     `yaml:"days"`    // default 3
 	Alpha   float64 `yaml:"alpha"`   // default 0.0001
@@ -174,7 +174,7 @@ func sameSubject(ctx context.Context, conn driver.Conn, name string, cfg Collect
 			for _, r := range ms[lo:mid] {
 				before[r.person] = true
 			}
-			if len(persons) < cfg.Persons || surgeTail(len(persons), len(before), cfg.Days) >= cfg.Alpha {
+			if len(persons) < cfg.Persons || predictiveTail(len(persons), len(before), cfg.Days) >= cfg.Alpha {
 				continue
 			}
 			usual := float64(len(before)) * float64(cfg.Days) / baselineDays
@@ -202,32 +202,22 @@ func sameSubject(ctx context.Context, conn driver.Conn, name string, cfg Collect
 	return nil
 }
 
-// surgeTail is the chance that a subject keeping its rate has at least
-// recent persons in the last days, when it had before in the baselineDays
-// until then: the predictive tail of a Poisson count whose rate is known
-// only from the baseline (a Jeffreys prior, Gamma(before+½) posterior: a
-// negative binomial). A Poisson tail around the baseline's mean takes three
+// predictiveTail is the chance that a subject keeping its rate has at
+// least recent persons in the last days, when it had before in the
+// baselineDays until then: the predictive tail of a Poisson count whose
+// rate is known only from the baseline (a Jeffreys prior, Gamma(before+½)
+// posterior): a negative binomial of size before+½ and mean (before+½)·
+// days/baselineDays. A Poisson tail around the baseline's mean takes three
 // weeks' count for the rate itself; but a few persons in three weeks say
 // little about it (2 could be a rate of 1 or of 6), and a county tests
 // hundreds of subjects a run: the plug-in tail fired on a subject's
 // ordinary good week. Five persons about a subject new to the baseline give
 // 8e-6; five after one before, 8e-5; six after two, 5e-5; seven after
 // seven, 6e-4.
-func surgeTail(recent, before, days int) float64 {
-	r := float64(before) + 0.5
-	q := float64(days) / float64(days+baselineDays)
-	lr, _ := math.Lgamma(r)
-	sum := 0.0
-	for k := recent; k < recent+10000; k++ {
-		lk, _ := math.Lgamma(float64(k) + r)
-		lf, _ := math.Lgamma(float64(k) + 1)
-		term := math.Exp(lk - lf - lr + float64(k)*math.Log(q) + r*math.Log1p(-q))
-		sum += term
-		if term < sum*1e-12 {
-			break
-		}
-	}
-	return sum
+func predictiveTail(recent, before, days int) float64 {
+	size := float64(before) + 0.5
+	ratio := float64(days) / baselineDays
+	return surge.UpperTail(float64(recent), size*ratio, 1+ratio) // variance mean·(1+ratio): size = mean/ratio
 }
 
 // subjectName is a subject key as a centre worker reads it.

@@ -3,7 +3,6 @@ package detectors
 import (
 	"context"
 	"fmt"
-	"math"
 	"slices"
 	"strings"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	risk "riskwatch"
+	"riskwatch/detectors/surge"
 )
 
 // TrendConfig tunes the trend detector.
@@ -158,23 +158,7 @@ func beyondChance(c []float64) float64 {
 	for _, v := range first {
 		n += int(v)
 	}
-	return binomialTail(last, n, 1/float64(len(first)+1))
-}
-
-// binomialTail is P(X ≥ x) for X binomial with n trials of probability q.
-func binomialTail(x, n int, q float64) float64 {
-	if x <= 0 {
-		return 1
-	}
-	lq, lr := math.Log(q), math.Log1p(-q)
-	lgn, _ := math.Lgamma(float64(n + 1))
-	sum := 0.0
-	for k := x; k <= n; k++ {
-		lk, _ := math.Lgamma(float64(k + 1))
-		lnk, _ := math.Lgamma(float64(n - k + 1))
-		sum += math.Exp(lgn - lk - lnk + float64(k)*lq + float64(n-k)*lr)
-	}
-	return min(sum, 1)
+	return surge.BinomialTail(last, n, 1/float64(len(first)+1))
 }
 
 // baseline is the median of the first half of the weeks, at least 1: a

@@ -108,19 +108,11 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	defer e2e.Drop(context.WithoutCancel(ctx))
 	fmt.Fprintln(stderr, "(b) producing and ingesting end to end…")
-	if profile != "" {
-		f, err := os.Create(profile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		pprof.StartCPUProfile(f)
-	}
-	e2eRate, err := benchEndToEnd(ctx, e2e.Conn, msgs, norm, p, c, log)
-	if profile != "" {
-		pprof.StopCPUProfile()
-	}
-	if err != nil {
+	var e2eRate float64
+	if err := profiled(profile, func() (err error) {
+		e2eRate, err = benchEndToEnd(ctx, e2e.Conn, msgs, norm, p, c, log)
+		return err
+	}); err != nil {
 		return err
 	}
 
@@ -303,4 +295,22 @@ func firstErr(errs []error) error {
 		}
 	}
 	return nil
+}
+
+// profiled runs run, with a CPU profile of it written to path unless path
+// is "".
+func profiled(path string, run func() error) error {
+	if path == "" {
+		return run()
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := pprof.StartCPUProfile(f); err != nil {
+		return err
+	}
+	defer pprof.StopCPUProfile()
+	return run()
 }

@@ -8,9 +8,7 @@ import (
 	"hash/fnv"
 	"io"
 	"log/slog"
-	"os"
 	"reflect"
-	"runtime/pprof"
 	"slices"
 	"time"
 
@@ -108,19 +106,12 @@ func benchBacktest(ctx context.Context, args []string, getenv func(string) strin
 		}
 		return runs, time.Since(start), nil
 	}
-	if profile != "" {
-		f, err := os.Create(profile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		pprof.StartCPUProfile(f)
-	}
-	byRange, tookRange, err := timed("range", detectors.BacktestConfig{Slice: slice})
-	if profile != "" {
-		pprof.StopCPUProfile()
-	}
-	if err != nil {
+	var byRange []detectors.BacktestRun
+	var tookRange time.Duration
+	if err := profiled(profile, func() (err error) {
+		byRange, tookRange, err = timed("range", detectors.BacktestConfig{Slice: slice})
+		return err
+	}); err != nil {
 		return err
 	}
 	if history > 0 {

@@ -2,11 +2,11 @@ package scenario
 
 import (
 	"fmt"
-	"math"
 	"slices"
 	"time"
 
 	risk "riskwatch"
+	"riskwatch/detectors/surge"
 )
 
 // plant adds the incidents of every detector and the traps. Incidents
@@ -79,18 +79,6 @@ func (g *gen) trap(detector, kind, what string, recs ...*rec) {
 }
 
 // nth is the time the n-th record (1-based) of recs was raised.
-// binomialTail is P(X ≥ x) for X binomial with n trials of probability q.
-func binomialTail(x, n int, q float64) float64 {
-	sum := 0.0
-	for k := x; k <= n; k++ {
-		lk, _ := math.Lgamma(float64(k + 1))
-		lnk, _ := math.Lgamma(float64(n - k + 1))
-		ln, _ := math.Lgamma(float64(n + 1))
-		sum += math.Exp(ln - lk - lnk + float64(k)*math.Log(q) + float64(n-k)*math.Log1p(-q))
-	}
-	return sum
-}
-
 func nth(recs []*rec, n int) time.Time {
 	ts := make([]time.Time, len(recs))
 	for i, r := range recs {
@@ -530,7 +518,7 @@ func (g *gen) rise(t *township, cat *catalog, category string, level risk.Level,
 	last := weekly[len(weekly)-1]
 	k := last
 	for n := 1; n <= last; n++ {
-		if binomialTail(n, n+weekly[0]+weekly[1], 1.0/3) < 0.001 {
+		if surge.BinomialTail(n, n+weekly[0]+weekly[1], 1.0/3) < 0.001 {
 			k = n
 			break
 		}

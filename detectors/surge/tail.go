@@ -128,3 +128,19 @@ func awayFromZero(v float64) float64 {
 	}
 	return v
 }
+
+// BinomialTail is P(X ≥ x) for X binomial with n trials of probability q.
+func BinomialTail(x, n int, q float64) float64 {
+	if x <= 0 {
+		return 1
+	}
+	lq, lr := math.Log(q), math.Log1p(-q)
+	lgn, _ := math.Lgamma(float64(n + 1))
+	sum := 0.0
+	for k := x; k <= n; k++ {
+		lk, _ := math.Lgamma(float64(k + 1))
+		lnk, _ := math.Lgamma(float64(n - k + 1))
+		sum += math.Exp(lgn - lk - lnk + float64(k)*lq + float64(n-k)*lr)
+	}
+	return min(sum, 1)
+}

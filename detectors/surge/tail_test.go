@@ -72,3 +72,20 @@ func TestUpperTailEdges(t *testing.T) {
 		}
 	}
 }
+
+// TestBinomialTail against sums of exact fractions.
+func TestBinomialTail(t *testing.T) {
+	for _, c := range []struct {
+		x, n int
+		q, want float64
+	}{
+		{10, 12, 1.0 / 3, 0.0005438044862929281}, // a trend's last week of 10 over 1 and 1
+		{15, 20, 0.5, 0.020694732666015625},
+		{0, 5, 0.3, 1},
+		{6, 5, 0.3, 0},
+	} {
+		if got := BinomialTail(c.x, c.n, c.q); math.Abs(got-c.want) > 1e-12*max(c.want, 1e-300) && math.Abs(got-c.want) > 1e-15 {
+			t.Errorf("BinomialTail(%d, %d, %g) = %g, want %g", c.x, c.n, c.q, got, c.want)
+		}
+	}
+}
