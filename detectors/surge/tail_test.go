@@ -76,7 +76,7 @@ func TestUpperTailEdges(t *testing.T) {
 // TestBinomialTail against sums of exact fractions.
 func TestBinomialTail(t *testing.T) {
 	for _, c := range []struct {
-		x, n int
+		x, n    int
 		q, want float64
 	}{
 		{10, 12, 1.0 / 3, 0.0005438044862929281}, // a trend's last week of 10 over 1 and 1
