@@ -273,3 +273,44 @@ func TestSchedulerKeepsHistoryNotes(t *testing.T) {
 		t.Errorf("ledger note %q, want the window's", note)
 	}
 }
+
+// A backfill records every window of its range once and the scheduler goes
+// on after it, not from the latest window again.
+func TestBackfillThenTick(t *testing.T) {
+	pool, _ := schematest.OpenPostgres(t)
+	ctx := context.Background()
+	store := &recorder{}
+	now := time.Date(2020, 3, 2, 10, 30, 0, 0, time.UTC)
+	s := detectors.NewScheduler(pool, store, func(context.Context) (time.Time, error) { return now, nil }, "a", prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+	s.Now = func() time.Time { return now }
+	c := &counting{}
+	d := c.def()
+
+	from := now.Add(-48 * time.Hour).Truncate(time.Hour)
+	opened, err := s.Backfill(ctx, []detectors.Definition{d}, from, now.Truncate(time.Hour), detectors.BacktestConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opened != 48 || store.count() != 48 {
+		t.Fatalf("backfill opened %d alerts (%d recorded), want one per window: 48", opened, store.count())
+	}
+	var done, alerts int
+	if err := pool.QueryRow(ctx, `SELECT count(*), sum(alerts) FROM detector_runs WHERE status = 'done'`).Scan(&done, &alerts); err != nil {
+		t.Fatal(err)
+	}
+	if done != 48 || alerts != 48 {
+		t.Errorf("ledger: %d windows done with %d alerts, want 48 and 48", done, alerts)
+	}
+	if n := s.Tick(ctx, d); n != 0 {
+		t.Errorf("a tick right after the backfill ran %d windows, want 0", n)
+	}
+	now = now.Add(2 * time.Hour)
+	if n := s.Tick(ctx, d); n != 2 {
+		t.Errorf("two hours later a tick ran %d windows, want 2", n)
+	}
+	for w, n := range c.runs {
+		if n != 1 {
+			t.Errorf("window %v ran %d times", w, n)
+		}
+	}
+}

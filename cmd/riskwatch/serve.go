@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/segmentio/kafka-go"
 
+	risk "riskwatch"
 	"riskwatch/brief"
 	"riskwatch/console"
 	"riskwatch/desk"
@@ -29,12 +30,19 @@ import (
 )
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	c, err := parse("serve", args, getenv, stderr, nil)
+	var demoSet demoSettings
+	c, err := parse("serve", args, getenv, stderr, demoSet.register)
 	if err != nil {
 		return err
 	}
 	if c.Kafka == "" {
 		return errors.New("no Kafka brokers: set -kafka host:port,… (or RISKWATCH_KAFKA), or -kafka embedded for the in-process test broker (deploy/local/run.sh does)")
+	}
+	if _, ok := c.embedded(); demoSet.on && (!ok || c.Directory == "") {
+		return errors.New("-demo publishes into the embedded broker and confirms cases for 枫桥镇's desk: it wants -kafka embedded and -desks deploy/desks.yaml")
+	}
+	if demoSet.on && c.Pipeline.IdleMark == 30*time.Second {
+		c.Pipeline.IdleMark = 5 * time.Second // the demo waits for the history's watermark
 	}
 	log := newLogger(stderr, c.LogLevel, c.LogFormat)
 	key, err := c.piiKey()
@@ -92,6 +100,18 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		return err
 	}
 
+	var demo *livingDemo
+	ingestLog := log
+	if demoSet.on {
+		if demo, err = openDemo(ctx, demoSet, desks.Accounts, stderr, log); err != nil {
+			return err
+		}
+		// One message in 200 is bad on purpose: a warning each would bury
+		// the rest of the log.
+		ingestLog = newLogger(stderr, max(c.LogLevel, slog.LevelError), c.LogFormat)
+		fmt.Fprintln(stderr, "demo: the feeds' bad messages (one in 200, on purpose) are quarantined without a warning each: riskwatch quarantine lists them")
+	}
+
 	ln, err := net.Listen("tcp", c.HTTP)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.HTTP, err)
@@ -107,7 +127,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 			wg.Wait()
 			return err
 		}
-		g := pipeline.NewIngester(f.Source, r, writer, decoders[f.Source], protector.SealBytes, metrics, c.Pipeline, log)
+		g := pipeline.NewIngester(f.Source, r, writer, decoders[f.Source], protector.SealBytes, metrics, c.Pipeline, ingestLog)
 		wg.Go(func() {
 			defer r.Close()
 			if err := g.Run(ctx); err != nil {
@@ -120,7 +140,27 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	host, _ := os.Hostname()
 	sched := detectors.NewScheduler(pool, desks.Review, detectors.IngestWatermark(conn), fmt.Sprintf("%s/%d", host, os.Getpid()), reg, log)
 	defs := detectors.All(conn, dcfg, lex)
+	ready := make(chan struct{})
+	if demo == nil {
+		close(ready)
+	} else {
+		topics := map[risk.Source]string{}
+		for _, f := range feeds {
+			topics[f.Source] = f.Topic
+		}
+		wg.Go(func() {
+			if err := demo.run(ctx, brokers, topics, conn, sched, defs, desks.Review, desks.Accounts, ready); err != nil && ctx.Err() == nil {
+				errs <- fmt.Errorf("demo: %w", err)
+				cancel()
+			}
+		})
+	}
 	wg.Go(func() {
+		select {
+		case <-ready: // the living demo's history is detected
+		case <-ctx.Done():
+			return
+		}
 		if err := sched.Run(ctx, defs); err != nil {
 			errs <- fmt.Errorf("detectors: %w", err)
 			cancel()

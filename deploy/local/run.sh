@@ -3,11 +3,34 @@
 # make a personal-data key once, build, migrate, and serve with the embedded
 # Kafka broker on 127.0.0.1:9092 and the API and the console (the web pages)
 # on http://127.0.0.1:8080.
-# Extra arguments go to `riskwatch serve`.
+#
+#   -demo    the living demo: an account per role (printed, kept in
+#            var/demo/accounts.txt), 诸暨市's traffic with planted incidents
+#            published into the embedded broker — ten weeks, the past at once
+#            and detected, the rest as it comes. Ctrl-C stops it and keeps the
+#            data; the next start goes on.
+#   -reset   delete the local servers' data first (ClickHouse, PostgreSQL,
+#            the embedded broker, the demo's accounts): start afresh. The
+#            personal-data key is kept.
+#
+# Other arguments go to `riskwatch serve`.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
+args=()
+for a in "$@"; do
+  case "$a" in
+    -reset|--reset) reset=1 ;;
+    *) args+=("$a") ;;
+  esac
+done
+set -- ${args[@]+"${args[@]}"}
+if [ -n "${reset:-}" ]; then
+  deploy/local/down.sh
+  rm -rf var/clickhouse var/postgres var/kafka var/demo
+  echo "run.sh: deleted the local servers' data (kept var/pii.key)" >&2
+fi
 set -a
 eval "$(deploy/local/up.sh)"
 set +a
@@ -24,7 +47,10 @@ fi
 mkdir -p var/bin
 go build -o var/bin/riskwatch ./cmd/riskwatch
 var/bin/riskwatch migrate
-echo "run.sh: the first administrator: var/bin/riskwatch user add -username admin -role admin -jurisdiction 330681" >&2
+case " $* " in
+  *" -demo "*|*" --demo "*|*" -demo=true "*) ;; # the demo makes its accounts
+  *) echo "run.sh: the first administrator: var/bin/riskwatch user add -username admin -role admin -jurisdiction 330681" >&2 ;;
+esac
 # The console is served beside the API: the address of -http, if given.
 ADDR="${RISKWATCH_HTTP:-127.0.0.1:8080}"
 prev=""

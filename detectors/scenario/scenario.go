@@ -81,6 +81,9 @@ type Scenario struct {
 	// Messages of each feed in publication order: Key is the record's id,
 	// Value its JSON. Topic is left empty for the producer to set.
 	Messages map[risk.Source][]kafka.Message
+	// At holds, per feed, when each message of Messages is published: a
+	// replay (Replay) keeps to it.
+	At map[risk.Source][]time.Time
 	// Bad holds, per feed, the indexes in Messages of the messages that are
 	// bad on purpose (truncated JSON, an empty id, a time that cannot be
 	// parsed): the pipeline must quarantine them, and store every other.
@@ -256,7 +259,7 @@ func (g *gen) finish() Scenario {
 		r.id = fmt.Sprintf("%s%0*d", r.prefix, r.width, seq[r.prefix])
 	}
 
-	s := Scenario{Messages: map[risk.Source][]kafka.Message{}, Bad: map[risk.Source][]int{}}
+	s := Scenario{Messages: map[risk.Source][]kafka.Message{}, At: map[risk.Source][]time.Time{}, Bad: map[risk.Source][]int{}}
 	t := &s.Truth
 	t.Config, t.From, t.To = g.cfg, g.from, g.to
 	t.Records, t.Messages, t.Bad, t.Background = Counts{}, Counts{}, Counts{}, Counts{}
@@ -318,6 +321,7 @@ func (g *gen) finish() Scenario {
 		slices.SortStableFunc(ms, func(a, b message) int { return cmp.Or(a.at.Compare(b.at), cmp.Compare(a.n, b.n)) })
 		for i, m := range ms {
 			s.Messages[src] = append(s.Messages[src], m.msg)
+			s.At[src] = append(s.At[src], m.at)
 			if m.bad {
 				s.Bad[src] = append(s.Bad[src], i)
 				t.Bad[src]++
