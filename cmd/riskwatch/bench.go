@@ -28,6 +28,8 @@ import (
 //
 //	(a) decode + normalise, one goroutine: messages/s per core;
 //	(b) end to end: produce to the embedded broker → rows visible in ClickHouse;
+//	(b2) the broker filled first, then drained by the ingesters: ingestion
+//	     without the producer on the same cores (a replica catching up);
 //	(c) the same rows inserted straight into ClickHouse, the raw limit;
 //	(d) heap while ClickHouse is unreachable and the broker keeps filling.
 //
@@ -116,6 +118,24 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 
+	// (b2) the broker filled first: the producer outside the measured path.
+	if err := e2e.Drop(context.WithoutCancel(ctx)); err != nil {
+		return err
+	}
+	filled, err := benchDatabase(ctx, c.ClickHouse, "filled")
+	if err != nil {
+		return err
+	}
+	defer filled.Drop(context.WithoutCancel(ctx))
+	fmt.Fprintln(stderr, "(b2) filling the broker, then ingesting from it…")
+	prog := newProgress(stderr, "(b2)", time.Now)
+	prog.unit = "messages"
+	took, err := ingestFilled(ctx, filled.Conn, msgs, norm, p, c, log, prog.report)
+	if err != nil {
+		return err
+	}
+	filledRate := float64(n) / took.Seconds()
+
 	// (d) memory while ClickHouse is down.
 	fmt.Fprintf(stderr, "(d) ingesting for %v with ClickHouse unreachable…\n", outage)
 	heapBefore, heapSettled, heapPeak, err := benchOutage(ctx, msgs, norm, p, c, outage)
@@ -128,7 +148,8 @@ func bench(ctx context.Context, args []string, getenv func(string) string, stdou
 	fmt.Fprintf(tw, "(a) decode+normalise\t%.0f msg/s per core\t\n", decodeRate)
 	fmt.Fprintf(tw, "(b) end to end\t%.0f msg/s\tproduce → rows visible in ClickHouse\n", e2eRate)
 	fmt.Fprintf(tw, "(c) raw insert\t%.0f rows/s\tsame rows, native batches of 50000, 2 connections\n", rawRate)
-	fmt.Fprintf(tw, "(b)/(c)\t%.2f\t\n", e2eRate/rawRate)
+	fmt.Fprintf(tw, "(b2) from a filled broker\t%.0f msg/s\tthe ingesters alone: consume → rows visible in ClickHouse\n", filledRate)
+	fmt.Fprintf(tw, "(b)/(c), (b2)/(c)\t%.2f, %.2f\t\n", e2eRate/rawRate, filledRate/rawRate)
 	fmt.Fprintf(tw, "(d) heap, ClickHouse down\t%.0f MiB before, %.0f MiB once the buffers filled, %.0f MiB peak after\t%d messages waiting on the broker; peak/filled %.2f\n",
 		mib(heapBefore), mib(heapSettled), mib(heapPeak), n, float64(heapPeak)/float64(heapSettled))
 	fmt.Fprintf(tw, "machine\t%d CPUs, GOMAXPROCS %d\t\n", runtime.NumCPU(), runtime.GOMAXPROCS(0))
@@ -199,10 +220,12 @@ func benchEndToEnd(ctx context.Context, conn driver.Conn, msgs map[risk.Source][
 	for _, ms := range msgs {
 		total += len(ms)
 	}
+	prog := newProgress(os.Stderr, "(b)", time.Now)
+	prog.unit = "messages"
 	start := time.Now()
 	err := ingestAll(ctx, conn, msgs, norm, p, c, log, func() {
 		fmt.Fprintf(os.Stderr, "(b) all produced after %v\n", time.Since(start).Round(time.Millisecond))
-	})
+	}, prog.report)
 	if err != nil {
 		return 0, err
 	}

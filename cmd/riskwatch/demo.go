@@ -167,7 +167,9 @@ func demoEvaluate(ctx context.Context, args []string, getenv func(string) string
 	}
 
 	start := time.Now()
-	if err := demoIngest(ctx, conn, s, c, log); err != nil {
+	prog := newProgress(stderr, "ingest", time.Now)
+	prog.unit = "messages"
+	if err := demoIngestReporting(ctx, conn, s, c, log, prog.report); err != nil {
 		return err
 	}
 	if ev.Stored, ev.Quarantined, err = demoStored(ctx, conn, c); err != nil {
@@ -201,13 +203,19 @@ func demoEvaluate(ctx context.Context, args []string, getenv func(string) string
 // demoIngest produces the scenario into an embedded broker and ingests it
 // with the real ingesters until every message is stored or quarantined.
 func demoIngest(ctx context.Context, conn driver.Conn, s scenario.Scenario, c *config, log *slog.Logger) error {
+	return demoIngestReporting(ctx, conn, s, c, log, nil)
+}
+
+// demoIngestReporting is demoIngest with the messages committed told to
+// report.
+func demoIngestReporting(ctx context.Context, conn driver.Conn, s scenario.Scenario, c *config, log *slog.Logger, report func(done, total int)) error {
 	key := make([]byte, 32) // a key of this run only: the demo's people are made up
 	rand.Read(key)
 	p, err := normalize.NewProtector(key)
 	if err != nil {
 		return err
 	}
-	return ingestAll(ctx, conn, s.Messages, normalize.New(p), p, c, log, func() {})
+	return ingestAll(ctx, conn, s.Messages, normalize.New(p), p, c, log, func() {}, report)
 }
 
 // demoStored counts the records stored and the messages quarantined per feed.

@@ -19,11 +19,12 @@ type progress struct {
 	now         func() time.Time
 	start, last time.Time
 	done        int
+	unit        string // what is counted: windows, unless set
 }
 
 func newProgress(w io.Writer, name string, now func() time.Time) *progress {
 	t := now()
-	return &progress{w: w, name: name, now: now, start: t, last: t}
+	return &progress{w: w, name: name, now: now, start: t, last: t, unit: "windows"}
 }
 
 func (p *progress) report(done, total int) {
@@ -35,7 +36,7 @@ func (p *progress) report(done, total int) {
 	p.last = t
 	rate := float64(done) / t.Sub(p.start).Seconds()
 	left := time.Duration(float64(total-done) / rate * float64(time.Second))
-	fmt.Fprintf(p.w, "%s: %d/%d windows (%.0f%%), %.0f windows/s, %v left\n", p.name, done, total, 100*float64(done)/float64(total), rate, left.Round(time.Second))
+	fmt.Fprintf(p.w, "%s: %d/%d %s (%.0f%%), %.0f %s/s, %v left\n", p.name, done, total, p.unit, 100*float64(done)/float64(total), rate, p.unit, left.Round(time.Second))
 }
 
 // summary prints the closing line: the windows run, of how many detectors,
