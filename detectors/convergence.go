@@ -1,8 +1,10 @@
 package detectors
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -41,81 +43,145 @@ type ConvergenceConfig struct {
 // all three.
 func Convergence(conn driver.Conn, cfg ConvergenceConfig) Definition {
 	d := Definition{Name: "convergence", Schedule: "*/5 * * * *", Timeout: 2 * time.Minute, Window: time.Hour}
-	d.Detect = func(ctx context.Context, w risk.Window) ([]risk.Alert, error) {
-		alerts, err := queryAlerts(ctx, conn, convergenceQuery, func(rows driver.Rows) (risk.Alert, error) {
-			var key, township, county, category string
-			var sources, ids, feeds []string
-			var last time.Time
-			if err := rows.Scan(&key, &feeds, &sources, &ids, &township, &county, &category, &last); err != nil {
-				return risk.Alert{}, err
-			}
-			slices.Sort(feeds)
-			lv := risk.LevelYellow
-			if len(feeds) >= 3 {
-				lv = risk.LevelOrange
-			}
-			region := placeOf(township, county)
-			return risk.Alert{
-				Labels:   risk.Labels{"detector": d.Name, "person": key},
-				Window:   w,
-				Level:    lv,
-				Summary:  fmt.Sprintf("多渠道汇聚：同一人%d天内经%s反映（最近一次%s，%s）", cfg.Days, channelNames(feeds), category, region),
-				Numbers:  map[string]float64{"channels": float64(len(feeds)), "matters": float64(len(ids))},
-				Evidence: evidence(sources, ids),
-				Seen:     last,
-				Region:   region,
-			}, nil
-		}, w.End.AddDate(0, 0, -cfg.Days), w.End, w.Start)
+	// One pass reads the records of the range and the Days before it; each
+	// window looks at its own Days.
+	d.Detect, d.DetectRange = withRange(func(ctx context.Context, from, to time.Time, step time.Duration) ([][]risk.Alert, error) {
+		ws := windows(from, to, step)
+		out := make([][]risk.Alert, len(ws))
+		if len(ws) == 0 {
+			return out, nil
+		}
+		recs, err := convergenceRecords(ctx, conn, from.AddDate(0, 0, -cfg.Days), to)
 		if err != nil {
 			return nil, err
 		}
-		type group struct {
-			county, subj, township, category string
-			sources, ids, persons            []string
-			times                            []time.Time
-			words                            []map[string]bool
-			pairs                            [][2]int
+		span := time.Duration(cfg.Days) * 24 * time.Hour
+		// in lists the records of idx (oldest first) in the Days before
+		// the end of window wi.
+		in := func(idx []int, wi int) []int {
+			end := ws[wi].End
+			lo, _ := slices.BinarySearchFunc(idx, end.Add(-span), func(i int, t time.Time) int { return recs[i].at.Compare(t) })
+			hi, _ := slices.BinarySearchFunc(idx, end, func(i int, t time.Time) int { return recs[i].at.Compare(t) })
+			return idx[lo:hi]
 		}
-		var groups []group
-		var cats []string
-		err = eachRow(ctx, conn, convergenceSubjectQuery, func(rows driver.Rows) error {
-			var g group
-			var texts []string
-			if err := rows.Scan(&g.county, &g.subj, &g.category, &g.sources, &g.ids, &g.persons, &texts, &g.times, &g.township); err != nil {
-				return err
+		// touched lists the windows holding a record of idx.
+		touched := func(idx []int) []int {
+			var out []int
+			for _, i := range idx {
+				if wi := slot(recs[i].at, from, step); wi >= 0 && wi < len(ws) && (len(out) == 0 || out[len(out)-1] != wi) {
+					out = append(out, wi)
+				}
 			}
-			g.words, g.pairs = candidates(g.sources, g.persons, texts, g.times, g.subj, cfg.Similarity)
-			if len(g.pairs) > 0 {
-				groups = append(groups, g)
-				cats = append(cats, g.category)
+			return out
+		}
+
+		// The same person in two or more feeds.
+		byPerson, byGroup, byCategory := map[string][]int{}, map[convergenceGroup][]int{}, map[string][]int{}
+		for i, r := range recs {
+			for _, k := range r.persons {
+				byPerson[k] = append(byPerson[k], i)
 			}
-			return nil
-		}, w.End.AddDate(0, 0, -cfg.Days), w.End, w.Start)
-		if err != nil {
-			return nil, err
+			for _, s := range r.subjects {
+				if !strings.HasPrefix(s, "land:") { // a village's land is too wide a subject: two villagers' plots are two matters
+					g := convergenceGroup{r.county, s, r.category}
+					byGroup[g] = append(byGroup[g], i)
+				}
+			}
+			byCategory[r.county+"/"+r.category] = append(byCategory[r.county+"/"+r.category], i)
 		}
-		// Only the categories of candidate pairs are read for their words.
-		words, err := categoryWords(ctx, conn, cats, w.End.AddDate(0, 0, -cfg.Days), w.End)
-		if err != nil {
-			return nil, err
+		persons := make([][]risk.Alert, len(ws))
+		for _, k := range slices.Sorted(maps.Keys(byPerson)) {
+			idx := byPerson[k]
+			for _, wi := range touched(idx) {
+				group := in(idx, wi)
+				var feeds, sources, ids []string
+				for _, i := range group {
+					feeds = append(feeds, string(recs[i].source))
+					sources, ids = append(sources, string(recs[i].source)), append(ids, recs[i].id)
+				}
+				slices.Sort(feeds)
+				if feeds = slices.Compact(feeds); len(feeds) < 2 {
+					continue
+				}
+				latest := recs[group[len(group)-1]]
+				lv := risk.LevelYellow
+				if len(feeds) >= 3 {
+					lv = risk.LevelOrange
+				}
+				region := placeOf(latest.township, latest.county)
+				persons[wi] = append(persons[wi], risk.Alert{
+					Labels:   risk.Labels{"detector": d.Name, "person": k},
+					Window:   ws[wi],
+					Level:    lv,
+					Summary:  fmt.Sprintf("多渠道汇聚：同一人%d天内经%s反映（最近一次%s，%s）", cfg.Days, channelNames(feeds), latest.category, region),
+					Numbers:  map[string]float64{"channels": float64(len(feeds)), "matters": float64(len(ids))},
+					Evidence: evidence(sources, ids),
+					Seen:     latest.at,
+					Region:   region,
+				})
+			}
 		}
-		var subjects []risk.Alert
+		for wi := range ws {
+			out[wi] = samePerson(persons[wi])
+		}
+
+		// The same subject, category and grievance, by two or more people,
+		// in two or more feeds, one of them petitions: first the candidate
+		// pairs of every group and window, then, window by window, their
+		// words against the category's (one sliding count per category,
+		// which only moves forward).
+		type pending struct {
+			wi                          int
+			g                           convergenceGroup
+			sources, ids, people, towns []string
+			times                       []time.Time
+			words                       []map[string]bool
+			pairs                       [][2]int
+		}
+		var todo []pending
+		groups := slices.SortedFunc(maps.Keys(byGroup), func(a, b convergenceGroup) int {
+			return cmp.Or(cmp.Compare(a.county, b.county), cmp.Compare(a.subject, b.subject), cmp.Compare(a.category, b.category))
+		})
 		for _, g := range groups {
-			county, subj, township, category := g.county, g.subj, g.township, g.category
-			sources, ids, persons, times := g.sources, g.ids, g.persons, g.times
-			same := sameMatter(len(ids), g.pairs, g.words, words[county+"/"+category], cfg)
+			idx := byGroup[g]
+			for _, wi := range touched(idx) {
+				p := pending{wi: wi, g: g}
+				var texts []string
+				for _, i := range in(idx, wi) {
+					r := recs[i]
+					p.sources, p.ids, p.times, texts = append(p.sources, string(r.source)), append(p.ids, r.id), append(p.times, r.at), append(texts, r.text)
+					p.people, p.towns = append(p.people, r.person()), append(p.towns, r.township)
+				}
+				if uniq(p.sources) < 2 || !slices.Contains(p.sources, string(risk.SourcePetition)) || uniq(p.people) < 2 {
+					continue
+				}
+				if p.words, p.pairs = candidates(p.sources, p.people, texts, p.times, g.subject, cfg.Similarity); len(p.pairs) > 0 {
+					todo = append(todo, p)
+				}
+			}
+		}
+		slices.SortStableFunc(todo, func(a, b pending) int { return cmp.Compare(a.wi, b.wi) })
+		vocabs := map[string]*slidingVocabulary{}
+		for _, p := range todo {
+			g, w := p.g, ws[p.wi]
+			key := g.county + "/" + g.category
+			v := vocabs[key]
+			if v == nil {
+				v = &slidingVocabulary{recs: recs, idx: byCategory[key]}
+				vocabs[key] = v
+			}
+			same := sameMatter(len(p.ids), p.pairs, p.words, v.until(w.End, span), cfg)
 			var ev []risk.Evidence
-			var feeds, people []string
+			var feeds, who []string
 			var last time.Time
-			for i := range ids {
+			for i := range p.ids {
 				if !same[i] {
 					continue
 				}
-				ev = append(ev, risk.Evidence{Source: risk.Source(sources[i]), ID: ids[i]})
-				feeds = append(feeds, sources[i])
-				people = append(people, persons[i])
-				if times[i].After(last) {
-					last = times[i]
+				ev = append(ev, risk.Evidence{Source: risk.Source(p.sources[i]), ID: p.ids[i]})
+				feeds, who = append(feeds, p.sources[i]), append(who, p.people[i])
+				if p.times[i].After(last) {
+					last = p.times[i]
 				}
 			}
 			if last.Before(w.Start) {
@@ -123,27 +189,80 @@ func Convergence(conn driver.Conn, cfg ConvergenceConfig) Definition {
 			}
 			slices.Sort(feeds)
 			feeds = slices.Compact(feeds)
-			slices.Sort(people)
-			people = slices.Compact(people)
 			lv := risk.LevelYellow
 			if len(feeds) >= 3 {
 				lv = risk.LevelOrange
 			}
-			region := placeOf(township, county)
-			subjects = append(subjects, risk.Alert{
-				Labels:   risk.Labels{"detector": d.Name, "region": county, "subject": subj, "category": category},
+			township := ""
+			if uniq(p.towns) == 1 {
+				township = p.towns[0]
+			}
+			region := placeOf(township, g.county)
+			out[p.wi] = append(out[p.wi], risk.Alert{
+				Labels:   risk.Labels{"detector": d.Name, "region": g.county, "subject": g.subject, "category": g.category},
 				Window:   w,
 				Level:    lv,
-				Summary:  fmt.Sprintf("多渠道汇聚：%d天内%d人就同一对象的同一问题（%s，%s %s）经%s反映", cfg.Days, len(people), subjectName(subj), region, category, channelNames(feeds)),
-				Numbers:  map[string]float64{"channels": float64(len(feeds)), "persons": float64(len(people)), "matters": float64(len(ev))},
+				Summary:  fmt.Sprintf("多渠道汇聚：%d天内%d人就同一对象的同一问题（%s，%s %s）经%s反映", cfg.Days, uniq(who), subjectName(g.subject), region, g.category, channelNames(feeds)),
+				Numbers:  map[string]float64{"channels": float64(len(feeds)), "persons": float64(uniq(who)), "matters": float64(len(ev))},
 				Evidence: ev,
 				Seen:     last,
 				Region:   region,
 			})
 		}
-		return append(samePerson(alerts), subjects...), nil
-	}
+		return out, nil
+	}, d.Window)
 	return d
+}
+
+// convergenceRecord is a record as convergence reads it.
+type convergenceRecord struct {
+	source                     risk.Source
+	id                         string
+	at                         time.Time
+	county, township, category string
+	persons, subjects          []string
+	text                       string // title and text, their first 600 bytes
+	words                      map[string]bool
+}
+
+// person is who raised the record: its first linking key, or the record
+// itself.
+func (r convergenceRecord) person() string {
+	if len(r.persons) == 0 {
+		return string(r.source) + "/" + r.id
+	}
+	return r.persons[0]
+}
+
+type convergenceGroup struct{ county, subject, category string }
+
+// convergenceRecords reads the records raised in [from, to) and not
+// deleted, oldest first.
+func convergenceRecords(ctx context.Context, conn driver.Conn, from, to time.Time) ([]convergenceRecord, error) {
+	var out []convergenceRecord
+	err := eachRow(ctx, conn, `
+SELECT source, id, occurred_at, county, township, category, person_keys, subjects, substring(concat(title, ' ', text), 1, 600)
+FROM events FINAL
+WHERE status != 'deleted' AND occurred_at >= ? AND occurred_at < ?`, func(rows driver.Rows) error {
+		var r convergenceRecord
+		var src string
+		if err := rows.Scan(&src, &r.id, &r.at, &r.county, &r.township, &r.category, &r.persons, &r.subjects, &r.text); err != nil {
+			return err
+		}
+		r.source, r.at = risk.Source(src), r.at.UTC()
+		out = append(out, r)
+		return nil
+	}, from, to)
+	slices.SortFunc(out, func(a, b convergenceRecord) int {
+		return cmp.Or(a.at.Compare(b.at), cmp.Compare(a.source, b.source), cmp.Compare(a.id, b.id))
+	})
+	return out, err
+}
+
+func uniq(s []string) int {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return len(slices.Compact(s))
 }
 
 // channelNames lists feeds as centre workers name them: 12345热线、信访.
@@ -157,26 +276,6 @@ func channelNames(feeds []string) string {
 	}
 	return strings.Join(out, "、")
 }
-
-// convergenceSubjectQuery: subjects and categories in two or more feeds,
-// one of them petitions, by two or more persons (one person is the query
-// above); sameMatter then compares their texts. A village's land is too
-// wide a subject here: two villagers' plots are two matters.
-const convergenceSubjectQuery = `
-SELECT county, s, category, groupArray(source), groupArray(id), groupArray(p), groupArray(t), groupArray(occurred_at),
-       if(uniqExact(township) = 1, any(township), '') AS shared_township
-FROM (
-    SELECT source, id, occurred_at, county, township, category, subjects,
-           if(empty(person_keys), concat(source, '/', id), person_keys[1]) AS p,
-           substring(concat(title, ' ', text), 1, 600) AS t
-    FROM events FINAL
-    WHERE status != 'deleted' AND occurred_at >= ? AND occurred_at < ? AND notEmpty(subjects)
-)
-ARRAY JOIN subjects AS s
-WHERE NOT startsWith(s, 'land:')
-GROUP BY county, s, category
-HAVING uniqExact(source) >= 2 AND has(groupArray(source), 'petition') AND uniqExact(p) >= 2 AND max(occurred_at) >= ?
-ORDER BY county, s, category`
 
 // candidates are the pairs (petition, earlier record) that may be one
 // matter brought to the petition office after another channel: a petition
@@ -249,35 +348,42 @@ type vocabulary struct {
 	df map[string]int
 }
 
-// categoryWords counts the character pairs of the records of categories in
-// [from, to), by county and category ("330681/劳资纠纷"). A nil vocabulary
-// (no records) makes every pair rare.
-func categoryWords(ctx context.Context, conn driver.Conn, categories []string, from, to time.Time) (map[string]*vocabulary, error) {
-	out := map[string]*vocabulary{}
-	if len(categories) == 0 {
-		return out, nil
+// slidingVocabulary counts the character pairs of one county's category
+// over a span of time that only moves forward: each record is added once
+// and removed once, however many windows ask.
+type slidingVocabulary struct {
+	recs    []convergenceRecord
+	idx     []int // the category's records, oldest first
+	lo, hi  int   // idx[lo:hi] are counted
+	counted vocabulary
+}
+
+// until is the vocabulary of the category's records in [end-span, end).
+// end never goes back.
+func (v *slidingVocabulary) until(end time.Time, span time.Duration) *vocabulary {
+	if v.counted.df == nil {
+		v.counted.df = map[string]int{}
 	}
-	slices.Sort(categories)
-	err := eachRow(ctx, conn, `
-SELECT county, category, substring(concat(title, ' ', text), 1, 600)
-FROM events FINAL
-WHERE status != 'deleted' AND occurred_at >= ? AND occurred_at < ? AND has(?, category)`, func(rows driver.Rows) error {
-		var county, category, text string
-		if err := rows.Scan(&county, &category, &text); err != nil {
-			return err
+	for ; v.hi < len(v.idx) && v.recs[v.idx[v.hi]].at.Before(end); v.hi++ {
+		v.add(v.idx[v.hi], 1)
+	}
+	for ; v.lo < v.hi && v.recs[v.idx[v.lo]].at.Before(end.Add(-span)); v.lo++ {
+		v.add(v.idx[v.lo], -1)
+	}
+	return &v.counted
+}
+
+func (v *slidingVocabulary) add(i, sign int) {
+	r := &v.recs[i]
+	if r.words == nil {
+		r.words = bigrams(r.text)
+	}
+	v.counted.n += sign
+	for k := range r.words {
+		if v.counted.df[k] += sign; v.counted.df[k] == 0 {
+			delete(v.counted.df, k)
 		}
-		v := out[county+"/"+category]
-		if v == nil {
-			v = &vocabulary{df: map[string]int{}}
-			out[county+"/"+category] = v
-		}
-		v.n++
-		for k := range bigrams(text) {
-			v.df[k]++
-		}
-		return nil
-	}, from, to, slices.Compact(categories))
-	return out, err
+	}
 }
 
 // bigrams are the pairs of adjacent Han characters of s.
@@ -313,16 +419,3 @@ func overlap(a, b map[string]bool) float64 {
 	}
 	return float64(common) / float64(len(a))
 }
-
-const convergenceQuery = `
-SELECT k, groupUniqArray(source) AS feeds, groupArray(source), groupArray(id),
-       argMax(township, occurred_at), argMax(county, occurred_at), argMax(category, occurred_at), max(occurred_at) AS last
-FROM (
-    SELECT source, id, occurred_at, county, township, category, person_keys
-    FROM events FINAL
-    WHERE status != 'deleted' AND occurred_at >= ? AND occurred_at < ?
-)
-ARRAY JOIN person_keys AS k
-GROUP BY k
-HAVING length(feeds) >= 2 AND last >= ?
-ORDER BY k`

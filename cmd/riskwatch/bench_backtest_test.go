@@ -45,7 +45,7 @@ func TestBacktestRangeIsWindowByWindow(t *testing.T) {
 		names = append(names, d.Name)
 	}
 	slices.Sort(names)
-	if want := []string{"collective", "extreme_intent", "overdue", "repeat", "skip_level", "surge", "trend"}; !slices.Equal(names, want) {
+	if want := []string{"collective", "convergence", "extreme_intent", "overdue", "repeat", "skip_level", "surge", "trend"}; !slices.Equal(names, want) {
 		t.Errorf("detectors with a range form: %v, want %v", names, want)
 	}
 

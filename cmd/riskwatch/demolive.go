@@ -181,19 +181,7 @@ func (d *livingDemo) run(ctx context.Context, brokers []string, topics map[risk.
 	}
 	d.log.Info("history published", "took", time.Since(started).Round(time.Millisecond))
 	if !d.state.Backfilled {
-		// The detectors with a range form take seconds over the history:
-		// their alerts and the mediator's cases come first. Those that run
-		// window by window (convergence) take a minute or two more; the
-		// scheduler starts after them.
-		var fast, slow []detectors.Definition
-		for _, def := range defs {
-			if def.DetectRange != nil || def.IngestTime {
-				fast = append(fast, def)
-			} else {
-				slow = append(slow, def)
-			}
-		}
-		if err := d.backfill(ctx, conn, sched, fast, started); err != nil {
+		if err := d.backfill(ctx, conn, sched, defs, started); err != nil {
 			close(ready)
 			return err
 		}
@@ -204,17 +192,12 @@ func (d *livingDemo) run(ctx context.Context, brokers []string, topics map[risk.
 		if err := d.confirm(ctx, review, accounts); err != nil {
 			d.log.Warn("no cases confirmed for the mediator", "err", err)
 		}
-		d.log.Info("the living demo's console has alerts and cases", "took", time.Since(started).Round(time.Second))
-		if err := d.backfill(ctx, conn, sched, slow, started); err != nil {
-			close(ready)
-			return err
-		}
 		d.state.Backfilled = true
 		if err := d.save(); err != nil {
 			close(ready)
 			return err
 		}
-		d.log.Info("the living demo's history is detected; detectors now run on schedule", "took", time.Since(started).Round(time.Second))
+		d.log.Info("the living demo is ready: alerts in the queue, cases for the mediator; detectors now run on schedule", "took", time.Since(started).Round(time.Second))
 	}
 	close(ready)
 	return <-done
@@ -242,11 +225,7 @@ func (d *livingDemo) backfill(ctx context.Context, conn driver.Conn, sched *dete
 	if err != nil {
 		return fmt.Errorf("demo backfill: %w", err)
 	}
-	var names []string
-	for _, def := range defs {
-		names = append(names, def.Name)
-	}
-	d.log.Info("history detected", "detectors", strings.Join(names, ","), "from", from, "to", to, "alerts", opened, "took", time.Since(started).Round(time.Millisecond))
+	d.log.Info("history detected", "from", from, "to", to, "alerts", opened, "took", time.Since(started).Round(time.Millisecond))
 	return nil
 }
 
