@@ -1,9 +1,13 @@
 package console
 
 import (
+	"crypto/tls"
 	"errors"
 	"flag"
+	"fmt"
 	"net/http"
+	"os"
+	"sync"
 	"time"
 )
 
@@ -18,6 +22,11 @@ type HTTPConfig struct {
 	// MetricsListen, when set, serves /metrics on this address only (an
 	// internal interface), not beside the API.
 	MetricsListen string `yaml:"metrics_listen"`
+	// CertFile and KeyFile, when set, serve the API and the console over
+	// TLS (PEM; the certificate file may hold the chain). Without them the
+	// server speaks plain HTTP, for loopback or behind a TLS proxy.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
 }
 
 // RegisterFlags registers the HTTP flags with their defaults.
@@ -27,6 +36,8 @@ func (c *HTTPConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.IdleTimeout, "http.idle-timeout", 2*time.Minute, "How long a kept-alive connection may wait for its next request.")
 	fs.DurationVar(&c.RequestTimeout, "http.request-timeout", 30*time.Second, "Deadline of one request's work (its database queries are cancelled then: 503).")
 	fs.StringVar(&c.MetricsListen, "metrics.listen", "", "Serve /metrics on this address (e.g. 10.0.0.5:9100) instead of beside the API.")
+	fs.StringVar(&c.CertFile, "http.cert-file", "", "Serve HTTPS with this certificate (PEM, chain included; reread when it changes), with -http.key-file.")
+	fs.StringVar(&c.KeyFile, "http.key-file", "", "The private key (PEM) of -http.cert-file.")
 }
 
 // Validate reports settings that cannot work.
@@ -37,7 +48,57 @@ func (c HTTPConfig) Validate() error {
 	if c.RequestTimeout >= c.WriteTimeout {
 		return errors.New("http.request-timeout must be shorter than http.write-timeout, or the answer cannot be written")
 	}
+	if (c.CertFile == "") != (c.KeyFile == "") {
+		return errors.New("http.cert-file and http.key-file go together")
+	}
 	return nil
+}
+
+// TLSConfig is the server's TLS settings from CertFile and KeyFile, or
+// nil when it speaks plain HTTP. The pair is read now — a bad one is an
+// error at start — and again whenever the certificate file changes, so
+// that a renewed certificate is served without a restart.
+func (c HTTPConfig) TLSConfig() (*tls.Config, error) {
+	if c.CertFile == "" {
+		return nil, nil
+	}
+	k := &keyPair{cert: c.CertFile, key: c.KeyFile}
+	if _, err := k.get(nil); err != nil {
+		return nil, err
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: k.get}, nil
+}
+
+// keyPair is a certificate and key read from files, reread when the
+// certificate file's modification time changes.
+type keyPair struct {
+	cert, key string
+	mu        sync.Mutex
+	modified  time.Time
+	pair      *tls.Certificate
+}
+
+func (k *keyPair) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	fi, err := os.Stat(k.cert)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if err != nil {
+		if k.pair != nil {
+			return k.pair, nil // a renewal in progress: the last good pair
+		}
+		return nil, fmt.Errorf("http certificate: %w", err)
+	}
+	if k.pair == nil || !fi.ModTime().Equal(k.modified) {
+		pair, err := tls.LoadX509KeyPair(k.cert, k.key)
+		if err != nil {
+			if k.pair != nil {
+				return k.pair, nil
+			}
+			return nil, fmt.Errorf("http certificate %s: %w", k.cert, err)
+		}
+		k.pair, k.modified = &pair, fi.ModTime()
+	}
+	return k.pair, nil
 }
 
 // NewHTTPServer returns a server for h on addr with cfg's limits.

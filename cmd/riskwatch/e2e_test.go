@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -28,8 +30,9 @@ type server struct {
 	bin, dsn, data   string
 	pg               string
 	kafkaAddr, httpA string
-	token            string   // a reviewer's API token
-	flags            []string // after the test's own: a later flag wins
+	token            string         // a reviewer's API token
+	flags            []string       // after the test's own: a later flag wins
+	roots            *x509.CertPool // set: the server speaks HTTPS, its certificate signed by these
 	cmd              *exec.Cmd
 	log              *bytes.Buffer
 }
@@ -69,7 +72,7 @@ func (s *server) start() {
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := http.Get("http://" + s.httpA + "/healthz")
+		resp, err := s.client().Get(s.url("/healthz"))
 		if err == nil {
 			resp.Body.Close()
 			return
@@ -79,6 +82,21 @@ func (s *server) start() {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// client is an HTTP client that trusts the server's certificate.
+func (s *server) client() *http.Client {
+	if s.roots == nil {
+		return http.DefaultClient
+	}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: s.roots}}}
+}
+
+func (s *server) url(path string) string {
+	if s.roots != nil {
+		return "https://" + s.httpA + path
+	}
+	return "http://" + s.httpA + path
 }
 
 func (s *server) kill() {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -112,9 +113,17 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		fmt.Fprintln(stderr, "demo: the feeds' bad messages (one in 200, on purpose) are quarantined without a warning each: riskwatch quarantine lists them")
 	}
 
+	tlsConfig, err := c.HTTPLimits.TLSConfig()
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", c.HTTP)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.HTTP, err)
+	}
+	scheme := "http"
+	if tlsConfig != nil {
+		ln, scheme = tls.NewListener(ln, tlsConfig), "https"
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -253,7 +262,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	deps.Ready = map[string]func(context.Context) error{"clickhouse": conn.Ping, "postgres": pool.Ping, "kafka": stats.BrokerReady}
 	api := console.NewServer(deps, c.HTTPLimits.RequestTimeout, gatherer, log)
 	servers = append([]*http.Server{console.NewHTTPServer(c.HTTP, api, c.HTTPLimits)}, servers...)
-	log.Info("serving", "console", "http://"+ln.Addr().String()+"/", "http", ln.Addr().String(), "metrics", c.HTTPLimits.MetricsListen, "kafka", brokers, "group", c.KafkaGroup)
+	log.Info("serving", "console", scheme+"://"+ln.Addr().String()+"/", "http", ln.Addr().String(), "metrics", c.HTTPLimits.MetricsListen, "kafka", brokers, "group", c.KafkaGroup)
 	for i, srv := range servers {
 		wg.Go(func() {
 			if err := srv.Serve(listeners[i]); err != nil && !errors.Is(err, http.ErrServerClosed) {
