@@ -28,6 +28,12 @@ func ReadPopulations(r io.Reader) (Populations, error) {
 	if err := yaml.NewDecoder(r).Decode(&raw); err != nil && err != io.EOF {
 		return nil, fmt.Errorf("read populations: %v: %w", err, risk.ErrInvalid)
 	}
+	return NewPopulations(raw)
+}
+
+// NewPopulations checks residents by division code as ReadPopulations
+// does (a region directory's residents, for one).
+func NewPopulations(raw map[string]int) (Populations, error) {
 	out := Populations{}
 	for code, n := range raw {
 		reg, err := risk.ParseRegion(code)

@@ -70,7 +70,7 @@ func briefCmd(ctx context.Context, args []string, getenv func(string) string, st
 	if maker.Places, err = readPlaces(c.Regions); err != nil {
 		return err
 	}
-	if maker.Populations, err = c.Briefs.populations(); err != nil {
+	if maker.Populations, err = c.populations(); err != nil {
 		return fmt.Errorf("brief: %w", err)
 	}
 	b, err := maker.Make(ctx, as, region, p)

@@ -57,12 +57,17 @@ type briefConfig struct {
 	Population       string // region file of residents per place; "" none
 }
 
-// populations reads the region file of residents, if there is one.
-func (b briefConfig) populations() (brief.Populations, error) {
-	if b.Population == "" {
-		return nil, nil
+// populations are the residents of places: from -brief.population if it
+// is given, else from the region directory's entries that have them.
+func (c *config) populations() (brief.Populations, error) {
+	if c.Briefs.Population == "" {
+		_, residents, err := readRegions(c.Regions)
+		if err != nil || len(residents) == 0 {
+			return nil, err
+		}
+		return brief.NewPopulations(residents)
 	}
-	f, err := os.Open(b.Population)
+	f, err := os.Open(c.Briefs.Population)
 	if err != nil {
 		return nil, fmt.Errorf("open populations: %w", err)
 	}
@@ -229,24 +234,52 @@ func (c *config) detectorConfig() (detectors.Config, *intent.Lexicon, error) {
 	return cfg, lex, err
 }
 
-// readPlaces reads a region directory: division codes to their own names.
-// path "" gives none.
+// readPlaces reads a region directory's names (readRegions).
 func readPlaces(path string) (risk.Places, error) {
+	places, _, err := readRegions(path)
+	return places, err
+}
+
+// division is an entry of the region directory: its name, or its name and
+// residents ({name: 枫桥镇, residents: 63000}), which rate the briefs'
+// hotspots per 10,000 residents.
+type division struct {
+	Name      string `yaml:"name"`
+	Residents int    `yaml:"residents"`
+}
+
+func (d *division) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		d.Name = n.Value
+		return nil
+	}
+	type plain division
+	return n.Decode((*plain)(d))
+}
+
+// readRegions reads a region directory: division codes to their own names,
+// and the residents of those that give them. No file, no names.
+func readRegions(path string) (risk.Places, map[string]int, error) {
 	if path == "" {
-		return nil, nil
+		return nil, nil, nil
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("read region directory: %w", err)
+		return nil, nil, fmt.Errorf("read region directory: %w", err)
 	}
-	var places risk.Places
-	if err := yaml.Unmarshal(b, &places); err != nil {
-		return nil, fmt.Errorf("region directory %s: %w", path, err)
+	var raw map[string]division
+	if err := yaml.Unmarshal(b, &raw); err != nil {
+		return nil, nil, fmt.Errorf("region directory %s: %v: %w", path, err, risk.ErrInvalid)
 	}
-	for code, name := range places {
-		if _, err := risk.ParseRegion(code); err != nil || name == "" {
-			return nil, fmt.Errorf("region directory %s: %q: want a division code of 6, 9 or 12 digits and its name: %w", path, code, risk.ErrInvalid)
+	places, residents := risk.Places{}, map[string]int{}
+	for code, d := range raw {
+		if _, err := risk.ParseRegion(code); err != nil || d.Name == "" || d.Residents < 0 {
+			return nil, nil, fmt.Errorf("region directory %s: %q: want a division code of 6, 9 or 12 digits, its name and, if given, its residents: %w", path, code, risk.ErrInvalid)
+		}
+		places[code] = d.Name
+		if d.Residents > 0 {
+			residents[code] = d.Residents
 		}
 	}
-	return places, nil
+	return places, residents, nil
 }

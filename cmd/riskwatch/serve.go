@@ -208,7 +208,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if maker.Places, err = readPlaces(c.Regions); err != nil {
 		return err
 	}
-	if maker.Populations, err = c.Briefs.populations(); err != nil {
+	if maker.Populations, err = c.populations(); err != nil {
 		cancel()
 		wg.Wait()
 		return err
