@@ -87,6 +87,10 @@ type Alert struct {
 	// specific division code the evidence shares. It is not part of the
 	// scope; "" means the region label.
 	Region string
+	// Category is the matter's category where the scope has none (a
+	// person's repeated matters: their newest's), for the briefs and the
+	// queue's filter; "" means the category label.
+	Category string
 	// Reminder marks a notice for the desk that owns the matter rather
 	// than an early warning for the centres to review (将到期, a routine
 	// order late: the upstream systems' own supervision). It never enters
@@ -101,6 +105,14 @@ func (a Alert) Where() string {
 		return a.Region
 	}
 	return a.Labels["region"]
+}
+
+// What is the alert's category: the category label, else Category.
+func (a Alert) What() string {
+	if c := a.Labels["category"]; c != "" {
+		return c
+	}
+	return a.Category
 }
 
 // Detector is the name of the detector that raised the alert.

@@ -168,7 +168,7 @@ func insertAlert(ctx context.Context, tx pgx.Tx, a risk.Alert) (bool, error) {
 			window_start, window_end, first_seen, last_seen, summary, numbers, words, evidence, previous_key, evidence_seen, evidence_count)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, $15, $16, $17, $18, $19)
 		ON CONFLICT (key) DO NOTHING`,
-		a.Key(), a.ScopeKey(), a.Detector(), a.Level, a.Where(), a.Labels["category"], a.Labels["subject"], a.Labels["person"], labels,
+		a.Key(), a.ScopeKey(), a.Detector(), a.Level, a.Where(), a.What(), a.Labels["subject"], a.Labels["person"], labels,
 		a.Window.Start, a.Window.End, a.Seen, a.Summary, nums, words, ev, previous, seen, len(seen))
 	if err != nil {
 		return false, err

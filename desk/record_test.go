@@ -209,3 +209,25 @@ func TestEvidenceIsCappedAndCounted(t *testing.T) {
 		t.Errorf("published alert: %d records listed, %d counted (%v); want %d and 300", len(ev.Evidence), ev.EvidenceCount, err, desk.MaxEvidence)
 	}
 }
+
+// TestRecordKeepsAPersonsCategory: a person's repeated matters have no
+// category in their scope, but the alert keeps their newest's, for the
+// queue's filter and the briefs' lines.
+func TestRecordKeepsAPersonsCategory(t *testing.T) {
+	pool, _ := schematest.OpenPostgres(t)
+	s := review(t, pool)
+	ctx := context.Background()
+	a := risk.Alert{Labels: risk.Labels{"detector": "repeat", "person": "p1"}, Category: "劳动保障",
+		Window: risk.Window{Start: day, End: day.Add(time.Hour)}, Level: risk.LevelYellow, Summary: "重复诉求", Seen: day,
+		Region: "330681109201", Evidence: []risk.Evidence{{Source: risk.SourceHotline, ID: "H1"}}}
+	if _, err := s.Record(ctx, []risk.Alert{a}); err != nil {
+		t.Fatal(err)
+	}
+	var category string
+	if err := pool.QueryRow(ctx, `SELECT category FROM alerts WHERE key = $1`, a.Key()).Scan(&category); err != nil {
+		t.Fatal(err)
+	}
+	if category != "劳动保障" {
+		t.Errorf("stored category %q, want 劳动保障", category)
+	}
+}

@@ -118,6 +118,7 @@ func Convergence(conn driver.Conn, cfg ConvergenceConfig) Definition {
 					Evidence: evidence(sources, ids),
 					Seen:     latest.at,
 					Region:   region,
+					Category: latest.category,
 				})
 			}
 		}

@@ -118,6 +118,7 @@ func (p personMatters) alert(name string, cfg RepeatConfig, w risk.Window, order
 		Level:    lv,
 		Summary:  fmt.Sprintf("重复诉求：同一人%d天内反映%d次（最近一次%s，%s）%s", cfg.Days, n, p.categories[newest], region, why),
 		Numbers:  map[string]float64{"matters": float64(n), "days": float64(cfg.Days), "rejected_answer": float64(rejected)},
+		Category: p.categories[newest],
 		Evidence: ev,
 		Seen:     p.times[newest],
 		Region:   region,

@@ -171,6 +171,7 @@ func (c climb) alert(name string, w risk.Window) (risk.Alert, bool) {
 		Evidence: ev,
 		Seen:     c.times[newest],
 		Region:   region,
+		Category: c.categories[newest],
 	}, true
 }
 

@@ -106,7 +106,7 @@ func detect(ctx context.Context, args []string, getenv func(string) string, stdo
 // alertLine is the JSON of a previewed alert.
 func alertLine(a risk.Alert) map[string]any {
 	return map[string]any{
-		"key": a.Key(), "detector": a.Detector(), "level": a.Level, "region": a.Labels["region"], "category": a.Labels["category"],
+		"key": a.Key(), "detector": a.Detector(), "level": a.Level, "region": a.Labels["region"], "category": a.What(),
 		"window_start": a.Window.Start, "window_end": a.Window.End, "summary": a.Summary, "numbers": a.Numbers, "evidence": a.Evidence,
 	}
 }
