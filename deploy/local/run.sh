@@ -26,10 +26,11 @@ for a in "$@"; do
   esac
 done
 set -- ${args[@]+"${args[@]}"}
+VAR_DIR="${RISKWATCH_VAR_DIR:-$ROOT/var}"
 if [ -n "${reset:-}" ]; then
   deploy/local/down.sh
-  rm -rf var/clickhouse var/postgres var/kafka var/demo
-  echo "run.sh: deleted the local servers' data (kept var/pii.key)" >&2
+  rm -rf "$VAR_DIR/clickhouse" "$VAR_DIR/postgres" "$VAR_DIR/kafka" "$VAR_DIR/demo"
+  echo "run.sh: deleted the local servers' data under $VAR_DIR (kept var/pii.key)" >&2
 fi
 set -a
 eval "$(deploy/local/up.sh)"
@@ -63,4 +64,4 @@ for a in "$@"; do
 done
 case "$ADDR" in :*) ADDR="127.0.0.1$ADDR" ;; esac
 echo "run.sh: the console: http://$ADDR/ (sign in with a user made by riskwatch user add; reviewers start at /queue, mediators at /inbox, leaders at /dashboard)" >&2
-exec var/bin/riskwatch serve -pii.key-file "$KEY_FILE" -kafka "${RISKWATCH_KAFKA:-embedded}" -kafka.data-dir var/kafka -desks deploy/desks.yaml -regions deploy/regions.yaml "$@"
+exec var/bin/riskwatch serve -pii.key-file "$KEY_FILE" -kafka "${RISKWATCH_KAFKA:-embedded}" -kafka.data-dir "$VAR_DIR/kafka" -demo.dir "$VAR_DIR/demo" -desks deploy/desks.yaml -regions deploy/regions.yaml "$@"
