@@ -48,8 +48,9 @@ fi
 mkdir -p var/bin
 go build -o var/bin/riskwatch ./cmd/riskwatch
 var/bin/riskwatch migrate
+signin="a user made by riskwatch user add"
 case " $* " in
-  *" -demo "*|*" --demo "*|*" -demo=true "*) ;; # the demo makes its accounts
+  *" -demo "*|*" --demo "*|*" -demo=true "*) signin="an account the demo prints below" ;;
   *) echo "run.sh: the first administrator: var/bin/riskwatch user add -username admin -role admin -jurisdiction 330681" >&2 ;;
 esac
 # The console is served beside the API: the address of -http, if given.
@@ -63,5 +64,5 @@ for a in "$@"; do
   prev="$a"
 done
 case "$ADDR" in :*) ADDR="127.0.0.1$ADDR" ;; esac
-echo "run.sh: the console: http://$ADDR/ (sign in with a user made by riskwatch user add; reviewers start at /queue, mediators at /inbox, leaders at /dashboard)" >&2
+echo "run.sh: the console: http://$ADDR/ (sign in with $signin; reviewers start at /queue, mediators at /inbox, leaders at /dashboard)" >&2
 exec var/bin/riskwatch serve -pii.key-file "$KEY_FILE" -kafka "${RISKWATCH_KAFKA:-embedded}" -kafka.data-dir "$VAR_DIR/kafka" -demo.dir "$VAR_DIR/demo" -desks deploy/desks.yaml -regions deploy/regions.yaml "$@"
