@@ -301,7 +301,12 @@ func feedReader(brokers []string, f pipeline.Feed, errs kafka.Logger, log *slog.
 		Brokers:       brokers,
 		MinBytes:      1,
 		MaxBytes:      4 << 20,
-		MaxWait:       250 * time.Millisecond,
+		// An idle fetch waits for data this long less a second kept for the
+		// answer to travel (kafka-go's allowance for the round trip): at
+		// 250 ms the allowance was 62 ms, and a busy broker's late answers
+		// were i/o timeouts, reconnections and warnings. New data ends the
+		// wait at once (MinBytes 1).
+		MaxWait:       2 * time.Second,
 		QueueCapacity: 300, // per partition
 		ErrorLogger:   errs,
 	}, log)
