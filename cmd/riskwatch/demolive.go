@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -66,6 +67,7 @@ const (
 // livingDemo is the state of `serve -demo`.
 type livingDemo struct {
 	dir   string
+	mu    sync.Mutex // guards state: the replay and the backfill both save it
 	state demoState
 	s     scenario.Scenario
 	log   *slog.Logger
@@ -81,8 +83,9 @@ func openDemo(ctx context.Context, set demoSettings, accounts *desk.Accounts, st
 	b, err := os.ReadFile(d.path("state.json"))
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		// Ten weeks ending the day after tomorrow (UTC+8): the incidents
-		// of the first 8½ weeks are history, the rest arrive live.
+		// Ten weeks ending the day after tomorrow (UTC+8): the four weeks of
+		// history the detectors need and all but the last day of the
+		// incidents are past; the last two days' traffic arrives live.
 		today := time.Now().In(risk.CST)
 		end := time.Date(today.Year(), today.Month(), today.Day()+2, 0, 0, 0, 0, risk.CST)
 		d.state = demoState{Seed: set.seed, Scale: set.scale, Start: end.AddDate(0, 0, -70)}
@@ -104,6 +107,14 @@ func openDemo(ctx context.Context, set demoSettings, accounts *desk.Accounts, st
 }
 
 func (d *livingDemo) path(name string) string { return filepath.Join(d.dir, name) }
+
+// update changes the state and saves it.
+func (d *livingDemo) update(change func(*demoState)) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	change(&d.state)
+	return d.save()
+}
 
 func (d *livingDemo) save() error {
 	b, err := json.MarshalIndent(d.state, "", "  ")
@@ -163,12 +174,11 @@ func (d *livingDemo) run(ctx context.Context, brokers []string, topics map[risk.
 			return writers[src].WriteMessages(ctx, msgs...)
 		},
 		Published: func(until time.Time) error {
-			d.state.Published = until
 			if !once {
 				once = true
 				close(history)
 			}
-			return d.save()
+			return d.update(func(s *demoState) { s.Published = until })
 		}}
 	done := make(chan error, 1)
 	go func() { done <- replay.Run(ctx) }()
@@ -192,15 +202,18 @@ func (d *livingDemo) run(ctx context.Context, brokers []string, topics map[risk.
 		if err := d.confirm(ctx, review, accounts); err != nil {
 			d.log.Warn("no cases confirmed for the mediator", "err", err)
 		}
-		d.state.Backfilled = true
-		if err := d.save(); err != nil {
+		if err := d.update(func(s *demoState) { s.Backfilled = true }); err != nil {
 			close(ready)
 			return err
 		}
 		d.log.Info("the living demo is ready: alerts in the queue, cases for the mediator; detectors now run on schedule", "took", time.Since(started).Round(time.Second))
 	}
 	close(ready)
-	return <-done
+	if err := <-done; err != nil || ctx.Err() != nil {
+		return err
+	}
+	d.log.Info("the demo's traffic is all published: -reset starts a new one")
+	return nil
 }
 
 // backfill waits until ingestion has passed the history, then detects over

@@ -298,9 +298,9 @@ func feedReader(brokers []string, f pipeline.Feed, errs kafka.Logger, log *slog.
 		StartOffset: kafka.FirstOffset,
 		ErrorLogger: errs,
 	}, kafka.ReaderConfig{
-		Brokers:       brokers,
-		MinBytes:      1,
-		MaxBytes:      4 << 20,
+		Brokers:  brokers,
+		MinBytes: 1,
+		MaxBytes: 4 << 20,
 		// An idle fetch waits for data this long less a second kept for the
 		// answer to travel (kafka-go's allowance for the round trip): at
 		// 250 ms the allowance was 62 ms, and a busy broker's late answers
