@@ -71,7 +71,7 @@ func newSchedulerMetrics(reg prometheus.Registerer) schedulerMetrics {
 		}, []string{"detector"}),
 		lastSuccess: f.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "risk_detector_last_success_timestamp_seconds",
-			Help: "When a window of the detector last finished without error, on any replica (read from the run ledger at start, then this replica's runs).",
+			Help: "When a window of the detector last finished without error: the run ledger's latest (any replica) when this replica started, then its own runs; take the max over replicas.",
 		}, []string{"detector"}),
 		duration: f.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "risk_detector_last_run_duration_seconds",
