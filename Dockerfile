@@ -6,7 +6,7 @@
 # retention, user, quarantine, detect, brief.
 
 # go.mod asks for Go 1.26.
-FROM golang:1.26-bookworm AS build
+FROM golang:1.26 AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
