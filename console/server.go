@@ -6,6 +6,7 @@
 package console
 
 import (
+	"cmp"
 	"context"
 	"crypto/subtle"
 	_ "embed"
@@ -40,6 +41,7 @@ type Server struct {
 	mux      *http.ServeMux
 	patterns []string // every route, for the test that keeps openapi.yaml true
 	timeout  time.Duration
+	latency  *prometheus.HistogramVec // nil until Instrument
 	log      *slog.Logger
 }
 
@@ -84,7 +86,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
 	defer cancel()
 	r = r.WithContext(ctx)
-	if _, pattern := s.mux.Handler(r); pattern == "" && strings.HasPrefix(r.URL.Path, "/api/v1/") {
+	_, pattern := s.mux.Handler(r)
+	sw := &statusWriter{ResponseWriter: w}
+	w = sw
+	defer func(began time.Time) { s.observe(pattern, cmp.Or(sw.code, http.StatusOK), began) }(time.Now())
+	if pattern == "" && strings.HasPrefix(r.URL.Path, "/api/v1/") {
 		s.fail(w, r, fmt.Errorf("no %s %s in the API (see /api/v1/openapi.yaml): %w", r.Method, r.URL.Path, risk.ErrNotFound))
 		return
 	} else if pattern == "" && r.Method == http.MethodGet {

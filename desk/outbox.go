@@ -120,6 +120,7 @@ func NewSender(pool *pgxpool.Pool, tlsConfig *tls.Config, topics Publishers, cfg
 	if topics.Alerts != nil {
 		s.topics[TopicAlerts] = topics.Alerts
 	}
+	reg.MustRegister(backlog{s})
 	f := promauto.With(reg)
 	s.metrics = senderMetrics{
 		sends: f.NewCounterVec(prometheus.CounterOpts{
@@ -132,6 +133,72 @@ func NewSender(pool *pgxpool.Pool, tlsConfig *tls.Config, topics Publishers, cfg
 		}, []string{"topic"}),
 	}
 	return s
+}
+
+// backlog reports, at each scrape, what waits in the outbox: every
+// replica reports the same rows, so rules take their max.
+type backlog struct{ s *Sender }
+
+var (
+	backlogDesc = prometheus.NewDesc("risk_outbox_backlog",
+		"Outbox messages neither sent nor given up, by channel and topic (robots' notices include those held until their desk's working hours).", []string{"channel", "topic"}, nil)
+	oldestDueDesc = prometheus.NewDesc("risk_outbox_oldest_due_timestamp_seconds",
+		"Since when the oldest message that is due (not held for working hours or a retry's delay) has been waiting; absent when none is due.", []string{"channel", "topic"}, nil)
+	backlogUpDesc = prometheus.NewDesc("risk_outbox_backlog_up",
+		"1 when the last scrape read the outbox from PostgreSQL, 0 when it could not (the backlog is then absent).", nil, nil)
+)
+
+func (b backlog) Describe(ch chan<- *prometheus.Desc) {
+	ch <- backlogDesc
+	ch <- oldestDueDesc
+	ch <- backlogUpDesc
+}
+
+// Collect reads the backlog; the topics this sender publishes and the
+// robots' channel are reported even when empty, so a rule sees them at 0.
+func (b backlog) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	type key struct{ channel, topic string }
+	count := map[key]float64{{channelRobot, ""}: 0}
+	for t := range b.s.topics {
+		count[key{channelKafka, t}] = 0
+	}
+	oldest := map[key]time.Time{}
+	rows, err := b.s.pool.Query(ctx, `SELECT channel, coalesce(target->>'topic', ''), count(*), min(next_at) FILTER (WHERE next_at <= $1)
+		FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL GROUP BY 1, 2`, b.s.now().UTC())
+	if err == nil {
+		for rows.Next() {
+			var k key
+			var n int64
+			var due *time.Time
+			if err = rows.Scan(&k.channel, &k.topic, &n, &due); err != nil {
+				break
+			}
+			if k.channel == channelRobot {
+				k.topic = "" // a notice's target names its desk and robot, not a topic
+			}
+			count[k] += float64(n)
+			if due != nil && (oldest[k].IsZero() || due.Before(oldest[k])) {
+				oldest[k] = *due
+			}
+		}
+		rows.Close()
+		if err == nil {
+			err = rows.Err()
+		}
+	}
+	if err != nil {
+		ch <- prometheus.MustNewConstMetric(backlogUpDesc, prometheus.GaugeValue, 0)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(backlogUpDesc, prometheus.GaugeValue, 1)
+	for k, n := range count {
+		ch <- prometheus.MustNewConstMetric(backlogDesc, prometheus.GaugeValue, n, k.channel, k.topic)
+	}
+	for k, t := range oldest {
+		ch <- prometheus.MustNewConstMetric(oldestDueDesc, prometheus.GaugeValue, float64(t.Unix()), k.channel, k.topic)
+	}
 }
 
 // Run sends until ctx ends, each channel in its own loop, every interval;

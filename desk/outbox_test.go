@@ -249,6 +249,21 @@ func TestEventsAreNeverGivenUp(t *testing.T) {
 	broker := &topic{fail: 5}
 	reg := prometheus.NewRegistry()
 	s := desk.NewSender(f.pool, f.robots, desk.Publishers{Cases: broker}, cfg, reg, slog.New(slog.DiscardHandler))
+	backlog := `# HELP risk_outbox_backlog Outbox messages neither sent nor given up, by channel and topic (robots' notices include those held until their desk's working hours).
+# TYPE risk_outbox_backlog gauge
+risk_outbox_backlog{channel="kafka",topic="riskwatch.cases"} %d
+risk_outbox_backlog{channel="webhook",topic=""} %d
+`
+	var notices int // the robots' notices of the confirmations: this test does not send them
+	if err := f.pool.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE channel = 'webhook' AND sent_at IS NULL`).Scan(&notices); err != nil {
+		t.Fatal(err)
+	}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(fmt.Sprintf(backlog, len(want), notices)), "risk_outbox_backlog"); err != nil {
+		t.Errorf("before sending: %v", err)
+	}
+	if !eventsDue(t, reg) {
+		t.Error("before sending: no oldest-due time for riskwatch.cases")
+	}
 	for round := 0; round < 100 && len(broker.published()) < len(want); round++ {
 		if _, err := s.PublishEvents(ctx, desk.TopicCases); err != nil {
 			t.Fatal(err)
@@ -284,6 +299,34 @@ risk_outbox_sends_total{channel="kafka",outcome="sent",topic="riskwatch.cases"} 
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(metrics), "risk_outbox_sends_total"); err != nil {
 		t.Error(err)
 	}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(fmt.Sprintf(backlog, 0, notices)), "risk_outbox_backlog"); err != nil {
+		t.Errorf("after sending: %v", err)
+	}
+	if eventsDue(t, reg) {
+		t.Error("after sending: riskwatch.cases still has an oldest-due time")
+	}
+}
+
+// eventsDue says whether the scrape shows riskwatch.cases events waiting.
+func eventsDue(t testing.TB, reg prometheus.Gatherer) bool {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "risk_outbox_oldest_due_timestamp_seconds" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "topic" && l.GetValue() == desk.TopicCases {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // TestPanicInOneSendIsRecovered: a send that panics is logged and retried;

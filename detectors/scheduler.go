@@ -36,7 +36,15 @@ type Scheduler struct {
 	owner      string
 	MaxCatchUp int // windows one tick may catch up; older ones become a gap
 	log        *slog.Logger
-	runs       *prometheus.CounterVec
+	metrics    schedulerMetrics
+}
+
+type schedulerMetrics struct {
+	runs        *prometheus.CounterVec
+	alerts      *prometheus.CounterVec
+	lastSuccess *prometheus.GaugeVec
+	duration    *prometheus.GaugeVec
+	window      *prometheus.GaugeVec
 }
 
 // NewScheduler returns a scheduler recording alerts through store (in
@@ -46,16 +54,63 @@ type Scheduler struct {
 func NewScheduler(pool *pgxpool.Pool, store alertRecorder, watermark func(context.Context) (time.Time, error), owner string, reg prometheus.Registerer, log *slog.Logger) *Scheduler {
 	return &Scheduler{
 		pool: pool, store: store, watermark: watermark, Now: time.Now, owner: owner, MaxCatchUp: 288,
-		log: log.With("component", "detectors"),
-		runs: promauto.With(reg).NewCounterVec(prometheus.CounterOpts{
+		log: log.With("component", "detectors"), metrics: newSchedulerMetrics(reg),
+	}
+}
+
+func newSchedulerMetrics(reg prometheus.Registerer) schedulerMetrics {
+	f := promauto.With(reg)
+	return schedulerMetrics{
+		runs: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "risk_detector_runs_total",
 			Help: "Detector windows run, by outcome: done, failed, gap, waiting (ingestion behind).",
 		}, []string{"detector", "outcome"}),
+		alerts: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "risk_detector_alerts_total",
+			Help: "Alerts opened by this replica's detector runs (an alert joining an open one of its scope is not counted).",
+		}, []string{"detector"}),
+		lastSuccess: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "risk_detector_last_success_timestamp_seconds",
+			Help: "When a window of the detector last finished without error: the run ledger's latest (any replica) when this replica started, then its own runs; take the max over replicas.",
+		}, []string{"detector"}),
+		duration: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "risk_detector_last_run_duration_seconds",
+			Help: "How long this replica's last run of the detector took: detection, recording and history.",
+		}, []string{"detector"}),
+		window: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "risk_detector_window_seconds",
+			Help: "The event time one run of the detector looks at: a window completes this often, so rules can tell a late detector from a slow schedule.",
+		}, []string{"detector"}),
+	}
+}
+
+// seed sets each detector's last success from the ledger, so that a
+// replica that just started does not report detectors as never run.
+func (s *Scheduler) seed(ctx context.Context, defs []Definition) {
+	for _, d := range defs {
+		s.metrics.window.WithLabelValues(d.Name).Set(d.Window.Seconds())
+		s.metrics.alerts.WithLabelValues(d.Name) // 0 from the start, so that rates see the first alert
+	}
+	rows, err := s.pool.Query(ctx, `SELECT detector, max(finished_at) FROM detector_runs WHERE status = 'done' AND finished_at IS NOT NULL GROUP BY detector`)
+	if err != nil {
+		s.log.Warn("read last successes from the run ledger", "err", err)
+		return
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		var at time.Time
+		if err := rows.Scan(&name, &at); err != nil {
+			s.log.Warn("read last successes from the run ledger", "err", err)
+			return
+		}
+		s.metrics.lastSuccess.WithLabelValues(name).Set(float64(at.Unix()))
 	}
 }
 
 // Run schedules defs until ctx ends, then waits for running detectors.
 func (s *Scheduler) Run(ctx context.Context, defs []Definition) error {
+	s.seed(ctx, defs)
 	c := cron.New(cron.WithLocation(risk.CST), cron.WithChain(cron.Recover(cronLogger{s.log}), cron.SkipIfStillRunning(cronLogger{s.log})))
 	for _, d := range defs {
 		if _, err := c.AddFunc(d.Schedule, func() { s.Tick(ctx, d) }); err != nil {
@@ -102,7 +157,7 @@ func (s *Scheduler) Tick(ctx context.Context, d Definition) int {
 		}
 	}
 	if align(s.Now(), d.Window).After(bound) {
-		s.runs.WithLabelValues(d.Name, "waiting").Inc()
+		s.metrics.runs.WithLabelValues(d.Name, "waiting").Inc()
 	}
 	if d.IngestTime && ran > 0 && s.Now().Minute() == 0 {
 		if err := s.Prune(ctx, d, s.Now().Add(-LedgerKeep)); err != nil {
@@ -158,7 +213,7 @@ func (s *Scheduler) due(ctx context.Context, d Definition, bound time.Time) ([]r
 			d.Name, from, oldest, s.owner, fmt.Sprintf("%d windows beyond the catch-up limit of %d", int(oldest.Sub(from)/d.Window), s.MaxCatchUp)); err != nil {
 			return nil, err
 		}
-		s.runs.WithLabelValues(d.Name, "gap").Inc()
+		s.metrics.runs.WithLabelValues(d.Name, "gap").Inc()
 		s.log.Warn("windows skipped as a gap", "detector", d.Name, "from", from, "to", oldest)
 		from = oldest
 	}
@@ -183,6 +238,7 @@ func (s *Scheduler) runWindow(ctx context.Context, d Definition, w risk.Window, 
 		return false
 	}
 	rctx, cancel := context.WithTimeout(ctx, d.Timeout)
+	began := time.Now()
 	alerts, err := d.Detect(rctx, w)
 	opened, note := 0, ""
 	if err == nil {
@@ -202,7 +258,12 @@ func (s *Scheduler) runWindow(ctx context.Context, d Definition, w risk.Window, 
 		WHERE detector = $1 AND window_start = $2`, d.Name, w.Start, status, opened, text, note); uerr != nil {
 		log.Error("record run", "window_start", w.Start, "err", uerr)
 	}
-	s.runs.WithLabelValues(d.Name, status).Inc()
+	s.metrics.runs.WithLabelValues(d.Name, status).Inc()
+	s.metrics.alerts.WithLabelValues(d.Name).Add(float64(opened))
+	s.metrics.duration.WithLabelValues(d.Name).Set(time.Since(began).Seconds())
+	if err == nil {
+		s.metrics.lastSuccess.WithLabelValues(d.Name).Set(float64(s.Now().Unix()))
+	}
 	return err == nil
 }
 
@@ -276,6 +337,7 @@ func (s *Scheduler) Backfill(ctx context.Context, defs []Definition, from, to ti
 				return opened, fmt.Errorf("%s: record window %s: %w", d.Name, w.Start.Format(time.RFC3339), err)
 			}
 			opened += n
+			s.metrics.alerts.WithLabelValues(d.Name).Add(float64(n))
 			if d.IngestTime {
 				continue
 			}

@@ -314,3 +314,94 @@ func TestBackfillThenTick(t *testing.T) {
 		}
 	}
 }
+
+// TestSchedulerMetrics reads what an operator's dashboard shows after real
+// runs: the last success from the ledger at start, unchanged by a failed
+// window, moved by a good one; the alerts opened; the last run's duration.
+func TestSchedulerMetrics(t *testing.T) {
+	pool, _ := schematest.OpenPostgres(t)
+	ctx := context.Background()
+	now := time.Date(2020, 3, 2, 10, 30, 0, 0, time.UTC)
+	earlier := time.Date(2020, 3, 1, 8, 0, 0, 0, time.UTC)
+	if _, err := pool.Exec(ctx, `INSERT INTO detector_runs (detector, window_start, window_end, status, finished_at) VALUES ('test', $1, $2, 'done', $3)`,
+		earlier.Add(-time.Hour), earlier, earlier); err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	s := detectors.NewScheduler(pool, &recorder{}, func(context.Context) (time.Time, error) { return now, nil }, "a", reg, slog.New(slog.DiscardHandler))
+	s.Now = func() time.Time { return now }
+	s.MaxCatchUp = 3
+	c := &counting{}
+	d := c.def()
+	slow := d.Detect
+	d.Detect = func(ctx context.Context, w risk.Window) ([]risk.Alert, error) {
+		time.Sleep(20 * time.Millisecond)
+		return slow(ctx, w)
+	}
+
+	// Run reads the last success from the ledger before its first tick.
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error)
+	go func() { done <- s.Run(rctx, []detectors.Definition{d}) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for metric(t, reg, "risk_detector_last_success_timestamp_seconds", "test") != float64(earlier.Unix()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("last success = %v after start, want %v from the ledger", metric(t, reg, "risk_detector_last_success_timestamp_seconds", "test"), earlier.Unix())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if w := metric(t, reg, "risk_detector_window_seconds", "test"); w != time.Hour.Seconds() {
+		t.Errorf("window = %vs, want 3600", w)
+	}
+
+	c.fail.Store(true)
+	s.Tick(ctx, d)
+	if got := metric(t, reg, "risk_detector_last_success_timestamp_seconds", "test"); got != float64(earlier.Unix()) {
+		t.Errorf("last success after failed windows = %v, want still %v", got, earlier.Unix())
+	}
+	if got := metric(t, reg, "risk_detector_alerts_total", "test"); got != 0 {
+		t.Errorf("alerts after failed windows = %v, want 0", got)
+	}
+	c.fail.Store(false)
+	ran := s.Tick(ctx, d)
+	if ran == 0 {
+		t.Fatal("the retry ran no window")
+	}
+	if got := metric(t, reg, "risk_detector_last_success_timestamp_seconds", "test"); got != float64(now.Unix()) {
+		t.Errorf("last success after %d good windows = %v, want %v", ran, got, now.Unix())
+	}
+	if got := metric(t, reg, "risk_detector_alerts_total", "test"); got != float64(ran) {
+		t.Errorf("alerts = %v after %d windows raising one each, want %d", got, ran, ran)
+	}
+	if got := metric(t, reg, "risk_detector_last_run_duration_seconds", "test"); got < 0.02 {
+		t.Errorf("last run took %vs, but the detector sleeps 20ms", got)
+	}
+}
+
+// metric gathers reg and returns name's value in the series whose first
+// label is label (0 when absent).
+func metric(t testing.TB, reg prometheus.Gatherer, name, label string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if len(m.GetLabel()) > 0 && m.GetLabel()[0].GetValue() == label {
+				if m.Counter != nil {
+					return m.Counter.GetValue()
+				}
+				return m.Gauge.GetValue()
+			}
+		}
+	}
+	return 0
+}

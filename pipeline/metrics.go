@@ -1,6 +1,9 @@
 package pipeline
 
 import (
+	"context"
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
@@ -85,4 +88,56 @@ func (m *Metrics) forSource(s risk.Source) *metrics {
 // StalledGauge is 1 while source waits for ClickHouse.
 func (m *Metrics) StalledGauge(source risk.Source) prometheus.Gauge {
 	return m.stalled.WithLabelValues(string(source))
+}
+
+// The feeds' state as the broker and ClickHouse see it, read at each scrape
+// (StatsReader.Collect): every replica reports the same figures, so rules
+// take their max by source.
+var (
+	lagDesc = prometheus.NewDesc("risk_pipeline_consumer_lag_messages",
+		"Messages on the feed's topic not yet committed by its consumer group, all partitions.", []string{"source"}, nil)
+	watermarkDesc = prometheus.NewDesc("risk_pipeline_watermark_timestamp_seconds",
+		"The feed's ingest watermark: the newest event time that every partition has passed (absent until each partition stored something). Its age is time() minus it.", []string{"source"}, nil)
+	statsUpDesc = prometheus.NewDesc("risk_pipeline_stats_up",
+		"1 when the last scrape read the feeds' lag from the broker and their watermarks from ClickHouse; 0 when either did not answer (lag and watermarks are then absent).", nil, nil)
+)
+
+// statsScrapeTimeout bounds the broker and ClickHouse queries of one scrape,
+// below Prometheus' default scrape timeout of 10s.
+const statsScrapeTimeout = 5 * time.Second
+
+// Describe implements prometheus.Collector.
+func (s *StatsReader) Describe(ch chan<- *prometheus.Desc) {
+	ch <- lagDesc
+	ch <- watermarkDesc
+	ch <- statsUpDesc
+}
+
+// Collect implements prometheus.Collector: each feed's consumer lag and
+// watermark, read now. A broker or ClickHouse that does not answer within
+// statsScrapeTimeout makes risk_pipeline_stats_up 0, never a lag of 0.
+func (s *StatsReader) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), statsScrapeTimeout)
+	defer cancel()
+	out := make([]FeedStats, len(s.feeds))
+	byTopic := map[string]*FeedStats{}
+	for i, f := range s.feeds {
+		out[i] = FeedStats{Source: f.Source, Topic: f.Topic}
+		byTopic[f.Topic] = &out[i]
+		if err := s.partitions(ctx, f, &out[i]); err != nil {
+			ch <- prometheus.MustNewConstMetric(statsUpDesc, prometheus.GaugeValue, 0)
+			return
+		}
+	}
+	if err := s.watermarks(ctx, byTopic); err != nil {
+		ch <- prometheus.MustNewConstMetric(statsUpDesc, prometheus.GaugeValue, 0)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(statsUpDesc, prometheus.GaugeValue, 1)
+	for _, f := range out {
+		ch <- prometheus.MustNewConstMetric(lagDesc, prometheus.GaugeValue, float64(f.Lag), string(f.Source))
+		if f.Watermark != nil {
+			ch <- prometheus.MustNewConstMetric(watermarkDesc, prometheus.GaugeValue, float64(f.Watermark.Unix()), string(f.Source))
+		}
+	}
 }

@@ -140,7 +140,16 @@ func (s *StatsReader) Stats(ctx context.Context) ([]FeedStats, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = s.scan(ctx, `SELECT topic, partition, argMax(event_time, (next_offset, written_at)) FROM ingest_watermarks GROUP BY topic, partition`, func(rows driver.Rows) error {
+	if err := s.watermarks(ctx, byTopic); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// watermarks fills each feed's partitions' newest event times, and the
+// feed's watermark, from ingest_watermarks.
+func (s *StatsReader) watermarks(ctx context.Context, byTopic map[string]*FeedStats) error {
+	err := s.scan(ctx, `SELECT topic, partition, argMax(event_time, (next_offset, written_at)) FROM ingest_watermarks GROUP BY topic, partition`, func(rows driver.Rows) error {
 		var topic string
 		var p int32
 		var t time.Time
@@ -161,12 +170,12 @@ func (s *StatsReader) Stats(ctx context.Context) ([]FeedStats, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	for i := range out {
-		out[i].Watermark = oldestWatermark(out[i].Partitions)
+	for _, f := range byTopic {
+		f.Watermark = oldestWatermark(f.Partitions)
 	}
-	return out, nil
+	return nil
 }
 
 // oldestWatermark is the event time that every partition has passed; nil

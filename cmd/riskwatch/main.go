@@ -3,6 +3,7 @@
 //
 //	riskwatch serve      consume the feeds into ClickHouse and serve the API
 //	riskwatch migrate    apply the ClickHouse migrations
+//	riskwatch retention  drop the ClickHouse months past their retention
 //	riskwatch bench      measure ingestion throughput
 //	riskwatch quarantine list the messages that were rejected, with reasons
 //	riskwatch detect     run the detectors over a past event-time range
@@ -39,6 +40,7 @@ const usage = `usage: riskwatch <command> [flags]
 commands:
   serve       consume the three feeds into ClickHouse and serve the HTTP API
   migrate     apply the ClickHouse migrations embedded in the binary
+  retention   drop the months of records and quarantine past their age: riskwatch retention -older-than 540d [-dry-run]
   bench       measure ingestion and detection: riskwatch bench ingest -n 1000000 | bench detect | bench backtest -weeks 2 | bench brief -n 10000000
   quarantine  list rejected messages: riskwatch quarantine [-open]
   detect      run the detectors over past event time: riskwatch detect -from T1 -to T2 [-detector NAME] [-dry-run]
@@ -61,6 +63,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, args, getenv, stderr)
 	case "migrate":
 		return migrateCmd(ctx, args, getenv, stderr)
+	case "retention":
+		return retentionCmd(ctx, args, getenv, stdout, stderr)
 	case "bench":
 		return bench(ctx, args, getenv, stdout, stderr)
 	case "quarantine":

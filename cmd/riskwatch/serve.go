@@ -92,6 +92,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	console.RegisterBuildInfo(reg)
 	metrics := pipeline.NewMetrics(reg)
 	writer := pipeline.NewEventWriter(conn)
 
@@ -242,6 +243,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	wg.Go(func() { sender.Run(ctx, 2*time.Second) })
 
 	stats := pipeline.NewStatsReader(conn, brokers, feeds, metrics)
+	reg.MustRegister(stats) // the feeds' lag and watermarks, read at each scrape
 	var gatherer prometheus.Gatherer = reg
 	servers := []*http.Server{}
 	listeners := []net.Listener{ln}
@@ -261,6 +263,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	deps.Briefs, deps.Stored = maker, stored // the scheduled briefs' maker: the same populations
 	deps.Ready = map[string]func(context.Context) error{"clickhouse": conn.Ping, "postgres": pool.Ping, "kafka": stats.BrokerReady}
 	api := console.NewServer(deps, c.HTTPLimits.RequestTimeout, gatherer, log)
+	api.Instrument(reg)
 	servers = append([]*http.Server{console.NewHTTPServer(c.HTTP, api, c.HTTPLimits)}, servers...)
 	log.Info("serving", "console", scheme+"://"+ln.Addr().String()+"/", "http", ln.Addr().String(), "metrics", c.HTTPLimits.MetricsListen, "kafka", brokers, "group", c.KafkaGroup)
 	for i, srv := range servers {
