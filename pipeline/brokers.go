@@ -63,6 +63,10 @@ func (b Brokers) String() string {
 	return b.LogValue().String()
 }
 
+// ErrLoginRefused is the error of CheckTopics when the brokers refuse
+// riskwatch's login.
+var ErrLoginRefused = errors.New("kafka login refused")
+
 // ErrMissingTopics is the error of CheckTopics for topics the brokers do not
 // have: riskwatch never creates topics on a real cluster.
 var ErrMissingTopics = errors.New("kafka topics missing")
@@ -71,18 +75,20 @@ var ErrMissingTopics = errors.New("kafka topics missing")
 // CheckTopics asks the brokers for the topics' metadata over a connection
 // of its own (a readiness probe sees a login refused today), without
 // creating any topic: an error wrapping ErrMissingTopics names those that
-// do not exist; a login refused wraps kafka.SASLAuthenticationFailed, or
-// says what to check when the broker just hangs up.
+// do not exist; one wrapping ErrLoginRefused says the login failed.
 func (b Brokers) CheckTopics(ctx context.Context, topics []string) error {
 	tr := b.Transport()
 	defer tr.CloseIdleConnections()
 	cl := &kafka.Client{Addr: kafka.TCP(b.Addrs...), Timeout: 5 * time.Second, Transport: tr}
 	md, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
 	if err != nil {
-		if b.SASL != nil && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)) {
+		switch {
+		case errors.Is(err, kafka.SASLAuthenticationFailed):
+			return fmt.Errorf("%w: %w", ErrLoginRefused, err)
+		case b.SASL != nil && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)):
 			// Some brokers close the connection on a failed login
 			// rather than answer SASLAuthenticationFailed.
-			return fmt.Errorf("kafka metadata: %w: the broker closed the connection: check the %s user name and password, and TLS", err, b.SASL.Name())
+			return fmt.Errorf("%w: the broker closed the connection (%w): check the %s user name and password, and TLS", ErrLoginRefused, err, b.SASL.Name())
 		}
 		return fmt.Errorf("kafka metadata: %w", err)
 	}

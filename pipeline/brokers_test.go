@@ -67,7 +67,7 @@ func TestBrokersRefused(t *testing.T) {
 	// kfake hangs up on a failed login, where Kafka answers
 	// SASLAuthenticationFailed first: either way the operator reads why.
 	err = checkTopics(t, wrong, "petition.cases")
-	if err == nil || !errors.Is(err, kafka.SASLAuthenticationFailed) && !strings.Contains(err.Error(), "check the SCRAM-SHA-512 user name and password") {
+	if !errors.Is(err, pipeline.ErrLoginRefused) || !strings.Contains(err.Error(), "check the SCRAM-SHA-512 user name and password") {
 		t.Errorf("wrong password: got %v, want a refused login", err)
 	}
 	t.Logf("wrong password: %v", err)

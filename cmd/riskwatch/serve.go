@@ -73,8 +73,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if err != nil {
 		return err
 	}
+	topics := append([]string{c.AlertTopic, c.CaseTopic}, c.feedTopics()...)
 	if addr, ok := c.embedded(); ok {
-		topics := append([]string{c.AlertTopic, c.CaseTopic}, c.feedTopics()...)
 		b, err := pipeline.StartEmbeddedBroker(ctx, addr, c.KafkaDataDir, topics, c.Partitions)
 		if err != nil {
 			return err
@@ -86,11 +86,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 
 	// Topics exist before anything reads or writes them: a real cluster's
 	// are created by its operators, and a missing one stops serve here,
-	// named, rather than an outbox retrying forever. An unreachable broker
-	// is not fatal: the feeds retry and /readyz says so.
-	topics := append([]string{c.AlertTopic, c.CaseTopic}, c.feedTopics()...)
+	// named, rather than an outbox retrying forever; so does a refused
+	// login. An unreachable broker is not fatal: the feeds retry and
+	// /readyz says so.
 	topicsReady := func(ctx context.Context) error { return brokers.CheckTopics(ctx, topics) }
-	if err := topicsReady(ctx); errors.Is(err, pipeline.ErrMissingTopics) || errors.Is(err, kafka.SASLAuthenticationFailed) {
+	if err := topicsReady(ctx); errors.Is(err, pipeline.ErrMissingTopics) || errors.Is(err, pipeline.ErrLoginRefused) {
 		return err
 	} else if err != nil {
 		log.Warn("kafka does not answer yet", "brokers", brokers, "err", err)

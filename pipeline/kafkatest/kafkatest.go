@@ -104,15 +104,15 @@ type Broker struct {
 
 // Options say how the broker authenticates clients.
 type Options struct {
-	Mechanism      string // PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512
+	Mechanism      string // PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; "": TLS without SASL
 	User, Password string
 	MutualTLS      bool // require a client certificate signed by the CA
 	Topics         []string
 	Partitions     int32
 }
 
-// Start starts a broker on a free loopback port that speaks only TLS with
-// SASL, and has the topics; it stops when the test ends. Unlike riskwatch's
+// Start starts a broker on a free loopback port that speaks only TLS (with
+// SASL if o.Mechanism is set), and has the topics; it stops when the test ends. Unlike riskwatch's
 // embedded broker, it never creates a topic by itself.
 func Start(t testing.TB, o Options) *Broker {
 	t.Helper()
@@ -121,13 +121,11 @@ func Start(t testing.TB, o Options) *Broker {
 	if o.MutualTLS {
 		cfg.ClientAuth, cfg.ClientCAs = tls.RequireAndVerifyClientCert, p.Roots
 	}
-	c, err := kfake.NewCluster(
-		kfake.NumBrokers(1),
-		kfake.TLS(cfg),
-		kfake.EnableSASL(),
-		kfake.Superuser(o.Mechanism, o.User, o.Password),
-		kfake.SeedTopics(max(o.Partitions, 1), o.Topics...),
-	)
+	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.TLS(cfg), kfake.SeedTopics(max(o.Partitions, 1), o.Topics...)}
+	if o.Mechanism != "" {
+		opts = append(opts, kfake.EnableSASL(), kfake.Superuser(o.Mechanism, o.User, o.Password))
+	}
+	c, err := kfake.NewCluster(opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
