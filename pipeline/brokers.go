@@ -71,7 +71,6 @@ var ErrLoginRefused = errors.New("kafka login refused")
 // have: riskwatch never creates topics on a real cluster.
 var ErrMissingTopics = errors.New("kafka topics missing")
 
-
 // CheckTopics asks the brokers for the topics' metadata over a connection
 // of its own (a readiness probe sees a login refused today), without
 // creating any topic: an error wrapping ErrMissingTopics names those that
