@@ -24,11 +24,12 @@ import (
 // PKI is a throw-away CA and what it signed, as PEM files in a test's
 // temporary directory.
 type PKI struct {
-	CAFile     string
-	ServerCert tls.Certificate // for 127.0.0.1 and localhost
-	ClientCert string          // PEM files of a client certificate, for mutual TLS
-	ClientKey  string
-	Roots      *x509.CertPool // the CA, to verify clients with
+	CAFile                        string
+	ServerCert                    tls.Certificate // for 127.0.0.1 and localhost
+	ServerCertFile, ServerKeyFile string          // the same, as PEM files
+	ClientCert                    string          // PEM files of a client certificate, for mutual TLS
+	ClientKey                     string
+	Roots                         *x509.CertPool // the CA, to verify clients with
 }
 
 // NewPKI makes a CA, a server certificate and a client certificate.
@@ -72,9 +73,9 @@ func NewPKI(t testing.TB) *PKI {
 		writePEM(t, certFile, "CERTIFICATE", der)
 		writePEM(t, keyFile, "EC PRIVATE KEY", keyDER)
 	}
-	serverCert, serverKey := filepath.Join(dir, "server.pem"), filepath.Join(dir, "server-key.pem")
-	issue(2, x509.ExtKeyUsageServerAuth, serverCert, serverKey)
-	if p.ServerCert, err = tls.LoadX509KeyPair(serverCert, serverKey); err != nil {
+	p.ServerCertFile, p.ServerKeyFile = filepath.Join(dir, "server.pem"), filepath.Join(dir, "server-key.pem")
+	issue(2, x509.ExtKeyUsageServerAuth, p.ServerCertFile, p.ServerKeyFile)
+	if p.ServerCert, err = tls.LoadX509KeyPair(p.ServerCertFile, p.ServerKeyFile); err != nil {
 		t.Fatal(err)
 	}
 	p.ClientCert, p.ClientKey = filepath.Join(dir, "client.pem"), filepath.Join(dir, "client-key.pem")
