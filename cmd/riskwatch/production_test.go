@@ -30,7 +30,6 @@ func TestServeRefusesTestBroker(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		{nil, nil, "no Kafka brokers"},
 		{[]string{"-kafka", "embedded", "-production"}, nil, "refused in production"},
 		{[]string{"-kafka", "embedded://127.0.0.1:0"}, map[string]string{"RISKWATCH_ENV": "production"}, "refused in production"},
 		{nil, map[string]string{"RISKWATCH_ENV": "production", "RISKWATCH_KAFKA": "embedded"}, "refused in production"},
