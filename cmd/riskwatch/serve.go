@@ -95,6 +95,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	} else if err != nil {
 		log.Warn("kafka does not answer yet", "brokers", brokers, "err", err)
 	}
+	if c.Production && (brokers.TLS == nil || brokers.SASL == nil) {
+		log.Warn("kafka without TLS or without SASL in production: messages carry personal data", "brokers", brokers)
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
