@@ -72,7 +72,7 @@ var ErrLoginRefused = errors.New("kafka login refused")
 var ErrMissingTopics = errors.New("kafka topics missing")
 
 // CheckTopics asks the brokers for the topics' metadata over a connection
-// of its own (a readiness probe sees a login refused today), without
+// of its own (a probe notices credentials rotated since start), without
 // creating any topic: an error wrapping ErrMissingTopics names those that
 // do not exist; one wrapping ErrLoginRefused says the login failed.
 func (b Brokers) CheckTopics(ctx context.Context, topics []string) error {
