@@ -52,7 +52,7 @@ func TestContractExamples(t *testing.T) {
 	for _, f := range feeds {
 		startConsumer(t, addr, f, w, m, testConfig())
 	}
-	stats := pipeline.NewStatsReader(conn, []string{addr}, feeds, m)
+	stats := pipeline.NewStatsReader(conn, pipeline.Brokers{Addrs: []string{addr}}, feeds, m)
 	var got []pipeline.FeedStats
 	waitFor(t, 60*time.Second, "every message committed", func() bool {
 		var err error

@@ -62,7 +62,7 @@ func TestFeedMetrics(t *testing.T) {
 	produce(t, addr, f.Topic, msgs...)
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(pipeline.NewStatsReader(conn, []string{addr}, []pipeline.Feed{f}, newMetrics()))
+	reg.MustRegister(pipeline.NewStatsReader(conn, pipeline.Brokers{Addrs: []string{addr}}, []pipeline.Feed{f}, newMetrics()))
 	if up := gauges(t, reg, "risk_pipeline_stats_up")[""]; up != 1 {
 		t.Fatalf("risk_pipeline_stats_up = %v before consuming, want 1", up)
 	}
@@ -93,7 +93,7 @@ func TestFeedMetricsBrokerDown(t *testing.T) {
 	conn, _ := schematest.Open(t)
 	f := pipeline.Feed{Source: risk.SourceGrid, Topic: uniqueName("grid"), Group: uniqueName("grid")}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(pipeline.NewStatsReader(conn, []string{"127.0.0.1:1"}, []pipeline.Feed{f}, newMetrics()))
+	reg.MustRegister(pipeline.NewStatsReader(conn, pipeline.Brokers{Addrs: []string{"127.0.0.1:1"}}, []pipeline.Feed{f}, newMetrics()))
 	if up := gauges(t, reg, "risk_pipeline_stats_up")[""]; up != 0 {
 		t.Errorf("risk_pipeline_stats_up = %v with no broker, want 0", up)
 	}

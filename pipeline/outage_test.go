@@ -147,7 +147,7 @@ func TestClickHouseOutage(t *testing.T) {
 		t.Fatalf("ingester exited during the outage: %v", err)
 	default:
 	}
-	stats := pipeline.NewStatsReader(conn, []string{addr}, []pipeline.Feed{f}, m)
+	stats := pipeline.NewStatsReader(conn, pipeline.Brokers{Addrs: []string{addr}}, []pipeline.Feed{f}, m)
 	s, err := stats.Stats(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -246,7 +246,7 @@ func TestCrashMidBatch(t *testing.T) {
 	m := newMetrics()
 	cfg.MaxBatchAge = 200 * time.Millisecond
 	startConsumer(t, addr, f, pipeline.NewEventWriter(conn), m, cfg)
-	stats := pipeline.NewStatsReader(conn, []string{addr}, []pipeline.Feed{f}, m)
+	stats := pipeline.NewStatsReader(conn, pipeline.Brokers{Addrs: []string{addr}}, []pipeline.Feed{f}, m)
 	waitFor(t, 60*time.Second, "the restarted consumer to catch up", func() bool {
 		s, err := stats.Stats(context.Background())
 		return err == nil && s[0].Lag == 0

@@ -37,7 +37,7 @@ func ingest(t *testing.T, conn clickhouse.Conn, out sink, msgs []kafka.Message) 
 	produce(t, addr, f.Topic, msgs...)
 	m := newMetrics()
 	startConsumer(t, addr, f, out, m, testConfig())
-	stats := pipeline.NewStatsReader(conn, []string{addr}, []pipeline.Feed{f}, m)
+	stats := pipeline.NewStatsReader(conn, pipeline.Brokers{Addrs: []string{addr}}, []pipeline.Feed{f}, m)
 	waitFor(t, 60*time.Second, "every offset committed", func() bool {
 		s, err := stats.Stats(context.Background())
 		return err == nil && s[0].Lag == 0 && s[0].Partitions[0].CommittedOffset == int64(len(msgs))

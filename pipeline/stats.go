@@ -56,27 +56,8 @@ type StatsReader struct {
 }
 
 // NewStatsReader returns a reader for feeds on the brokers.
-func NewStatsReader(conn driver.Conn, brokers []string, feeds []Feed, m *Metrics) *StatsReader {
-	return &StatsReader{conn: conn, kafka: &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 5 * time.Second}, feeds: feeds, metrics: m}
-}
-
-// BrokerReady reports whether the brokers answer with the feeds' topics:
-// what a replica needs to consume them (GET /readyz).
-func (s *StatsReader) BrokerReady(ctx context.Context) error {
-	topics := make([]string, len(s.feeds))
-	for i, f := range s.feeds {
-		topics[i] = f.Topic
-	}
-	md, err := s.kafka.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
-	if err != nil {
-		return fmt.Errorf("kafka metadata: %w", err)
-	}
-	for _, t := range md.Topics {
-		if t.Error != nil {
-			return fmt.Errorf("kafka topic %s: %w", t.Name, t.Error)
-		}
-	}
-	return nil
+func NewStatsReader(conn driver.Conn, b Brokers, feeds []Feed, m *Metrics) *StatsReader {
+	return &StatsReader{conn: conn, kafka: b.Client(5 * time.Second), feeds: feeds, metrics: m}
 }
 
 // Stats returns one FeedStats per feed. An unreachable ClickHouse or broker

@@ -19,14 +19,19 @@ var postgresFS embed.FS
 var PostgresMigrations, _ = fs.Sub(postgresFS, "postgres")
 
 // OpenPostgres connects to PostgreSQL with a DSN such as
-// postgres://riskwatch@127.0.0.1:15432/riskwatch and checks that it answers.
+// postgres://riskwatch@127.0.0.1:15432/riskwatch and checks that it answers;
+// over TLS, with sslmode=verify-full&sslrootcert=FILE. Of opts, only
+// WithPassword applies.
 // The pool holds up to PostgresConns connections (pool_max_conns in the DSN
 // overrides it): the API's requests and the background loops — intake,
 // clock, outbox, detectors — share it.
-func OpenPostgres(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
-	cfg, err := pgxpool.ParseConfig(dsn)
+func OpenPostgres(ctx context.Context, dsn string, opts ...Option) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(dsn) // its errors hide the password
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	if o := apply(opts); o.password != "" {
+		cfg.ConnConfig.Password = o.password
 	}
 	if !strings.Contains(dsn, "pool_max_conns") {
 		cfg.MaxConns = PostgresConns

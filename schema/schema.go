@@ -4,6 +4,7 @@ package schema
 
 import (
 	"context"
+	"crypto/tls"
 	"embed"
 	"fmt"
 	"io/fs"
@@ -24,8 +25,9 @@ var ClickHouseMigrations, _ = fs.Sub(clickhouseFS, "clickhouse")
 
 // Open connects to ClickHouse with a DSN such as
 // clickhouse://127.0.0.1:19000/default and checks that the server answers.
-func Open(ctx context.Context, dsn string) (driver.Conn, error) {
-	conn, err := Connect(dsn)
+// Over TLS: clickhouse://host:9440/db?secure=true, or WithRootCAs.
+func Open(ctx context.Context, dsn string, opts ...Option) (driver.Conn, error) {
+	conn, err := Connect(dsn, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -38,10 +40,20 @@ func Open(ctx context.Context, dsn string) (driver.Conn, error) {
 
 // Connect is Open without the check: connections are made when first used,
 // so a server that is down now can come up later.
-func Connect(dsn string) (driver.Conn, error) {
-	opts, err := clickhouse.ParseDSN(dsn)
+func Connect(dsn string, with ...Option) (driver.Conn, error) {
+	opts, err := clickhouse.ParseDSN(dsn) // its errors hide the password
 	if err != nil {
 		return nil, fmt.Errorf("parse clickhouse dsn: %w", err)
+	}
+	o := apply(with)
+	if o.password != "" {
+		opts.Auth.Password = o.password
+	}
+	if o.rootCAs != nil {
+		if opts.TLS == nil {
+			opts.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+		}
+		opts.TLS.RootCAs = o.rootCAs
 	}
 	if opts.DialTimeout == 0 {
 		opts.DialTimeout = 5 * time.Second

@@ -14,7 +14,6 @@ import (
 	"riskwatch/brief"
 	"riskwatch/desk"
 	"riskwatch/pipeline"
-	"riskwatch/schema"
 )
 
 // briefCmd writes a leaders' brief of a region and a period, from
@@ -42,7 +41,7 @@ func briefCmd(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return fmt.Errorf("brief: %w", err)
 	}
-	conn, err := schema.Open(ctx, c.ClickHouse)
+	conn, err := c.openClickHouse(ctx)
 	if err != nil {
 		return err
 	}

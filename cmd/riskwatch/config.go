@@ -26,11 +26,14 @@ import (
 // over the environment, which wins over the defaults.
 type config struct {
 	Kafka        string // broker list, or embedded / embedded://HOST:PORT
+	KafkaSec     pipeline.KafkaSecurity
+	Production   bool // refuse the embedded test broker
 	KafkaDataDir string
 	KafkaGroup   string
 	Partitions   int
 	ClickHouse   string
 	Postgres     string
+	DBSecrets    dbSecrets
 	HTTP         string
 	PIIKeyFile   string
 	Topics       map[risk.Source]*string
@@ -113,11 +116,14 @@ func (c *config) register(fs *flag.FlagSet, getenv func(string) string) {
 		return def
 	}
 	fs.StringVar(&c.Kafka, "kafka", env("RISKWATCH_KAFKA", ""), "Kafka brokers (host:port,…), or embedded / embedded://HOST:PORT for the in-process test broker (deploy/local/run.sh); none by default, so that nobody runs the test broker by mistake. Env RISKWATCH_KAFKA.")
+	c.KafkaSec.RegisterFlags(fs)
+	fs.BoolVar(&c.Production, "production", getenv("RISKWATCH_ENV") == "production", "A production deployment: serve refuses the embedded test broker. Default true when RISKWATCH_ENV=production.")
 	fs.StringVar(&c.KafkaDataDir, "kafka.data-dir", env("RISKWATCH_KAFKA_DATA_DIR", "var/kafka"), "Where the embedded broker keeps its data; empty keeps it in memory.")
 	fs.StringVar(&c.KafkaGroup, "kafka.group", "riskwatch", "Prefix of the feeds' consumer groups: riskwatch.hotline, riskwatch.petition, riskwatch.grid.")
 	fs.IntVar(&c.Partitions, "kafka.partitions", 3, "Partitions of each topic the embedded broker creates.")
 	fs.StringVar(&c.ClickHouse, "clickhouse", env("RISKWATCH_CLICKHOUSE", "clickhouse://127.0.0.1:19000/default"), "ClickHouse DSN. Env RISKWATCH_CLICKHOUSE.")
 	fs.StringVar(&c.Postgres, "postgres", env("RISKWATCH_POSTGRES", "postgres://riskwatch@127.0.0.1:15432/riskwatch?sslmode=disable"), "PostgreSQL DSN (alerts, workflow state). Env RISKWATCH_POSTGRES.")
+	c.DBSecrets.register(fs)
 	fs.StringVar(&c.HTTP, "http", env("RISKWATCH_HTTP", "127.0.0.1:8080"), "HTTP listen address of the API. Env RISKWATCH_HTTP.")
 	fs.StringVar(&c.PIIKeyFile, "pii.key-file", env("RISKWATCH_PII_KEY_FILE", ""), "File holding the personal-data key (hex, 32+ bytes), when RISKWATCH_PII_KEY is not set.")
 	c.Topics = map[risk.Source]*string{
@@ -176,7 +182,34 @@ func (c *config) embedded() (addr string, ok bool) {
 	return "", false
 }
 
-func (c *config) brokers() []string { return strings.Split(c.Kafka, ",") }
+// brokers are the -kafka brokers with their TLS and SASL; the SASL
+// password is RISKWATCH_KAFKA_PASSWORD, else -kafka.password-file's.
+func (c *config) brokers() (pipeline.Brokers, error) {
+	password, err := secret(c.getenv, "RISKWATCH_KAFKA_PASSWORD", c.KafkaSec.PasswordFile, "kafka.password-file")
+	if err != nil {
+		return pipeline.Brokers{}, err
+	}
+	return c.KafkaSec.Brokers(strings.Split(c.Kafka, ","), password)
+}
+
+// checkBroker refuses what serve must not run with: no broker at all, or
+// the embedded test broker in production or with a cluster's TLS or SASL
+// settings (a production broker was meant).
+func (c *config) checkBroker() error {
+	if c.Kafka == "" {
+		return errors.New("no Kafka brokers: set -kafka host:port,… (or RISKWATCH_KAFKA), or -kafka embedded for the in-process test broker (deploy/local/run.sh does)")
+	}
+	if _, ok := c.embedded(); !ok {
+		return nil
+	}
+	switch {
+	case c.Production:
+		return errors.New("-kafka embedded is the in-process test broker, refused in production (-production or RISKWATCH_ENV=production): set -kafka to the cluster's brokers")
+	case c.KafkaSec.Set():
+		return errors.New("-kafka embedded is the in-process test broker, which speaks neither TLS nor SASL: the -kafka.tls/-kafka.sasl settings are for a cluster; set -kafka to its brokers")
+	}
+	return nil
+}
 
 func (c *config) feeds() []pipeline.Feed {
 	feeds := make([]pipeline.Feed, 0, len(risk.Sources))

@@ -27,7 +27,6 @@ import (
 	"riskwatch/detectors"
 	"riskwatch/pipeline"
 	"riskwatch/pipeline/normalize"
-	"riskwatch/schema"
 )
 
 // newDesks wires the desks' parts: their rules, the working-day calendar,
@@ -63,7 +62,7 @@ func newDesks(c *config, pool *pgxpool.Pool, conn driver.Conn, p *normalize.Prot
 // that needs neither ClickHouse nor the personal-data key; closeDesks
 // closes the pool.
 func openDesks(ctx context.Context, c *config) (d desk.Parts, closeDesks func(), err error) {
-	pool, err := schema.OpenPostgres(ctx, c.Postgres)
+	pool, err := c.openPostgres(ctx)
 	if err != nil {
 		return desk.Parts{}, nil, err
 	}
@@ -150,16 +149,22 @@ func (o *contactOpener) Unseal(sealed string) (desk.Contact, error) {
 	return desk.Contact{Name: name, Phone: phone, IDNo: id}, err
 }
 
-// topicWriter publishes the desks' events to one topic.
+// topicWriter publishes the desks' events to one topic. It never creates
+// the topic: on a cluster, its operators do (serve checks at start).
 type topicWriter struct{ w *kafka.Writer }
 
-func newTopicWriter(brokers []string, topic string) *topicWriter {
-	return &topicWriter{w: &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, Balancer: &kafka.Hash{},
-		RequiredAcks: kafka.RequireAll, BatchTimeout: 10 * time.Millisecond, AllowAutoTopicCreation: true}}
+func newTopicWriter(b pipeline.Brokers, topic string) *topicWriter {
+	return &topicWriter{w: &kafka.Writer{Addr: kafka.TCP(b.Addrs...), Transport: b.Transport(), Topic: topic, Balancer: &kafka.Hash{},
+		RequiredAcks: kafka.RequireAll, BatchTimeout: 10 * time.Millisecond}}
 }
 
+// Publish sends value under key with the headers of the published
+// contracts (deploy/contracts/): their version and the payload's type.
 func (t *topicWriter) Publish(ctx context.Context, key string, value []byte) error {
-	return t.w.WriteMessages(ctx, kafka.Message{Key: []byte(key), Value: value})
+	return t.w.WriteMessages(ctx, kafka.Message{Key: []byte(key), Value: value, Headers: []kafka.Header{
+		{Key: desk.HeaderContractVersion, Value: []byte(desk.ContractVersion)},
+		{Key: "content-type", Value: []byte("application/json")},
+	}})
 }
 
 func (t *topicWriter) Close() error { return t.w.Close() }

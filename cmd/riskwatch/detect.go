@@ -12,7 +12,6 @@ import (
 	risk "riskwatch"
 	"riskwatch/desk"
 	"riskwatch/detectors"
-	"riskwatch/schema"
 )
 
 // detect runs the detectors as if live over a past event-time range: each
@@ -38,7 +37,7 @@ func detect(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err := errors.Join(err1, err2); err != nil || !start.Before(end) {
 		return fmt.Errorf("want -from before -to: %v", err)
 	}
-	conn, err := schema.Open(ctx, c.ClickHouse)
+	conn, err := c.openClickHouse(ctx)
 	if err != nil {
 		return err
 	}

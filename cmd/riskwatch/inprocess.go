@@ -29,7 +29,7 @@ func startIngesters(ctx context.Context, brokers []string, conn driver.Conn, n *
 	w := pipeline.NewEventWriter(conn)
 	decoders := feedDecoders(n)
 	for _, f := range c.feeds() {
-		r, err := feedReader(brokers, f, nil, log)
+		r, err := feedReader(pipeline.Brokers{Addrs: brokers}, f, nil, log)
 		if err != nil {
 			cancel()
 			wg.Wait()

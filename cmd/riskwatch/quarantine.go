@@ -11,7 +11,6 @@ import (
 
 	"riskwatch/pipeline"
 	"riskwatch/pipeline/normalize"
-	"riskwatch/schema"
 )
 
 // quarantine prints the rejected messages as JSON lines, newest first. With
@@ -47,7 +46,7 @@ func quarantine(ctx context.Context, args []string, getenv func(string) string, 
 		}
 		opener = protector.OpenBytes
 	}
-	conn, err := schema.Open(ctx, c.ClickHouse)
+	conn, err := c.openClickHouse(ctx)
 	if err != nil {
 		return err
 	}

@@ -36,8 +36,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if err != nil {
 		return err
 	}
-	if c.Kafka == "" {
-		return errors.New("no Kafka brokers: set -kafka host:port,… (or RISKWATCH_KAFKA), or -kafka embedded for the in-process test broker (deploy/local/run.sh does)")
+	if err := c.checkBroker(); err != nil {
+		return err
 	}
 	if _, ok := c.embedded(); demoSet.on && (!ok || c.Directory == "") {
 		return errors.New("-demo publishes into the embedded broker and confirms cases for 枫桥镇's desk: it wants -kafka embedded and -desks deploy/desks.yaml")
@@ -61,7 +61,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	}
 	decoders := feedDecoders(normalize.New(protector))
 
-	conn, err := schema.Connect(c.ClickHouse)
+	conn, err := c.connectClickHouse()
 	if err != nil {
 		return err
 	}
@@ -71,23 +71,41 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		log.Warn("clickhouse does not answer yet", "err", err)
 	}
 
-	pool, err := schema.OpenPostgres(ctx, c.Postgres)
+	pool, err := c.openPostgres(ctx)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
 
 	feeds := c.feeds()
-	brokers := c.brokers()
+	brokers, err := c.brokers()
+	if err != nil {
+		return err
+	}
+	topics := append([]string{c.AlertTopic, c.CaseTopic}, c.feedTopics()...)
 	if addr, ok := c.embedded(); ok {
-		topics := append([]string{c.AlertTopic, c.CaseTopic}, c.feedTopics()...)
 		b, err := pipeline.StartEmbeddedBroker(ctx, addr, c.KafkaDataDir, topics, c.Partitions)
 		if err != nil {
 			return err
 		}
 		defer b.Close()
-		brokers = []string{b.Addr()}
+		brokers = pipeline.Brokers{Addrs: []string{b.Addr()}}
 		log.Info("embedded kafka broker listening", "addr", b.Addr(), "data_dir", c.KafkaDataDir)
+	}
+
+	// Topics exist before anything reads or writes them: a real cluster's
+	// are created by its operators, and a missing one stops serve here,
+	// named, rather than an outbox retrying forever; so does a refused
+	// login. An unreachable broker is not fatal: the feeds retry and
+	// /readyz says so.
+	topicsReady := func(ctx context.Context) error { return brokers.CheckTopics(ctx, topics) }
+	if err := topicsReady(ctx); errors.Is(err, pipeline.ErrMissingTopics) || errors.Is(err, pipeline.ErrLoginRefused) {
+		return err
+	} else if err != nil {
+		log.Warn("kafka does not answer yet", "brokers", brokers, "err", err)
+	}
+	if c.Production && (brokers.TLS == nil || brokers.SASL == nil) {
+		log.Warn("kafka without TLS or without SASL in production: messages carry personal data", "brokers", brokers)
 	}
 
 	reg := prometheus.NewRegistry()
@@ -159,7 +177,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 			topics[f.Source] = f.Topic
 		}
 		wg.Go(func() {
-			if err := demo.run(ctx, brokers, topics, conn, sched, defs, desks.Review, desks.Accounts, ready); err != nil && ctx.Err() == nil {
+			if err := demo.run(ctx, brokers.Addrs, topics, conn, sched, defs, desks.Review, desks.Accounts, ready); err != nil && ctx.Err() == nil {
 				errs <- fmt.Errorf("demo: %w", err)
 				cancel()
 			}
@@ -261,7 +279,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	deps := consoleDeps(desks, stats, conn, reload)
 	deps.Detectors = detectorSettings{defs, dcfg}
 	deps.Briefs, deps.Stored = maker, stored // the scheduled briefs' maker: the same populations
-	deps.Ready = map[string]func(context.Context) error{"clickhouse": conn.Ping, "postgres": pool.Ping, "kafka": stats.BrokerReady}
+	deps.Ready = map[string]func(context.Context) error{"clickhouse": conn.Ping, "postgres": pool.Ping, "kafka": topicsReady}
 	api := console.NewServer(deps, c.HTTPLimits.RequestTimeout, gatherer, log)
 	api.Instrument(reg)
 	servers = append([]*http.Server{console.NewHTTPServer(c.HTTP, api, c.HTTPLimits)}, servers...)
@@ -293,15 +311,17 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 // feedReader joins the feed's consumer group. It commits only when the
 // ingester tells it to: offsets follow ClickHouse's acknowledgements, never
 // a timer. errs receives kafka-go's error log; nil drops it.
-func feedReader(brokers []string, f pipeline.Feed, errs kafka.Logger, log *slog.Logger) (*pipeline.GroupReader, error) {
+func feedReader(b pipeline.Brokers, f pipeline.Feed, errs kafka.Logger, log *slog.Logger) (*pipeline.GroupReader, error) {
 	return pipeline.NewGroupReader(kafka.ConsumerGroupConfig{
 		ID:          f.Group,
-		Brokers:     brokers,
+		Brokers:     b.Addrs,
+		Dialer:      b.Dialer(),
 		Topics:      []string{f.Topic},
 		StartOffset: kafka.FirstOffset,
 		ErrorLogger: errs,
 	}, kafka.ReaderConfig{
-		Brokers:  brokers,
+		Brokers:  b.Addrs,
+		Dialer:   b.Dialer(),
 		MinBytes: 1,
 		MaxBytes: 4 << 20,
 		// An idle fetch waits for data this long less a second kept for the
@@ -329,7 +349,7 @@ func migrateCmd(ctx context.Context, args []string, getenv func(string) string, 
 		return err
 	}
 	log := newLogger(stderr, c.LogLevel, c.LogFormat)
-	conn, err := schema.Open(ctx, c.ClickHouse)
+	conn, err := c.openClickHouse(ctx)
 	if err != nil {
 		return err
 	}
@@ -338,7 +358,7 @@ func migrateCmd(ctx context.Context, args []string, getenv func(string) string, 
 		return err
 	}
 	log.Info("clickhouse migrated")
-	pool, err := schema.OpenPostgres(ctx, c.Postgres)
+	pool, err := c.openPostgres(ctx)
 	if err != nil {
 		return err
 	}
