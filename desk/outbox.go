@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"sync"
 	"time"
 
@@ -52,7 +53,9 @@ const (
 // publisher sends one message to a topic and returns once the broker has
 // acknowledged it.
 type publisher interface {
-	Publish(ctx context.Context, key string, value []byte) error
+	// Publish sends an event; id names it (HeaderEventID), the same on a
+	// redelivery.
+	Publish(ctx context.Context, id, key string, value []byte) error
 }
 
 // Publishers are the topics the outbox's events go to. A nil one leaves
@@ -397,7 +400,7 @@ type event struct {
 // due again after its delay). The error is one of recording.
 func (s *Sender) publish(ctx context.Context, topic string, pub publisher, e event) (bool, error) {
 	sctx, cancel := context.WithTimeout(ctx, s.cfg.SendTimeout)
-	err := s.safely(sctx, e.id, func(ctx context.Context) error { return pub.Publish(ctx, e.key, e.payload) })
+	err := s.safely(sctx, e.id, func(ctx context.Context) error { return pub.Publish(ctx, strconv.FormatInt(e.id, 10), e.key, e.payload) })
 	cancel()
 	// Recorded even when ctx has ended: an event sent must be recorded so.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)

@@ -36,7 +36,7 @@ type message struct {
 	value []byte
 }
 
-func (tp *topic) Publish(ctx context.Context, key string, value []byte) error {
+func (tp *topic) Publish(ctx context.Context, _, key string, value []byte) error {
 	tp.mu.Lock()
 	blackhole, delay := tp.blackhole, tp.delay
 	tp.mu.Unlock()

@@ -160,9 +160,10 @@ func newTopicWriter(b pipeline.Brokers, topic string) *topicWriter {
 
 // Publish sends value under key with the headers of the published
 // contracts (deploy/contracts/): their version and the payload's type.
-func (t *topicWriter) Publish(ctx context.Context, key string, value []byte) error {
+func (t *topicWriter) Publish(ctx context.Context, id, key string, value []byte) error {
 	return t.w.WriteMessages(ctx, kafka.Message{Key: []byte(key), Value: value, Headers: []kafka.Header{
 		{Key: desk.HeaderContractVersion, Value: []byte(desk.ContractVersion)},
+		{Key: desk.HeaderEventID, Value: []byte(id)},
 		{Key: "content-type", Value: []byte("application/json")},
 	}})
 }

@@ -183,7 +183,7 @@ func TestTopicWriterHeaders(t *testing.T) {
 		defer w.Close()
 		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 		defer cancel()
-		if err := w.Publish(ctx, "scope-1", []byte(`{"key":"a"}`)); err != nil {
+		if err := w.Publish(ctx, "41", "scope-1", []byte(`{"key":"a"}`)); err != nil {
 			t.Fatal(err)
 		}
 		r := kafka.NewReader(kafka.ReaderConfig{Brokers: b.Addrs, Dialer: b.Dialer(), Topic: "riskwatch.alerts", Partition: 0, MaxWait: 100 * time.Millisecond})
@@ -196,7 +196,7 @@ func TestTopicWriterHeaders(t *testing.T) {
 		for _, h := range m.Headers {
 			headers[h.Key] = string(h.Value)
 		}
-		if headers[desk.HeaderContractVersion] != "1" || headers["content-type"] != "application/json" || string(m.Key) != "scope-1" {
+		if headers[desk.HeaderContractVersion] != "1" || headers["content-type"] != "application/json" || headers[desk.HeaderEventID] != "41" || string(m.Key) != "scope-1" {
 			t.Errorf("%s: message %q with headers %v", b, m.Key, headers)
 		}
 		if mech != "" {
@@ -212,7 +212,7 @@ func TestTopicWriterHeaders(t *testing.T) {
 		if err != nil {
 			t.Fatalf("kcat: %v\n%s", err, out)
 		}
-		if got := strings.TrimSpace(string(out)); got != `scope-1|contract-version=1,content-type=application/json|{"key":"a"}` {
+		if got := strings.TrimSpace(string(out)); got != `scope-1|contract-version=1,event-id=41,content-type=application/json|{"key":"a"}` {
 			t.Errorf("kcat read %q", got)
 		}
 	}
