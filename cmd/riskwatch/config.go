@@ -20,6 +20,7 @@ import (
 	"riskwatch/detectors"
 	"riskwatch/detectors/intent"
 	"riskwatch/pipeline"
+	"riskwatch/pipeline/normalize"
 )
 
 // config is what every command that touches the stores shares. Flags win
@@ -36,6 +37,7 @@ type config struct {
 	DBSecrets    dbSecrets
 	HTTP         string
 	PIIKeyFile   string
+	PIIPrevious  string // file of the personal-data keys replaced, oldest first
 	Topics       map[risk.Source]*string
 	AlertTopic   string
 	Detectors    string // YAML settings file
@@ -126,6 +128,7 @@ func (c *config) register(fs *flag.FlagSet, getenv func(string) string) {
 	c.DBSecrets.register(fs)
 	fs.StringVar(&c.HTTP, "http", env("RISKWATCH_HTTP", "127.0.0.1:8080"), "HTTP listen address of the API. Env RISKWATCH_HTTP.")
 	fs.StringVar(&c.PIIKeyFile, "pii.key-file", env("RISKWATCH_PII_KEY_FILE", ""), "File holding the personal-data key (hex, 32+ bytes), when RISKWATCH_PII_KEY is not set.")
+	fs.StringVar(&c.PIIPrevious, "pii.previous-keys-file", env("RISKWATCH_PII_PREVIOUS_KEYS_FILE", ""), "After a rotation: file of the personal-data keys replaced, one hex key a line, oldest first. Their boxes still open; persons are hashed with the oldest, so links hold.")
 	c.Topics = map[risk.Source]*string{
 		risk.SourceHotline:  fs.String("topic.hotline", "hotline.workorders", "Topic of the 12345 hotline work orders."),
 		risk.SourcePetition: fs.String("topic.petition", "petition.cases", "Topic of the petitions."),
@@ -254,6 +257,33 @@ func (c *config) piiKey() ([]byte, error) {
 		return nil, fmt.Errorf("personal-data key: want hex digits: %w", err)
 	}
 	return key, nil
+}
+
+// protector is the personal-data keyring: the key (piiKey) and those it
+// replaced (-pii.previous-keys-file).
+func (c *config) protector() (*normalize.Protector, error) {
+	key, err := c.piiKey()
+	if err != nil {
+		return nil, err
+	}
+	var previous [][]byte
+	if c.PIIPrevious != "" {
+		b, err := os.ReadFile(c.PIIPrevious)
+		if err != nil {
+			return nil, fmt.Errorf("read previous personal-data keys: %w", err)
+		}
+		for i, line := range strings.Split(string(b), "\n") {
+			if line = strings.TrimSpace(line); line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			k, err := hex.DecodeString(line)
+			if err != nil {
+				return nil, fmt.Errorf("previous personal-data keys, line %d: want hex digits: %w", i+1, err)
+			}
+			previous = append(previous, k)
+		}
+	}
+	return normalize.NewKeyring(key, previous...)
 }
 
 // detectorConfig loads the detectors' settings and the region directory

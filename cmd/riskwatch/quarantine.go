@@ -10,7 +10,6 @@ import (
 	"os/user"
 
 	"riskwatch/pipeline"
-	"riskwatch/pipeline/normalize"
 )
 
 // quarantine prints the rejected messages as JSON lines, newest first. With
@@ -36,11 +35,7 @@ func quarantine(ctx context.Context, args []string, getenv func(string) string, 
 		if as == "" || reason == "" {
 			return errors.New("quarantine -open shows personal data: name yourself with -as (an administrator's username) and say why with -reason")
 		}
-		key, err := c.piiKey()
-		if err != nil {
-			return err
-		}
-		protector, err := normalize.NewProtector(key)
+		protector, err := c.protector()
 		if err != nil {
 			return err
 		}

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -112,5 +114,19 @@ func TestQuarantineOpenIsAudited(t *testing.T) {
 		!strings.HasPrefix(detail.Reason, "工单 WO-1 格式核对") || strings.Contains(detail.Reason, "13900001111") ||
 		len(detail.Messages) != 1 || detail.Messages[0] != "hotline.workorders/0/41" {
 		t.Errorf("audit entry %s %s %s, want admin's quarantine.open with the reason (phone masked), the OS user and hotline.workorders/0/41", e.Actor, e.Action, e.Detail)
+	}
+
+	// The key rotated: the message sealed under the old one opens with the
+	// old key among the previous ones, and only then.
+	env["RISKWATCH_PII_KEY"] = hex.EncodeToString(bytes.Repeat([]byte{8}, 32))
+	if out, err := run("-open", "-as", "admin", "-reason", "轮换后核对"); err == nil || strings.Contains(out, "13812345678") {
+		t.Errorf("the new key alone opened the old key's message: %v\n%s", err, out)
+	}
+	previous := filepath.Join(t.TempDir(), "previous.keys")
+	if err := os.WriteFile(previous, []byte("# replaced 2026-12\n"+hex.EncodeToString(key)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run("-open", "-as", "admin", "-reason", "轮换后核对", "-pii.previous-keys-file", previous); err != nil || !strings.Contains(out, "13812345678") {
+		t.Errorf("with the old key among the previous: %v\n%s\nwant the raw value", err, out)
 	}
 }

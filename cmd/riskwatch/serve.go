@@ -46,15 +46,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		c.Pipeline.IdleMark = 5 * time.Second // the demo waits for the history's watermark
 	}
 	log := newLogger(stderr, c.LogLevel, c.LogFormat)
-	key, err := c.piiKey()
+	protector, err := c.protector()
 	if err != nil {
 		return err
 	}
-	protector, err := normalize.NewProtector(key)
-	if err != nil {
-		return err
-	}
-	log.Info("personal-data key", "id", protector.KeyID()) // names the key in every sealed box; never the key
+	log.Info("personal-data key", "id", protector.KeyID(), "previous", protector.Previous()) // ids name the keys in sealed boxes; never the keys
 	dcfg, lex, err := c.detectorConfig()
 	if err != nil {
 		return err

@@ -278,3 +278,55 @@ func TestSealedBoxesNameTheirKey(t *testing.T) {
 		t.Errorf("a box from before key ids: %q %q %v", name, phone, err)
 	}
 }
+
+// TestKeyRotation: after a rotation the protector seals with the new secret,
+// still opens what the old ones sealed (persons and quarantined messages),
+// and hashes as the first secret did: a person's records before and after
+// the rotation link.
+func TestKeyRotation(t *testing.T) {
+	k1, k2, k3 := []byte(strings.Repeat("1", 32)), []byte(strings.Repeat("2", 32)), []byte(strings.Repeat("3", 32))
+	first, err := NewProtector(k1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := first.Seal("王建国", "13805712345", "")
+	quarantined := first.SealBytes([]byte(`{"caseNo":"X"}`))
+	phoneKey, _ := first.PhoneKey("138-0571-2345")
+	idKey, _ := first.IDKey("330681198001011234")
+
+	second, err := NewKeyring(k2, k1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	third, err := NewKeyring(k3, k1, k2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := second.Seal("李四", "13905712345", "")
+	for _, p := range []*Protector{second, third} {
+		if name, _, _, err := p.Open(before); err != nil || name != "王建国" {
+			t.Errorf("key %s: a box of the first key: %q, %v", p.KeyID(), name, err)
+		}
+		if raw, err := p.OpenBytes(quarantined); err != nil || string(raw) != `{"caseNo":"X"}` {
+			t.Errorf("key %s: a quarantined message of the first key: %q, %v", p.KeyID(), raw, err)
+		}
+		if k, _ := p.PhoneKey("13805712345"); k != phoneKey {
+			t.Errorf("key %s: the phone hashes to %s, before the rotation %s: links lost", p.KeyID(), k, phoneKey)
+		}
+		if k, _ := p.IDKey("330681198001011234"); k != idKey {
+			t.Errorf("key %s: the ID hashes to %s, before the rotation %s: links lost", p.KeyID(), k, idKey)
+		}
+	}
+	if name, _, _, err := third.Open(after); err != nil || name != "李四" {
+		t.Errorf("the third key opening the second's box: %q, %v", name, err)
+	}
+	if second.KeyID() == first.KeyID() {
+		t.Fatal("a rotated protector seals under the old key id")
+	}
+	if _, _, _, err := first.Open(after); !errors.Is(err, risk.ErrInvalid) || !strings.Contains(err.Error(), second.KeyID()) {
+		t.Errorf("the old key opening a box of the new: %v; want invalid, naming the new key", err)
+	}
+	if _, err := NewKeyring(k2, k1, k2); !errors.Is(err, risk.ErrInvalid) {
+		t.Errorf("the same secret twice in the ring: %v, want invalid", err)
+	}
+}

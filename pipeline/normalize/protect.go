@@ -1,7 +1,6 @@
 package normalize
 
 import (
-	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hmac"
@@ -21,14 +20,18 @@ import (
 // person across feeds, and into sealed boxes, for the few who may contact
 // the person. It is safe for concurrent use.
 //
-// The hash key and the seal key are derived from one secret, so rotating
-// the secret changes every PhoneKey and IDKey: links across the rotation are
-// lost unless the old events are rehashed.
+// A protector holds a keyring (NewKeyring): it seals with the current
+// secret and opens what any secret of the ring sealed, each box naming its
+// secret by id. Person hashes come from the oldest secret of the ring, the
+// one the installation began with, so that rotating the secret changes no
+// PhoneKey or IDKey: links hold across rotations.
 type Protector struct {
 	hashKey []byte
-	keyID   [keyIDLen]byte // names the secret in every box it seals
-	aead    cipher.AEAD
-	macs    sync.Pool // *mac keyed with hashKey; hmac.New per call costs two SHA-256 blocks and allocations
+	keyID   [keyIDLen]byte // names the current secret in every box it seals
+	aead    cipher.AEAD    // the current secret's
+	ring    map[[keyIDLen]byte]cipher.AEAD
+	legacy  cipher.AEAD // the oldest secret's: boxes from before key ids (version 1)
+	macs    sync.Pool   // *mac keyed with hashKey; hmac.New per call costs two SHA-256 blocks and allocations
 }
 
 // mac is a reusable HMAC-SHA256 with scratch buffers, so hashing a number
@@ -58,21 +61,46 @@ var sealAAD = []byte("riskwatch/person/v1")
 
 // NewProtector derives the hash and seal keys from secret, which must hold at
 // least 32 bytes of key material (from the environment, never from a file in
-// the repository).
+// the repository). It is NewKeyring with no previous secret.
 func NewProtector(secret []byte) (*Protector, error) {
-	if len(secret) < 32 {
-		return nil, fmt.Errorf("protector: secret has %d bytes, want at least 32: %w", len(secret), risk.ErrInvalid)
+	return NewKeyring(secret)
+}
+
+// NewKeyring is a protector that seals with current and opens boxes sealed
+// with current or any of previous, the secrets it replaced, oldest first.
+// Its hashes are those of the oldest secret (previous[0], or current when
+// there is none). Each secret holds at least 32 bytes.
+func NewKeyring(current []byte, previous ...[]byte) (*Protector, error) {
+	oldest := current
+	if len(previous) > 0 {
+		oldest = previous[0]
 	}
-	p := &Protector{hashKey: derive(secret, "riskwatch/hash/v1")}
-	copy(p.keyID[:], derive(secret, "riskwatch/key-id/v1"))
-	block, err := aes.NewCipher(derive(secret, "riskwatch/seal/v1"))
-	if err != nil {
-		return nil, fmt.Errorf("protector: seal key: %w", err)
-	}
-	// Random nonces need no coordination between replicas; 2^32 seals per
-	// secret is far above the persons a province produces between rotations.
-	if p.aead, err = cipher.NewGCMWithRandomNonce(block); err != nil {
-		return nil, fmt.Errorf("protector: seal cipher: %w", err)
+	p := &Protector{hashKey: derive(oldest, "riskwatch/hash/v1"), ring: map[[keyIDLen]byte]cipher.AEAD{}}
+	for i, secret := range append(slices.Clone(previous), current) {
+		if len(secret) < 32 {
+			return nil, fmt.Errorf("protector: secret has %d bytes, want at least 32: %w", len(secret), risk.ErrInvalid)
+		}
+		var id [keyIDLen]byte
+		copy(id[:], derive(secret, "riskwatch/key-id/v1"))
+		block, err := aes.NewCipher(derive(secret, "riskwatch/seal/v1"))
+		if err != nil {
+			return nil, fmt.Errorf("protector: seal key: %w", err)
+		}
+		// Random nonces need no coordination between replicas; 2^32 seals
+		// per secret is far above the persons a province produces between
+		// rotations.
+		aead, err := cipher.NewGCMWithRandomNonce(block)
+		if err != nil {
+			return nil, fmt.Errorf("protector: seal cipher: %w", err)
+		}
+		if _, dup := p.ring[id]; dup {
+			return nil, fmt.Errorf("protector: key %x given twice: %w", id, risk.ErrInvalid)
+		}
+		p.ring[id] = aead
+		if i == 0 {
+			p.legacy = aead
+		}
+		p.keyID, p.aead = id, aead // the last is the current one
 	}
 	p.macs.New = func() any { return &mac{h: hmac.New(sha256.New, p.hashKey)} }
 	return p, nil
@@ -81,6 +109,18 @@ func NewProtector(secret []byte) (*Protector, error) {
 // KeyID names the secret (8 hex digits, derived from it, revealing
 // nothing of it): operators see which key sealed what.
 func (p *Protector) KeyID() string { return hex.EncodeToString(p.keyID[:]) }
+
+// Previous lists the ids of the ring's other secrets, those it still opens.
+func (p *Protector) Previous() []string {
+	var out []string
+	for id := range p.ring {
+		if id != p.keyID {
+			out = append(out, hex.EncodeToString(id[:]))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
 
 // derive is HMAC-SHA256(secret, label): one independent 32-byte key per label.
 func derive(secret []byte, label string) []byte {
@@ -165,11 +205,11 @@ func (p *Protector) Open(sealed string) (name, phone, idNo string, err error) {
 	if err != nil || len(raw) == 0 {
 		return "", "", "", fmt.Errorf("open sealed person: not base64: %w", risk.ErrInvalid)
 	}
-	box, err := p.unbox(raw)
+	aead, box, err := p.unbox(raw)
 	if err != nil {
 		return "", "", "", fmt.Errorf("open sealed person: %w", err)
 	}
-	pt, err := p.aead.Open(nil, nil, box, sealAAD)
+	pt, err := aead.Open(nil, nil, box, sealAAD)
 	if err != nil {
 		return "", "", "", fmt.Errorf("open sealed person: wrong key or altered: %w", risk.ErrInvalid)
 	}
@@ -185,16 +225,18 @@ func (p *Protector) Open(sealed string) (name, phone, idNo string, err error) {
 	return f[0], f[1], f[2], nil
 }
 
-// unbox checks a box's version and key id and returns what follows them:
-// nonce and ciphertext.
-func (p *Protector) unbox(raw []byte) ([]byte, error) {
-	switch {
-	case raw[0] == sealVersionNoID:
-		return raw[1:], nil
-	case raw[0] != sealVersion || len(raw) < 1+keyIDLen:
-		return nil, fmt.Errorf("version %d: %w", raw[0], risk.ErrInvalid)
-	case !bytes.Equal(raw[1:1+keyIDLen], p.keyID[:]):
-		return nil, fmt.Errorf("sealed with key %x, this is key %s: %w", raw[1:1+keyIDLen], p.KeyID(), risk.ErrInvalid)
+// unbox checks a box's version and key id and returns the cipher of its
+// key and what follows them: nonce and ciphertext.
+func (p *Protector) unbox(raw []byte) (cipher.AEAD, []byte, error) {
+	if raw[0] == sealVersionNoID {
+		return p.legacy, raw[1:], nil
 	}
-	return raw[1+keyIDLen:], nil
+	if raw[0] != sealVersion || len(raw) < 1+keyIDLen {
+		return nil, nil, fmt.Errorf("version %d: %w", raw[0], risk.ErrInvalid)
+	}
+	aead, ok := p.ring[[keyIDLen]byte(raw[1:1+keyIDLen])]
+	if !ok {
+		return nil, nil, fmt.Errorf("sealed with key %x, this is key %s (with %d previous): %w", raw[1:1+keyIDLen], p.KeyID(), len(p.ring)-1, risk.ErrInvalid)
+	}
+	return aead, raw[1+keyIDLen:], nil
 }

@@ -26,11 +26,11 @@ func (p *Protector) OpenBytes(sealed string) ([]byte, error) {
 	if err != nil || len(b) == 0 {
 		return nil, fmt.Errorf("open sealed message: not a sealed message: %w", risk.ErrInvalid)
 	}
-	box, err := p.unbox(b)
+	aead, box, err := p.unbox(b)
 	if err != nil {
 		return nil, fmt.Errorf("open sealed message: %w", err)
 	}
-	raw, err := p.aead.Open(nil, nil, box, rawAAD)
+	raw, err := aead.Open(nil, nil, box, rawAAD)
 	if err != nil {
 		return nil, fmt.Errorf("open sealed message: wrong key or altered: %w", risk.ErrInvalid)
 	}
