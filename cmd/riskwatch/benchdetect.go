@@ -49,6 +49,8 @@ func benchDetect(ctx context.Context, args []string, getenv func(string) string,
 	w := pipeline.NewEventWriter(conn)
 	fmt.Fprintf(stderr, "loading %d events of history…\n", history)
 	const chunk = 100_000
+	prog := newProgress(stderr, "load", time.Now)
+	prog.unit = "events"
 	for done := 0; done < history; done += chunk {
 		msgs := benchMessages(min(chunk, history-done), uint64(done)+7)
 		var rows []pipeline.Stored
@@ -68,6 +70,7 @@ func benchDetect(ctx context.Context, args []string, getenv func(string) string,
 		if err := w.WriteEvents(ctx, rows); err != nil {
 			return err
 		}
+		prog.report(done+len(rows), history)
 	}
 	if err := waitMerges(ctx, conn); err != nil {
 		return err
