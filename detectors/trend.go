@@ -36,7 +36,7 @@ type TrendConfig struct {
 // first week compared, that feed's matters of the series are left out, and
 // a series with no feed left is silent — History says so.
 func Trend(conn driver.Conn, cfg TrendConfig) Definition {
-	d := Definition{Name: "trend", Schedule: "20 * * * *", Timeout: 5 * time.Minute, Window: 24 * time.Hour}
+	d := Definition{Name: "trend", Schedule: "20 * * * *", Timeout: 5 * time.Minute, Window: time.Hour}
 	// One pass reads the feeds' histories and the weekly counts of the
 	// whole range by day (by bucket: see trendBuckets); each window sums its
 	// own weeks.
@@ -138,7 +138,7 @@ func Trend(conn driver.Conn, cfg TrendConfig) Definition {
 func rising(c []float64, cfg TrendConfig) bool {
 	last, base := c[len(c)-1], baseline(c)
 	for _, v := range c[len(c)/2 : len(c)-1] {
-		if v <= base || v >= last {
+		if v < cfg.MinRatio*base || v >= last {
 			return false
 		}
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	risk "riskwatch"
+	"riskwatch/pipeline/normalize"
 )
 
 // Detector names, as detectors.All names them: part of the truth.
@@ -193,7 +194,9 @@ type gen struct {
 	workers   map[string]worker
 	incidents []*planted
 	traps     []*trapped
-	callers   []recent // background callers who may call once more
+	callers   []recent         // background callers who may call once more
+	series    map[*rec]decoded // what trend reads of each record (seriesOf)
+	decode    map[risk.Source]normalize.Decoder
 }
 
 type planted struct {
@@ -222,6 +225,7 @@ func Generate(cfg Config) Scenario {
 		to:      cfg.Start.AddDate(0, 0, 7*cfg.Weeks).UTC(),
 		used:    map[string]bool{},
 		workers: map[string]worker{},
+		series:  map[*rec]decoded{},
 	}
 	for i := range cfg.Townships {
 		g.towns = append(g.towns, &townships[i])
@@ -233,6 +237,7 @@ func Generate(cfg Config) Scenario {
 	g.lastDay = nil
 	g.r = rand.New(rand.NewPCG(cfg.Seed, 2))
 	g.plant()
+	g.settleTrends()
 	return g.finish()
 }
 
