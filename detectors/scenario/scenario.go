@@ -143,8 +143,9 @@ type Incident struct {
 	// repeat, the 5th call of a surge hour, the record in a second feed),
 	// the record itself (extreme intent, skip-level, collective), or for
 	// overdue the deadline (24 hours before it for a 将到期 reminder), for a
-	// trend the matter of its rise's last week that makes the rise
-	// significant.
+	// trend the first moment the published rule holds on every record of
+	// its township and category, background included, with a matter of the
+	// rise in the last week (a matter's time, or a week boundary passing).
 	KnowableAt time.Time `json:"knowable_at"`
 	// Reminder says the incident is to be told to the desk that owns the
 	// matter, not queued for review (将到期, a routine order late): only a
