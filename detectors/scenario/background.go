@@ -13,7 +13,7 @@ import (
 // workers' tens of reports, a few petitions.
 const (
 	hotlinePerDay  = 320.0
-	expressPerDay  = 3.0 // calls about express delivery points (快递网点), besides those
+	expressPerDay  = 8.0 // calls about express delivery points (快递网点), besides those
 	gridPerDay     = 45.0
 	petitionPerDay = 5.0
 )
