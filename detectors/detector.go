@@ -68,7 +68,7 @@ func DefaultConfig() Config {
 		Collective:  CollectiveConfig{Petitioners: 5, Gathering: 10, Persons: 5, Days: 3, Alpha: 1e-4},
 		Surge:       surge.DefaultConfig(),
 		Convergence: ConvergenceConfig{Days: 14, Similarity: 0.25, Shared: 2, Rare: 0.1},
-		Trend:       TrendConfig{Weeks: 4, Tail: 0.001, MinLast: 5, MinRatio: 1.5},
+		Trend:       TrendConfig{Weeks: 4, Tail: 1e-4, MinLast: 5, MinRatio: 1.5},
 	}
 }
 

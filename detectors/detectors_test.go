@@ -564,10 +564,11 @@ func TestTrend(t *testing.T) {
 			}
 		}
 	}
-	plant("330681109000", "劳资纠纷", time.Time{}, 2, 3, 6, 15)    // a sustained rise
+	plant("330681109000", "劳资纠纷", time.Time{}, 2, 2, 6, 15)    // a sustained rise
 	plant("330681003000", "物业纠纷", time.Time{}, 5, 6, 5, 5)     // flat
 	plant("330681104000", "征地拆迁纠纷", time.Time{}, 2, 2, 2, 15)  // one odd week: a surge's business, not a trend
-	plant("330681001000", "商贸旅游", time.Time{}, 20, 20, 26, 45) // a busy place rising for two weeks
+	plant("330681110000", "交通运输", time.Time{}, 10, 10, 12, 32) // one odd week after a slightly busier one: not a rise for two weeks
+	plant("330681001000", "商贸旅游", time.Time{}, 20, 20, 31, 48) // a busy place rising for two weeks
 	plant("330681002000", "劳资纠纷", time.Time{}, 6, 7, 9, 16)    // rising, but not beyond chance over two weeks of 6 and 7
 	plant("330681002000", "城乡建设", time.Time{}, 8, 7, 9, 8)     // a busy place's noise
 	// The hotline backfilled into 330681006 from 15 days ago: the older
@@ -584,10 +585,10 @@ func TestTrend(t *testing.T) {
 		t.Fatalf("got %+v, want trends in 330681001 and 330681109 劳资纠纷 only: no rise out of weeks before a feed covered a township or a category", got)
 	}
 	if a := got[1]; a.Level != risk.LevelOrange || len(a.Evidence) != 15 {
-		t.Errorf("330681109's trend: %s with %d matters; want orange (15 against a baseline of 2.5) with the last week's 15", a.Level, len(a.Evidence))
+		t.Errorf("330681109's trend: %s with %d matters; want orange (15 against a baseline of 2) with the last week's 15", a.Level, len(a.Evidence))
 	}
-	if a := got[0]; a.Level != risk.LevelYellow || !strings.Contains(a.Summary, "20、20、26、45") {
-		t.Errorf("330681001's trend: %s %q, want yellow (45 against a baseline of 20) with its weekly counts", a.Level, a.Summary)
+	if a := got[0]; a.Level != risk.LevelYellow || !strings.Contains(a.Summary, "20、20、31、48") {
+		t.Errorf("330681001's trend: %s %q, want yellow (48 against a baseline of 20) with its weekly counts", a.Level, a.Summary)
 	}
 	// Staff are told what is silent for want of history, and from when it is compared.
 	note, err := trend.History(t.Context(), last)
@@ -599,7 +600,7 @@ func TestTrend(t *testing.T) {
 		t.Errorf("history note %q: want 2 series (the backfilled township, the new category), all comparable from %s", note, ready)
 	}
 	// With less history than the weeks compared, nothing: the weeks before the data are unknown.
-	early := risk.Window{Start: end.Add(-8 * 24 * time.Hour), End: end.Add(-7 * 24 * time.Hour)}
+	early := risk.Window{Start: end.Add(-8*24*time.Hour - time.Hour), End: end.Add(-7*24*time.Hour - time.Hour)} // the history begins an hour after its first week
 	if got := detect(t, trend, early); len(got) != 0 {
 		t.Errorf("with 3 of 4 weeks of history: %d trend alerts, want 0", len(got))
 	}

@@ -16,30 +16,31 @@ import (
 // TrendConfig tunes the trend detector.
 type TrendConfig struct {
 	Weeks    int     `yaml:"weeks"`     // weekly counts compared; default 4
-	Tail     float64 `yaml:"tail"`      // chance of the last week over the first half at the same rate, at most; default 0.001
+	Tail     float64 `yaml:"tail"`      // chance of the last week over the first half at the same rate, at most; default 1e-4
 	MinLast  int     `yaml:"min_last"`  // matters in the last week, at least; default 5
-	MinRatio float64 `yaml:"min_ratio"` // last week over the baseline, at least; default 1.5
+	MinRatio float64 `yaml:"min_ratio"` // every week of the second half over the baseline, at least; default 1.5
 }
 
 // Trend (趋势上升) finds a sustained rise over weeks: per township and
-// category, the weekly counts of the last Weeks weeks (ending with the
-// window); the baseline is the median of the first half of the weeks
-// (robust to an old burst); every later week is above it and the last is
-// the highest, so one busy week is a surge, not a trend; and the last week
-// is beyond chance over the first half (an exact test under Tail, see
-// beyondChance), with at least MinLast matters and MinRatio times the
-// baseline. Yellow; orange at
-// three times the baseline.
+// category, the weekly counts of the last Weeks 7-day weeks before the
+// window's end, every hour, so a rise is found within the hour it becomes
+// significant; the baseline is the median of the first half of the weeks
+// (robust to an old burst); every later week is at least MinRatio times it
+// and the last is the highest, so one busy week is a surge, not a trend;
+// and the last week is beyond chance over the first half (an exact test
+// under Tail, see beyondChance), with at least MinLast matters. Tail is
+// small because every series is tested every hour. Yellow; orange at three
+// times the baseline.
 //
 // It compares only against weeks the feeds covered (trendCoverage): until
 // a feed's history of a township and of a category reaches back to the
 // first week compared, that feed's matters of the series are left out, and
 // a series with no feed left is silent — History says so.
 func Trend(conn driver.Conn, cfg TrendConfig) Definition {
-	d := Definition{Name: "trend", Schedule: "20 * * * *", Timeout: 5 * time.Minute, Window: 24 * time.Hour}
-	// One pass reads the feeds' histories and the weekly counts of the
-	// whole range by day (by bucket: see trendBuckets); each window sums its
-	// own weeks.
+	d := Definition{Name: "trend", Schedule: "20 * * * *", Timeout: 5 * time.Minute, Window: time.Hour}
+	// One pass reads the feeds' histories and the counts of the whole range
+	// by hour (by bucket: see trendBuckets); each window updates the weeks
+	// of the one before.
 	d.Detect, d.DetectRange = withRange(func(ctx context.Context, from, to time.Time, step time.Duration) ([][]risk.Alert, error) {
 		ws := windows(from, to, step)
 		out := make([][]risk.Alert, len(ws))
@@ -51,9 +52,10 @@ func Trend(conn driver.Conn, cfg TrendConfig) Definition {
 			return nil, err
 		}
 		b := newTrendBuckets(ws, cfg.Weeks)
+		type feed struct{ source, region, category string }
 		type row struct {
-			source, region, category string
-			n                        float64
+			feed
+			n float64
 		}
 		byBucket := map[int64][]row{}
 		err = eachRow(ctx, conn, trendQuery, func(rows driver.Rows) error {
@@ -70,24 +72,43 @@ func Trend(conn driver.Conn, cfg TrendConfig) Definition {
 		if err != nil {
 			return nil, err
 		}
+		// Each window's weekly counts per feed, township and category come
+		// from the last's: a bucket moves a week back as a week boundary
+		// passes it (see weekly).
+		byFeed := map[feed][]float64{} // oldest week first
+		wk := weekly{b: b, weeks: cfg.Weeks}
 		for wi, w := range ws {
+			wk.advance(w.End, func(i int64, from, to int) {
+				for _, r := range byBucket[i] {
+					c := byFeed[r.feed]
+					if c == nil {
+						c = make([]float64, cfg.Weeks)
+						byFeed[r.feed] = c
+					}
+					if from >= 0 {
+						c[cfg.Weeks-1-from] -= r.n
+					}
+					if to < cfg.Weeks {
+						c[cfg.Weeks-1-to] += r.n
+					}
+				}
+			})
 			type key struct{ region, category string }
 			counts := map[key][]float64{}
 			feeds := map[key][]string{} // the feeds counted in a series
-			for i := b.index(w.End.Add(-b.weeks)); i < b.index(w.End); i++ {
-				week := int((w.End.Sub(b.start(i)) - time.Second) / (7 * 24 * time.Hour)) // 0: the seven days before the window's end
-				for _, r := range byBucket[i] {
-					k := key{r.region, r.category}
-					if !covs[wi].covers(r.source, r.region, r.category) {
-						continue
-					}
-					if counts[k] == nil {
-						counts[k] = make([]float64, cfg.Weeks)
-					}
-					counts[k][cfg.Weeks-1-week] += r.n // oldest first
-					if !slices.Contains(feeds[k], r.source) {
-						feeds[k] = append(feeds[k], r.source)
-					}
+			for r, c := range byFeed {
+				if !slices.ContainsFunc(c, func(v float64) bool { return v != 0 }) || !covs[wi].covers(r.source, r.region, r.category) {
+					continue
+				}
+				k := key{r.region, r.category}
+				if counts[k] == nil {
+					counts[k] = make([]float64, cfg.Weeks)
+				}
+				for i, v := range c {
+					counts[k][i] += v
+				}
+				if !slices.Contains(feeds[k], r.source) {
+					feeds[k] = append(feeds[k], r.source)
 				}
 			}
 			var alerts []risk.Alert
@@ -138,7 +159,7 @@ func Trend(conn driver.Conn, cfg TrendConfig) Definition {
 func rising(c []float64, cfg TrendConfig) bool {
 	last, base := c[len(c)-1], baseline(c)
 	for _, v := range c[len(c)/2 : len(c)-1] {
-		if v <= base || v >= last {
+		if v < cfg.MinRatio*base || v >= last {
 			return false
 		}
 	}
@@ -206,6 +227,36 @@ func later(a, b time.Time) time.Time {
 	return a
 }
 
+// weekly follows the week boundaries of a run of windows, in order: the
+// ends of the weeks before a window's end, newest first.
+type weekly struct {
+	b      trendBuckets
+	weeks  int
+	bounds []int64 // bucket index of boundary k, the end less k weeks; nil before the first window
+}
+
+// advance moves the boundaries to a window ending at end, later than the
+// last, and calls move for each bucket that a boundary passed: it leaves
+// week from (0 the last week, -1 when it was after every week) for week
+// to (weeks: before every week). Boundaries pass in order, newest first,
+// so a bucket that crosses two in one step moves twice, in order.
+func (w *weekly) advance(end time.Time, move func(i int64, from, to int)) {
+	const week = 7 * 24 * time.Hour
+	if w.bounds == nil { // empty weeks: every boundary at the oldest
+		w.bounds = make([]int64, w.weeks+1)
+		for k := range w.bounds {
+			w.bounds[k] = w.b.index(end.Add(-time.Duration(w.weeks) * week))
+		}
+	}
+	for k := range w.bounds {
+		next := w.b.index(end.Add(-time.Duration(k) * week))
+		for i := w.bounds[k]; i < next; i++ {
+			move(i, k-1, k)
+		}
+		w.bounds[k] = next
+	}
+}
+
 // trendBuckets cut the event time a range of windows reads into buckets
 // that each window's weeks and lookback are made of: a day when the windows
 // are days, in general the greatest length dividing both a window and a
@@ -254,30 +305,52 @@ func trendCoverages(ctx context.Context, conn driver.Conn, ws []risk.Window, wee
 	if err != nil {
 		return nil, fmt.Errorf("trend coverage: %w", err)
 	}
+	// Each window's coverage comes from the last's: the earliest version
+	// of each feed's township and category over the lookback (a sliding
+	// minimum), and the series with matters in the weeks compared.
+	townships, categories := map[[2]string]*slidingMin{}, map[[2]string]*slidingMin{}
+	recent := map[series]int{} // rows in the weeks compared
+	var added, from int64      // the minima hold the rows of the buckets before added; recent those of [from, added)
 	out := make([]coverage, len(ws))
 	for wi, w := range ws {
 		first := w.End.Add(-b.weeks)
-		c := coverage{first: first, township: map[[2]string]time.Time{}, category: map[[2]string]time.Time{}, lateSeries: map[[2]string]time.Time{}}
-		since := map[series]time.Time{}
-		recent := map[series]bool{} // has matters in the weeks compared
-		for i := b.index(first.Add(-trendLookback)); i < b.index(w.End); i++ {
-			for _, r := range byBucket[i] {
-				if t, ok := since[r.series]; !ok || r.since.Before(t) {
-					since[r.series] = r.since
-				}
-				if !b.start(i).Before(first) {
-					recent[r.series] = true
+		lo, mid, hi := b.index(first.Add(-trendLookback)), b.index(first), b.index(w.End)
+		if wi == 0 {
+			added, from = lo, mid
+		}
+		for ; from < mid && from < added; from++ {
+			for _, r := range byBucket[from] {
+				if recent[r.series]--; recent[r.series] == 0 {
+					delete(recent, r.series)
 				}
 			}
 		}
-		for s, t := range since {
-			for _, k := range []struct {
-				m   map[[2]string]time.Time
-				key [2]string
-			}{{c.township, [2]string{s.source, s.township}}, {c.category, [2]string{s.source, s.category}}} {
-				if u, ok := k.m[k.key]; !ok || t.Before(u) {
-					k.m[k.key] = t
+		from = max(from, mid)
+		for ; added < hi; added++ {
+			for _, r := range byBucket[added] {
+				for _, k := range []struct {
+					m   map[[2]string]*slidingMin
+					key [2]string
+				}{{townships, [2]string{r.source, r.township}}, {categories, [2]string{r.source, r.category}}} {
+					if k.m[k.key] == nil {
+						k.m[k.key] = &slidingMin{}
+					}
+					k.m[k.key].push(added, r.since)
 				}
+				if added >= from {
+					recent[r.series]++
+				}
+			}
+		}
+		c := coverage{first: first, township: map[[2]string]time.Time{}, category: map[[2]string]time.Time{}, lateSeries: map[[2]string]time.Time{}}
+		for key, m := range townships {
+			if t, ok := m.min(lo); ok {
+				c.township[key] = t
+			}
+		}
+		for key, m := range categories {
+			if t, ok := m.min(lo); ok {
+				c.category[key] = t
 			}
 		}
 		for s := range recent {
@@ -291,6 +364,41 @@ func trendCoverages(ctx context.Context, conn driver.Conn, ws []risk.Window, wee
 		out[wi] = c
 	}
 	return out, nil
+}
+
+// slidingMin is the earliest time of the buckets pushed, from a bucket
+// on: a queue of the times that can still be the earliest, in the order
+// of their buckets (and of their times).
+type slidingMin struct {
+	q []struct {
+		i int64
+		t time.Time
+	}
+}
+
+// push adds bucket i's time t; buckets come in order.
+func (m *slidingMin) push(i int64, t time.Time) {
+	for len(m.q) > 0 && !m.q[len(m.q)-1].t.Before(t) {
+		m.q = m.q[:len(m.q)-1]
+	}
+	m.q = append(m.q, struct {
+		i int64
+		t time.Time
+	}{i, t})
+}
+
+// min is the earliest time of the buckets from lo on, forgetting older
+// ones; false when there is none.
+func (m *slidingMin) min(lo int64) (time.Time, bool) {
+	n := 0
+	for n < len(m.q) && m.q[n].i < lo {
+		n++
+	}
+	m.q = m.q[n:]
+	if len(m.q) == 0 {
+		return time.Time{}, false
+	}
+	return m.q[0].t, true
 }
 
 // trendLookback is how far before the first week compared the coverage

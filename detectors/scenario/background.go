@@ -2,6 +2,7 @@ package scenario
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	risk "riskwatch"
@@ -12,6 +13,7 @@ import (
 // workers' tens of reports, a few petitions.
 const (
 	hotlinePerDay  = 320.0
+	expressPerDay  = 8.0 // calls about express delivery points (快递网点), besides those
 	gridPerDay     = 45.0
 	petitionPerDay = 5.0
 )
@@ -41,6 +43,32 @@ type recent struct {
 // background generates the seasonal traffic of the townships: a Poisson
 // count each hour, spread over the hour.
 func (g *gen) background() {
+	feeds := []hourly{
+		{hotlinePerDay, &callHours, &callDays, g.backgroundCall},
+		{gridPerDay, &gridHours, &gridDays, g.backgroundReport},
+		{petitionPerDay, &officeHours, &petitionDays, g.backgroundPetition},
+	}
+	g.eachHour(feeds)
+	// Calls about express points come from a stream of their own: adding
+	// them left the rest of the background where it was.
+	r := g.r
+	g.r = rand.New(rand.NewPCG(g.cfg.Seed, 5))
+	g.eachHour([]hourly{{expressPerDay, &callHours, &callDays, g.backgroundExpress}})
+	g.r = r
+}
+
+// hourly is a feed of the background: perDay records a day at Scale 1,
+// spread by hour and day of the week, each made by make.
+type hourly struct {
+	perDay float64
+	hours  *[24]float64
+	days   *[7]float64
+	make   func(time.Time)
+}
+
+// eachHour draws the records of feeds: a Poisson count each hour, spread
+// over the hour.
+func (g *gen) eachHour(feeds []hourly) {
 	all, some := 0.0, 0.0
 	for i := range townships {
 		all += townships[i].weight
@@ -49,16 +77,6 @@ func (g *gen) background() {
 		some += t.weight
 	}
 	scale := g.cfg.Scale * some / all
-	feeds := []struct {
-		perDay float64
-		hours  *[24]float64
-		days   *[7]float64
-		make   func(time.Time)
-	}{
-		{hotlinePerDay, &callHours, &callDays, g.backgroundCall},
-		{gridPerDay, &gridHours, &gridDays, g.backgroundReport},
-		{petitionPerDay, &officeHours, &petitionDays, g.backgroundPetition},
-	}
 	for h := g.from; h.Before(g.to); h = h.Add(time.Hour) {
 		local := h.In(risk.CST)
 		for _, f := range feeds {
@@ -140,6 +158,20 @@ func (g *gen) recentCaller(from, to time.Time) int {
 		return -1
 	}
 	return pick(g.r, fit)
+}
+
+// expressPoints are the calls about express delivery points (商贸旅游):
+// parcels late or lost, a point that moved.
+var expressPoints = &catalog{path: "商务/快递物流/快递网点", appeals: []string{"投诉", "求助"}, unit: "诸暨市商务局",
+	texts: []string{
+		"{镇}{村}的快递驿站取件排长队，包裹经常找不到，请督促整改。",
+		"网购的包裹显示已签收，实际没有收到，{镇}快递点不给说法。",
+		"{镇}快递网点搬了地方也没通知，取件很不方便。",
+	}}
+
+func (g *gen) backgroundExpress(at time.Time) {
+	t := g.town()
+	g.hotline(call{at: at, town: t, vil: g.anyVillage(t), cat: expressPoints, caller: g.newPerson(false)})
 }
 
 func (g *gen) backgroundReport(at time.Time) {

@@ -2,11 +2,11 @@ package scenario
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"time"
 
 	risk "riskwatch"
-	"riskwatch/detectors/surge"
 )
 
 // plant adds the incidents of every detector and the traps. Incidents
@@ -468,10 +468,14 @@ func (g *gen) plantConvergence() {
 	g.incident(Convergence, "same_subject", risk.LevelYellow, t.code, "two owners of "+estate+" raise the same parking matter by hotline and by petition", r.at, first, r)
 }
 
+// plantTrend draws from a stream of its own: how many calls a rise takes
+// depends on the background, and must not move what is planted after it.
 func (g *gen) plantTrend() {
+	r := g.r
+	defer func() { g.r = r }()
+	g.r = rand.New(rand.NewPCG(g.cfg.Seed, 6))
 	t := g.townOr("330681104")
-	shops := &catalog{path: "商务/快递物流/快递网点", appeals: []string{"投诉", "求助"}, unit: "诸暨市商务局"}
-	g.rise(t, shops, "商贸旅游", risk.LevelOrange, "express_points", "the express delivery points of "+t.name+" close one after another: complaints rise week by week", []string{
+	g.rise(t, expressPoints, "商贸旅游", risk.LevelOrange, "express_points", "the express delivery points of "+t.name+" close one after another: complaints rise week by week", []string{
 		"{镇}又有一家快递网点关门了，快递都堆在驿站，取件要跑到城里。",
 		"{村}附近的快递点停止营业，网购的东西一直送不到。",
 		"{镇}快递网点越来越少，寄件要排很久的队。",
@@ -481,50 +485,6 @@ func (g *gen) plantTrend() {
 		"{村}老年食堂停止供餐了，独居老人吃饭成了问题，请民政部门关心一下。",
 		"{镇}居家养老服务中心的助餐服务停了，家里老人没人做饭。",
 	})
-}
-
-// rise plants a rise in one township and category: 1, 1, 3 and 10 calls in
-// four consecutive weeks, the last in the incident span. No 7 days before
-// the last week hold 5 of them, the detector's floor.
-func (g *gen) rise(t *township, cat *catalog, category string, level risk.Level, kind, what string, texts []string) {
-	const week = 7 * 24 * time.Hour
-	end := g.incTo()
-	// The rise ends once the detector has its four weeks of history (the
-	// incidents' span begins after four weeks): before, nobody can tell a
-	// rise from the weeks before the data.
-	lo := g.incFrom().Add(9 * 24 * time.Hour)
-	if lo.Before(end) {
-		end = g.when(lo, end, false)
-	}
-	weekly := []int{1, 1, 3, 10}
-	var recs []*rec
-	for k, n := range weekly {
-		hi := end.Add(-time.Duration(len(weekly)-1-k) * week)
-		lo := later(hi.Add(-week), g.from)
-		if k == len(weekly)-1 {
-			lo = later(lo, g.incFrom())
-		}
-		for range n {
-			tw, v, region := g.inTown(t)()
-			recs = append(recs, g.hotline(call{at: g.when(lo, hi, true), town: tw, vil: v, region: region, caller: g.newPerson(false), cat: cat,
-				content: g.fill(pick(g.r, texts), t, v)}))
-		}
-	}
-	// Knowable once the rise is significant: at the call of its last week
-	// from which that week's count is beyond chance (p < 0.001) over its
-	// first two weeks' at one rate — for the exact conditional test, the
-	// last week takes each of their matters with probability 1/3. With
-	// 1, 1, 3, 10 that is the 10th call; the 5th was hope, not evidence.
-	last := weekly[len(weekly)-1]
-	k := last
-	for n := 1; n <= last; n++ {
-		if surge.BinomialTail(n, n+weekly[0]+weekly[1], 1.0/3) < 0.001 {
-			k = n
-			break
-		}
-	}
-	knowable := nth(recs[len(recs)-last:], k)
-	g.incident(Trend, kind, level, t.code, what, knowable, recs...).Category = category
 }
 
 func (g *gen) plantTraps() {

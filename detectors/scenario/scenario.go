@@ -23,6 +23,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	risk "riskwatch"
+	"riskwatch/pipeline/normalize"
 )
 
 // Detector names, as detectors.All names them: part of the truth.
@@ -145,8 +146,9 @@ type Incident struct {
 	// repeat, the 5th call of a surge hour, the record in a second feed),
 	// the record itself (extreme intent, skip-level, collective), or for
 	// overdue the deadline (24 hours before it for a 将到期 reminder), for a
-	// trend the matter of its rise's last week that makes the rise
-	// significant.
+	// trend the first moment the published rule holds on every record of
+	// its township and category, background included, with a matter of the
+	// rise in the last week (a matter's time, or a week boundary passing).
 	KnowableAt time.Time `json:"knowable_at"`
 	// Reminder says the incident is to be told to the desk that owns the
 	// matter, not queued for review (将到期, a routine order late): only a
@@ -196,7 +198,9 @@ type gen struct {
 	workers   map[string]worker
 	incidents []*planted
 	traps     []*trapped
-	callers   []recent // background callers who may call once more
+	callers   []recent         // background callers who may call once more
+	series    map[*rec]decoded // what trend reads of each record (seriesOf)
+	decode    map[risk.Source]normalize.Decoder
 }
 
 type planted struct {
@@ -225,6 +229,7 @@ func Generate(cfg Config) Scenario {
 		to:      cfg.Start.AddDate(0, 0, 7*cfg.Weeks).UTC(),
 		used:    map[string]bool{},
 		workers: map[string]worker{},
+		series:  map[*rec]decoded{},
 	}
 	for i := range cfg.Townships {
 		g.towns = append(g.towns, &townships[i])
@@ -236,6 +241,7 @@ func Generate(cfg Config) Scenario {
 	g.lastDay = nil
 	g.r = rand.New(rand.NewPCG(cfg.Seed, 2))
 	g.plant()
+	g.settleTrends()
 	return g.finish()
 }
 

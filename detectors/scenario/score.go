@@ -60,7 +60,7 @@ func (m Miss) String() string {
 // first such alert's window.
 type Result struct {
 	Detector        string   `json:"detector"`
-	Windows         int      `json:"windows"` // run over: hourly, daily for trend
+	Windows         int      `json:"windows"` // run over: hourly
 	Incidents       int      `json:"incidents"`
 	Found           int      `json:"found"`
 	Recall          float64  `json:"recall"`
