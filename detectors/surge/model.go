@@ -25,7 +25,15 @@ import (
 //     peaks-over-threshold): the p-value of a point is the larger of its
 //     negative-binomial tail and the fitted tail at its score. On counts
 //     that are what the negative binomial says, both agree; on bursty
-//     series, the fitted tail says how rare a burst of that size really is.
+//     series, the fitted tail says how rare a burst of that size really is;
+//   - a surge of a fine-grained series (steps of minutes) is a rise held
+//     over several steps more often than one extreme step: each step is
+//     also judged as the end of the last half hour, whose sum is tested the
+//     same way (its own negative binomial, its own fitted tail), each step
+//     in the sum counted at most sumClip standard deviations above its
+//     prediction so that one extreme step does not make the next half hour
+//     look high. The p-value is twice the smaller of the two (Bonferroni).
+//     Hourly and coarser series (the detector's) have no such sum.
 
 const (
 	// levelWindow is how much recent history sets the local level: a day
@@ -50,6 +58,17 @@ const (
 	// maxShape bounds the tail's shape: with 1 or more, its mean would be
 	// infinite.
 	maxShape = 0.9
+
+	// sumWindow is the span of the sum test: steps shorter than half of it
+	// are summed over it. On NAB's 5-minute tweet counts it took the score
+	// from 69.5 to 74.5 at fewer false flags; an hour flagged up to 2.5 ×
+	// alpha outside the labelled windows (a held level shift is many
+	// flagged steps).
+	sumWindow = 30 * time.Minute
+	// sumClip caps each step in the sum (standard deviations above its
+	// prediction); 2.5 and 3 let single bursts through and flagged more
+	// than twice alpha.
+	sumClip = 2
 )
 
 // state is the model's running memory over a series.
@@ -58,9 +77,11 @@ type state struct {
 	pred     []float64 // one-step-ahead mean per point (NaN: none)
 	sd       []float64 // one-step-ahead standard deviation per point
 	z        []float64 // surprise −ln p of the negative-binomial tail (NaN: none)
+	zSum     []float64 // the same for the sum test (NaN: none)
 
 	disp    float64 // over-dispersion for the current day
 	tail    tailFit // fitted upper tail of past scores, for the current day
+	tailSum tailFit // the same for the sum test
 	fitDay  time.Time
 	scratch []float64
 }
@@ -73,19 +94,21 @@ func score(series []Point, vals []float64, step time.Duration, cfg Config) []Sco
 	warm := s.warmUp(cfg)
 	back := int(s.window / step)
 	lw := max(1, int(levelWindow/step))
+	sumSteps := int(sumWindow / step) // the sum test runs when ≥ 2
 	n := len(series)
 	st := &state{
 		seasonal: make([]float64, n),
 		pred:     make([]float64, n),
 		sd:       make([]float64, n),
 		z:        make([]float64, n),
+		zSum:     make([]float64, n),
 	}
 	out := make([]Scored, n)
 	for i, p := range series {
 		lo := max(0, i-back)
 		mu, neff := s.estimate(func(l int) []float64 { return ix.samples(l, ix.keys[l][i], lo, i) })
 		st.seasonal[i] = mu
-		st.pred[i], st.z[i] = math.NaN(), math.NaN()
+		st.pred[i], st.z[i], st.zSum[i] = math.NaN(), math.NaN(), math.NaN()
 
 		// Local level: recent counts (clipped) against their seasonal
 		// baselines, shrunk towards 1.
@@ -129,14 +152,38 @@ func score(series []Point, vals []float64, step time.Duration, cfg Config) []Sco
 		mid := (pNB + UpperTail(p.V+1, mt, k)) / 2
 		z := min(-math.Log(mid), maxScore)
 		st.z[i] = z
+		logP := max(math.Log(pNB), st.tail.logP(z))
+		// A step below its prediction ends no rise: it cannot alert, and
+		// its sum is not part of the sum test's history.
+		if sumSteps >= 2 && p.V >= mt {
+			logP = min(logP, st.sumLogP(vals, i, sumSteps)) + math.Ln2
+		}
 		if i < warm {
 			out[i] = Scored{Point: p, Expected: m, P: 1}
 			continue
 		}
-		logP := max(math.Log(pNB), st.tail.logP(z))
 		out[i] = judge(p, m, logP, cfg)
 	}
 	return out
+}
+
+// sumLogP tests the sum of the steps in (i−steps, i] against the sum of
+// their predictions, records its surprise and returns its log p-value.
+func (st *state) sumLogP(vals []float64, i, steps int) float64 {
+	var obs, mean, variance float64
+	for j := max(0, i-steps+1); j <= i; j++ {
+		if math.IsNaN(vals[j]) || math.IsNaN(st.pred[j]) {
+			continue
+		}
+		obs += min(vals[j], st.pred[j]+sumClip*st.sd[j])
+		mean += st.pred[j]
+		variance += st.sd[j] * st.sd[j]
+	}
+	k := max(1, variance/mean)
+	pNB := UpperTail(obs, mean, k)
+	z := min(-math.Log((pNB+UpperTail(obs+1, mean, k))/2), maxScore)
+	st.zSum[i] = z
+	return max(math.Log(pNB), st.tailSum.logP(z))
 }
 
 // refit estimates the over-dispersion and the tail from points [lo, hi).
@@ -162,8 +209,16 @@ func (st *state) refit(vals []float64, lo, hi int) {
 			zs = append(zs, st.z[j])
 		}
 	}
-	st.scratch = zs
 	st.tail = fitTail(zs)
+
+	zs = zs[:0]
+	for j := lo; j < hi; j++ {
+		if !math.IsNaN(st.zSum[j]) {
+			zs = append(zs, st.zSum[j])
+		}
+	}
+	st.scratch = zs
+	st.tailSum = fitTail(zs)
 }
 
 const (
