@@ -117,7 +117,7 @@ func Score(series []Point, step time.Duration, cfg Config) ([]Scored, error) {
 	for i, p := range series {
 		vals[i] = p.V
 	}
-	return score(series, vals, step, cfg), nil
+	return score(series, vals, step, cfg, 0), nil
 }
 
 // ScoreAt scores p against history, as Score scores the same point at the
@@ -138,8 +138,7 @@ func ScoreAt(history []Point, p Point, step time.Duration, cfg Config) (Scored, 
 		return Scored{}, fmt.Errorf("surge: %s: value %v: want a finite count ≥ 0: %w", p.T.Format(time.RFC3339), p.V, risk.ErrInvalid)
 	}
 	points, vals := grid(history, p, step, cfg)
-	out := score(points, vals, step, cfg)
-	return out[len(out)-1], nil
+	return score(points, vals, step, cfg, len(points)-1)[0], nil
 }
 
 // Expected returns the baseline for the step at `at` from history (any
@@ -151,7 +150,7 @@ func Expected(history []Point, at time.Time, step time.Duration, cfg Config) flo
 		return 0
 	}
 	points, vals := grid(history, Point{T: at}, step, cfg)
-	return score(points, vals, step, cfg)[len(points)-1].Expected
+	return score(points, vals, step, cfg, len(points)-1)[0].Expected
 }
 
 // grid lays history out as the regular series that ends at p, step apart
