@@ -108,6 +108,9 @@ func score(series []Point, vals []float64, step time.Duration, cfg Config, from 
 		sd:       make([]float64, n),
 		z:        make([]float64, n),
 		zSum:     make([]float64, n),
+		scratch:  make([]float64, 0, min(n, back)),
+		d2:       make([]float64, 0, min(n, back)),
+		c:        make([]float64, 0, min(n, back)),
 	}
 	out := make([]Scored, n-from)
 	for i, p := range series {

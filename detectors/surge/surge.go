@@ -208,15 +208,36 @@ func newIndex(series []Point, vals []float64, s *seasons) *index {
 		keys:  make([][]int, len(s.levels)),
 		byKey: make([][][]int, len(s.levels)),
 	}
-	for l, lv := range s.levels {
-		ix.keys[l] = make([]int, len(series))
-		ix.byKey[l] = make([][]int, lv.keys)
+	n := len(series)
+	for l := range s.levels {
+		ix.keys[l] = make([]int, n)
 	}
 	for i, p := range series {
 		lt := p.T.In(risk.CST)
 		for l, lv := range s.levels {
-			k := lv.key(lt)
-			ix.keys[l][i] = k
+			ix.keys[l][i] = lv.key(lt)
+		}
+	}
+	// Each level's points by key in one array, bucketed by counting: the
+	// index is built for every ScoreAt.
+	for l, lv := range s.levels {
+		end := make([]int, lv.keys)
+		for _, k := range ix.keys[l] {
+			end[k]++
+		}
+		for k := 1; k < lv.keys; k++ {
+			end[k] += end[k-1]
+		}
+		flat := make([]int, n)
+		ix.byKey[l] = make([][]int, lv.keys)
+		for k := range lv.keys {
+			start := 0
+			if k > 0 {
+				start = end[k-1]
+			}
+			ix.byKey[l][k] = flat[start:start:end[k]]
+		}
+		for i, k := range ix.keys[l] {
 			ix.byKey[l][k] = append(ix.byKey[l][k], i)
 		}
 	}
