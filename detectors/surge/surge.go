@@ -17,7 +17,9 @@
 // count-aware: p = P(X ≥ observed) for a negative binomial with the
 // baseline as mean and the series' over-dispersion, estimated robustly once
 // a day from the same history (0, i.e. Poisson, at least), widened for the
-// uncertainty of the baseline itself.
+// uncertainty of the baseline itself. A series of minutes is also tested
+// on the sum of its last half hour, for rises held over several steps (see
+// model.go).
 package surge
 
 import (
