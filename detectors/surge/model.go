@@ -25,7 +25,15 @@ import (
 //     peaks-over-threshold): the p-value of a point is the larger of its
 //     negative-binomial tail and the fitted tail at its score. On counts
 //     that are what the negative binomial says, both agree; on bursty
-//     series, the fitted tail says how rare a burst of that size really is.
+//     series, the fitted tail says how rare a burst of that size really is;
+//   - a surge of a fine-grained series (steps of minutes) is a rise held
+//     over several steps more often than one extreme step: each step is
+//     also judged as the end of the last half hour, whose sum is tested the
+//     same way (its own negative binomial, its own fitted tail), each step
+//     in the sum counted at most sumClip standard deviations above its
+//     prediction so that one extreme step does not make the next half hour
+//     look high. The p-value is twice the smaller of the two (Bonferroni).
+//     Hourly and coarser series (the detector's) have no such sum.
 
 const (
 	// levelWindow is how much recent history sets the local level: a day
@@ -50,6 +58,17 @@ const (
 	// maxShape bounds the tail's shape: with 1 or more, its mean would be
 	// infinite.
 	maxShape = 0.9
+
+	// sumWindow is the span of the sum test: steps shorter than half of it
+	// are summed over it. On NAB's 5-minute tweet counts it took the score
+	// from 69.5 to 74.5 at fewer false flags; an hour flagged up to 2.5 ×
+	// alpha outside the labelled windows (a held level shift is many
+	// flagged steps).
+	sumWindow = 30 * time.Minute
+	// sumClip caps each step in the sum (standard deviations above its
+	// prediction); 2.5 and 3 let single bursts through and flagged more
+	// than twice alpha.
+	sumClip = 2
 )
 
 // state is the model's running memory over a series.
@@ -58,34 +77,47 @@ type state struct {
 	pred     []float64 // one-step-ahead mean per point (NaN: none)
 	sd       []float64 // one-step-ahead standard deviation per point
 	z        []float64 // surprise −ln p of the negative-binomial tail (NaN: none)
+	zSum     []float64 // the same for the sum test (NaN: none)
 
 	disp    float64 // over-dispersion for the current day
 	tail    tailFit // fitted upper tail of past scores, for the current day
+	tailSum tailFit // the same for the sum test
 	fitDay  time.Time
-	scratch []float64
+	// The tails of the current day are fitted on the surprises of points
+	// [tailLo, tailHi) when a verdict first needs them: ScoreAt needs only
+	// the last day's.
+	tailLo, tailHi int
+	tailFitted     bool
+	scratch, d2, c []float64
 }
 
-// score scores every point of a regular series whose unknown values are
-// NaN (ScoreAt's history); series gives the times.
-func score(series []Point, vals []float64, step time.Duration, cfg Config) []Scored {
+// score scores the points from index `from` on of a regular series whose
+// unknown values are NaN (ScoreAt's history); series gives the times. The
+// points before `from` are history: their verdicts are not computed.
+func score(series []Point, vals []float64, step time.Duration, cfg Config, from int) []Scored {
 	s := newSeasons(step, cfg)
 	ix := newIndex(series, vals, s)
 	warm := s.warmUp(cfg)
 	back := int(s.window / step)
 	lw := max(1, int(levelWindow/step))
+	sumSteps := int(sumWindow / step) // the sum test runs when ≥ 2
 	n := len(series)
 	st := &state{
 		seasonal: make([]float64, n),
 		pred:     make([]float64, n),
 		sd:       make([]float64, n),
 		z:        make([]float64, n),
+		zSum:     make([]float64, n),
+		scratch:  make([]float64, 0, min(n, back)),
+		d2:       make([]float64, 0, min(n, back)),
+		c:        make([]float64, 0, min(n, back)),
 	}
-	out := make([]Scored, n)
+	out := make([]Scored, n-from)
 	for i, p := range series {
 		lo := max(0, i-back)
 		mu, neff := s.estimate(func(l int) []float64 { return ix.samples(l, ix.keys[l][i], lo, i) })
 		st.seasonal[i] = mu
-		st.pred[i], st.z[i] = math.NaN(), math.NaN()
+		st.pred[i], st.z[i], st.zSum[i] = math.NaN(), math.NaN(), math.NaN()
 
 		// Local level: recent counts (clipped) against their seasonal
 		// baselines, shrunk towards 1.
@@ -111,7 +143,9 @@ func score(series []Point, vals []float64, step time.Duration, cfg Config) []Sco
 		}
 
 		if neff <= 0 {
-			out[i] = Scored{Point: p, Expected: m, P: 1}
+			if i >= from {
+				out[i-from] = Scored{Point: p, Expected: m, P: 1}
+			}
 			continue
 		}
 		// A season that was always 0 still has a small rate: never test
@@ -129,14 +163,48 @@ func score(series []Point, vals []float64, step time.Duration, cfg Config) []Sco
 		mid := (pNB + UpperTail(p.V+1, mt, k)) / 2
 		z := min(-math.Log(mid), maxScore)
 		st.z[i] = z
-		if i < warm {
-			out[i] = Scored{Point: p, Expected: m, P: 1}
+		// A step below its prediction ends no rise: it cannot alert, and
+		// its sum is not part of the sum test's history.
+		summed := sumSteps >= 2 && p.V >= mt
+		var sumLogNB float64
+		if summed {
+			sumLogNB = st.sumTest(vals, i, sumSteps)
+		}
+		if i < from {
 			continue
 		}
+		if i < warm {
+			out[i-from] = Scored{Point: p, Expected: m, P: 1}
+			continue
+		}
+		st.fitTails()
 		logP := max(math.Log(pNB), st.tail.logP(z))
-		out[i] = judge(p, m, logP, cfg)
+		if summed {
+			logP = min(logP, max(sumLogNB, st.tailSum.logP(st.zSum[i]))) + math.Ln2
+		}
+		out[i-from] = judge(p, m, logP, cfg)
 	}
 	return out
+}
+
+// sumTest tests the sum of the steps in (i−steps, i] against the sum of
+// their predictions: it records the surprise and returns the log of the
+// negative binomial's p-value.
+func (st *state) sumTest(vals []float64, i, steps int) float64 {
+	var obs, mean, variance float64
+	for j := max(0, i-steps+1); j <= i; j++ {
+		if math.IsNaN(vals[j]) || math.IsNaN(st.pred[j]) {
+			continue
+		}
+		obs += min(vals[j], st.pred[j]+sumClip*st.sd[j])
+		mean += st.pred[j]
+		variance += st.sd[j] * st.sd[j]
+	}
+	k := max(1, variance/mean)
+	pNB := UpperTail(obs, mean, k)
+	z := min(-math.Log((pNB+UpperTail(obs+1, mean, k))/2), maxScore)
+	st.zSum[i] = z
+	return math.Log(pNB)
 }
 
 // refit estimates the over-dispersion and the tail from points [lo, hi).
@@ -144,7 +212,7 @@ func (st *state) refit(vals []float64, lo, hi int) {
 	// Over-dispersion: the variance of the residuals around the one-step
 	// predictions is mean + a·mean²; a by moments over residuals within 5
 	// standard deviations, from a robust start.
-	var d2, c []float64
+	d2, c := st.d2[:0], st.c[:0]
 	for j := lo; j < hi; j++ {
 		if math.IsNaN(vals[j]) || math.IsNaN(st.pred[j]) {
 			continue
@@ -154,16 +222,34 @@ func (st *state) refit(vals []float64, lo, hi int) {
 		d2 = append(d2, (vals[j]-st.pred[j])*(vals[j]-st.pred[j]))
 		c = append(c, st.pred[j])
 	}
+	st.d2, st.c = d2, c
 	st.disp = momentDispersion(d2, c, &st.scratch)
+	st.tailLo, st.tailHi, st.tailFitted = lo, hi, false
+}
 
+// fitTails fits the current day's tails unless they are.
+func (st *state) fitTails() {
+	if st.tailFitted {
+		return
+	}
+	st.tailFitted = true
+	lo, hi := st.tailLo, st.tailHi
 	zs := st.scratch[:0]
 	for j := lo; j < hi; j++ {
 		if !math.IsNaN(st.z[j]) {
 			zs = append(zs, st.z[j])
 		}
 	}
-	st.scratch = zs
 	st.tail = fitTail(zs)
+
+	zs = zs[:0]
+	for j := lo; j < hi; j++ {
+		if !math.IsNaN(st.zSum[j]) {
+			zs = append(zs, st.zSum[j])
+		}
+	}
+	st.scratch = zs
+	st.tailSum = fitTail(zs)
 }
 
 const (
@@ -189,8 +275,7 @@ func momentDispersion(d2, c []float64, buf *[]float64) float64 {
 	*buf = implied
 	a := 0.0
 	if len(implied) > 0 {
-		slices.Sort(implied)
-		a = max(0, implied[len(implied)/2])
+		a = max(0, nthSmallest(implied, len(implied)/2))
 	}
 	for range 5 {
 		var sd2, sc, sc2 float64
@@ -207,6 +292,50 @@ func momentDispersion(d2, c []float64, buf *[]float64) float64 {
 		a = max(0, (sd2/truncatedVariance-sc)/sc2)
 	}
 	return a
+}
+
+// nthSmallest returns the k-th smallest of x (from 0), as x sorted would
+// hold it at k, reordering x (Hoare's selection: linear on average, where
+// sorting is not).
+func nthSmallest(x []float64, k int) float64 {
+	lo, hi := 0, len(x)-1
+	for lo < hi {
+		// Median of three as the pivot: sorted or constant runs stay fast.
+		mid := lo + (hi-lo)/2
+		if x[mid] < x[lo] {
+			x[mid], x[lo] = x[lo], x[mid]
+		}
+		if x[hi] < x[lo] {
+			x[hi], x[lo] = x[lo], x[hi]
+		}
+		if x[hi] < x[mid] {
+			x[hi], x[mid] = x[mid], x[hi]
+		}
+		pivot := x[mid]
+		i, j := lo, hi
+		for i <= j {
+			for x[i] < pivot {
+				i++
+			}
+			for pivot < x[j] {
+				j--
+			}
+			if i <= j {
+				x[i], x[j] = x[j], x[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return x[k]
+		}
+	}
+	return x[k]
 }
 
 // tailFit is the upper tail of past surprises: the empirical share of

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -165,5 +166,75 @@ func TestNABFalseFlagRate(t *testing.T) {
 		if float64(alerts) > math.Ceil(2*cfg.Alpha*float64(n)) {
 			t.Errorf("%s: flagged %.5f of the points outside windows, want ≤ %g (2 × alpha)", nf.name, rate, 2*cfg.Alpha)
 		}
+	}
+}
+
+// TestScoreAtIsScoreOnNAB checks on real counts that ScoreAt, which works
+// out only what the newest step's verdict needs (the live detector's and
+// the backtests' path, once per busy series and hour), gives exactly the
+// batch verdict of Score, which works out every step's: at the benchmark's
+// own steps (with the half-hour sum test) and summed by hour, as the
+// detector counts; at the first alerts and at points spread over each
+// series.
+func TestScoreAtIsScoreOnNAB(t *testing.T) {
+	if testing.Short() {
+		t.Skip("NAB: 90,000 points")
+	}
+	dir := nabDir(t)
+	cfg := DefaultConfig()
+	alerts := map[time.Duration]int{}
+	for _, nf := range nabFiles {
+		s := readNAB(t, dir, nf.name)
+		var hourly []Point
+		for _, p := range s.points {
+			h := p.T.Truncate(time.Hour)
+			if n := len(hourly); n > 0 && hourly[n-1].T.Equal(h) {
+				hourly[n-1].V += p.V
+			} else {
+				hourly = append(hourly, Point{T: h, V: p.V})
+			}
+		}
+		for _, c := range []struct {
+			series []Point
+			step   time.Duration
+		}{{s.points, nf.step}, {hourly, time.Hour}} {
+			batch, err := Score(c.series, c.step, cfg)
+			if err != nil {
+				t.Fatalf("%s: %v", nf.name, err)
+			}
+			stride, alerted := 1+len(c.series)/10, 0
+			for i, want := range batch {
+				if want.Alert {
+					alerted++
+				}
+				if !(want.Alert && alerted <= 10) && i%stride != 0 {
+					continue
+				}
+				got, err := ScoreAt(c.series[:i], c.series[i], c.step, cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// ScoreAt reads history back to its horizon: beyond it (the
+				// taxi counts by hour), the batch starts there too.
+				horizon := c.series[i].T.Add(-2*time.Duration(cfg.LookbackSeasons)*week - 2*day)
+				if lo, _ := slices.BinarySearchFunc(c.series, horizon, func(p Point, t time.Time) int { return p.T.Compare(t) }); lo > 0 {
+					short, err := Score(c.series[lo:i+1], c.step, cfg)
+					if err != nil {
+						t.Fatal(err)
+					}
+					want = short[len(short)-1]
+				}
+				if got != want {
+					t.Errorf("%s, step %v, point %d: ScoreAt %+v, Score %+v", nf.name, c.step, i, got, want)
+				}
+				if got.Alert {
+					alerts[c.step]++
+				}
+			}
+		}
+	}
+	// The verdicts compared include alerts, hourly ones too.
+	if alerts[time.Hour] == 0 || alerts[5*time.Minute] == 0 {
+		t.Errorf("alerts among the points compared: %v, want some at every step", alerts)
 	}
 }

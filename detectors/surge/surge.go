@@ -17,7 +17,9 @@
 // count-aware: p = P(X ≥ observed) for a negative binomial with the
 // baseline as mean and the series' over-dispersion, estimated robustly once
 // a day from the same history (0, i.e. Poisson, at least), widened for the
-// uncertainty of the baseline itself.
+// uncertainty of the baseline itself. A series of minutes is also tested
+// on the sum of its last half hour, for rises held over several steps (see
+// model.go).
 package surge
 
 import (
@@ -117,7 +119,7 @@ func Score(series []Point, step time.Duration, cfg Config) ([]Scored, error) {
 	for i, p := range series {
 		vals[i] = p.V
 	}
-	return score(series, vals, step, cfg), nil
+	return score(series, vals, step, cfg, 0), nil
 }
 
 // ScoreAt scores p against history, as Score scores the same point at the
@@ -138,8 +140,7 @@ func ScoreAt(history []Point, p Point, step time.Duration, cfg Config) (Scored, 
 		return Scored{}, fmt.Errorf("surge: %s: value %v: want a finite count ≥ 0: %w", p.T.Format(time.RFC3339), p.V, risk.ErrInvalid)
 	}
 	points, vals := grid(history, p, step, cfg)
-	out := score(points, vals, step, cfg)
-	return out[len(out)-1], nil
+	return score(points, vals, step, cfg, len(points)-1)[0], nil
 }
 
 // Expected returns the baseline for the step at `at` from history (any
@@ -151,7 +152,7 @@ func Expected(history []Point, at time.Time, step time.Duration, cfg Config) flo
 		return 0
 	}
 	points, vals := grid(history, Point{T: at}, step, cfg)
-	return score(points, vals, step, cfg)[len(points)-1].Expected
+	return score(points, vals, step, cfg, len(points)-1)[0].Expected
 }
 
 // grid lays history out as the regular series that ends at p, step apart
@@ -209,15 +210,36 @@ func newIndex(series []Point, vals []float64, s *seasons) *index {
 		keys:  make([][]int, len(s.levels)),
 		byKey: make([][][]int, len(s.levels)),
 	}
-	for l, lv := range s.levels {
-		ix.keys[l] = make([]int, len(series))
-		ix.byKey[l] = make([][]int, lv.keys)
+	n := len(series)
+	for l := range s.levels {
+		ix.keys[l] = make([]int, n)
 	}
 	for i, p := range series {
 		lt := p.T.In(risk.CST)
 		for l, lv := range s.levels {
-			k := lv.key(lt)
-			ix.keys[l][i] = k
+			ix.keys[l][i] = lv.key(lt)
+		}
+	}
+	// Each level's points by key in one array, bucketed by counting: the
+	// index is built for every ScoreAt.
+	for l, lv := range s.levels {
+		end := make([]int, lv.keys)
+		for _, k := range ix.keys[l] {
+			end[k]++
+		}
+		for k := 1; k < lv.keys; k++ {
+			end[k] += end[k-1]
+		}
+		flat := make([]int, n)
+		ix.byKey[l] = make([][]int, lv.keys)
+		for k := range lv.keys {
+			start := 0
+			if k > 0 {
+				start = end[k-1]
+			}
+			ix.byKey[l][k] = flat[start:start:end[k]]
+		}
+		for i, k := range ix.keys[l] {
 			ix.byKey[l][k] = append(ix.byKey[l][k], i)
 		}
 	}

@@ -330,3 +330,47 @@ func TestConfigValidate(t *testing.T) {
 		t.Errorf("DefaultConfig().Validate() = %v, want nil", err)
 	}
 }
+
+// A series of minutes surges when a rise is held, not only when one step is
+// extreme: half an hour at +2 standard deviations a step alerts by its
+// end, though no step of it would alone; one extreme step alerts, and does
+// not make the half hour after it, a little above the mean, a surge.
+func TestScoreHeldRise(t *testing.T) {
+	const mean = 10
+	step := 5 * time.Minute
+	r := rand.New(rand.NewPCG(7, 1))
+	base := makeSeries(monday, step, 4*2016, func(int, time.Time) float64 { return poisson(r, mean) })
+	riseAt := monday.Add(22 * 24 * time.Hour).Add(10 * time.Hour)
+	spikeAt := riseAt.Add(24 * time.Hour)
+	values := map[time.Time]float64{spikeAt: 60}
+	for k := range 6 {
+		values[riseAt.Add(time.Duration(k)*step)] = 17 // +2.2 Poisson sd
+		values[spikeAt.Add(time.Duration(k+1)*step)] = mean + 4
+	}
+	series := with(base, values)
+	cfg := DefaultConfig()
+	scored, err := Score(series, step, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rise := indexOf(t, series, riseAt)
+	alerted := -1
+	for i := rise; i < rise+6; i++ {
+		if scored[i].Alert {
+			alerted = i
+			break
+		}
+	}
+	if alerted < rise+2 {
+		t.Errorf("held rise of 6 steps at 17 (mean 10): first alert at step %d of it, want one from its third step (a step alone is no surge); verdicts %+v", alerted-rise, scored[rise:rise+6])
+	}
+	spike := indexOf(t, series, spikeAt)
+	if !scored[spike].Alert {
+		t.Errorf("spike of 60 (mean 10): %+v, want an alert", scored[spike])
+	}
+	for i := spike + 1; i <= spike+6; i++ {
+		if scored[i].Alert {
+			t.Errorf("step %d after a spike, at +1.3 sd: %+v, want no alert", i-spike, scored[i])
+		}
+	}
+}
