@@ -10,7 +10,8 @@ set -a
 eval "$(deploy/local/up.sh)"
 # The ClickHouse cluster of the cluster-mode test (schema.TestCluster):
 # ZooKeeper and two replicas (RISKWATCH_CLUSTER_CH1, _CH2, _NAME).
-eval "$(deploy/local/cluster.sh start)"
+cluster="$(deploy/local/cluster.sh start)" # an assignment: a failed start stops test.sh
+eval "$cluster"
 set +a
 # The console's browser tests drive headless Chromium (installed here when missing).
 RISKWATCH_CHROMIUM="$(deploy/local/chromium.sh)"
