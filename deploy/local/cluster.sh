@@ -48,7 +48,7 @@ log() { echo "cluster.sh: $*" >&2; }
 
 # Our ZooKeeper's PID: a java process whose command line names our zoo.cfg.
 zk_is_ours() {
-  tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF -- " $ZK_CFG "
+  tr '\0' ' ' 2>/dev/null <"/proc/$1/cmdline" | grep -qF -- " $ZK_CFG "
 }
 zk_pid() {
   local pid f
