@@ -5,16 +5,20 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/url"
 	"os"
 	"os/exec"
 	"reflect"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
 
 	risk "riskwatch"
 	"riskwatch/detectors"
@@ -100,11 +104,12 @@ func clusterScript(t *testing.T, args ...string) {
 }
 
 // TestCluster runs riskwatch's storage on a real cluster (cluster.sh: one
-// shard, two replicas, ZooKeeper): migrated through replica 1, the demo's
-// records written through it by the pipeline's writer are counted the same
-// from both replicas; replica 2 is stopped while more are written and,
-// restarted, catches up; and every detector raises on the cluster exactly
-// what it raises on one server from the same records.
+// shard, two replicas, ZooKeeper): migrated through replica 1, the demo
+// scenario's messages ingested through it by the real ingesters from a
+// broker are counted the same from both replicas; replica 2 is stopped
+// while more are ingested and, restarted, catches up; and the leaders'
+// counts and every detector's alerts on the cluster are those of one server
+// that ingested the same messages.
 func TestCluster(t *testing.T) {
 	ch1, ch2, cluster := clusterEnv(t)
 	ctx := t.Context()
@@ -131,59 +136,69 @@ func TestCluster(t *testing.T) {
 	}
 
 	s := scenario.Generate(scenario.Config{Seed: 3, Weeks: 5, Townships: 2, Scale: 0.2})
-	stored := decodeScenario(t, s)
-	half := len(stored) / 2
-	w := pipeline.NewEventWriter(conn1)
-	write := func(rows []pipeline.Stored) {
-		for i := 0; i < len(rows); i += 500 {
-			if err := w.WriteEvents(ctx, rows[i:min(i+500, len(rows))]); err != nil {
-				t.Fatal(err)
-			}
-		}
+	key := make([]byte, 32)
+	rand.Read(key)
+	p, err := normalize.NewProtector(key)
+	if err != nil {
+		t.Fatal(err)
 	}
-	write(stored[:half])
-	want := expectCounts(stored[:half])
+	n := normalize.New(p)
+	broker, err := pipeline.StartEmbeddedBroker(ctx, "127.0.0.1:0", "", []string{"hotline", "petition", "grid"}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(broker.Close)
+	in := ingesters{t: t, addr: broker.Addr(), n: n, p: p}
+	in.start(conn1, "cluster")
+
+	// Each feed's messages in three parts: the first half, an eighth
+	// produced as replica 2 stops, and the rest with it down.
+	parts := [][2]float64{{0, 0.5}, {0.5, 0.625}, {0.625, 1}}
+	part := func(i int) map[risk.Source][]kafka.Message {
+		out := map[risk.Source][]kafka.Message{}
+		for src, ms := range s.Messages {
+			out[src] = ms[int(parts[i][0]*float64(len(ms))):int(parts[i][1]*float64(len(ms)))]
+		}
+		return out
+	}
+	in.produce(part(0))
+	in.wait("cluster")
+	want := expectCounts(t, n, part(0))
 	if got := counts(t, conn1); got != want {
 		t.Fatalf("replica 1 after the first half: %+v, want %+v", got, want)
 	}
 	catchUp(t, conn2, want, "replica 2 after the first half")
 
-	// Replica 2 is stopped while a quarter of the second half is being
-	// written, and the rest is written once it is down.
-	rest := stored[half:]
-	during, after := rest[:len(rest)/4], rest[len(rest)/4:]
-	done := make(chan error)
+	done := make(chan struct{})
 	go func() {
-		for i := 0; i < len(during); i += 100 {
-			if err := w.WriteEvents(ctx, during[i:min(i+100, len(during))]); err != nil {
-				done <- err
-				return
-			}
-		}
-		done <- nil
+		defer close(done)
+		in.produce(part(1))
 	}()
 	clusterScript(t, "stop", "ch2")
-	if err := <-done; err != nil {
-		t.Fatalf("writing while replica 2 stops: %v", err)
-	}
+	<-done
 	if err := conn2.Ping(ctx); err == nil {
 		t.Fatal("replica 2 still answers after cluster.sh stop ch2")
 	}
-	write(after)
-	want = expectCounts(stored)
+	in.produce(part(2))
+	in.wait("cluster")
+	want = expectCounts(t, n, part(0), part(1), part(2))
+	if want.Rejected == 0 {
+		t.Fatal("the scenario has no bad messages: the quarantine is not compared")
+	}
 	if got := counts(t, conn1); got != want {
 		t.Fatalf("replica 1 with replica 2 down: %+v, want %+v", got, want)
 	}
 	start := time.Now()
 	clusterScript(t, "start", "ch2")
 	catchUp(t, conn2, want, "replica 2 restarted")
-	t.Logf("%d rows of %d written with replica 2 down (%d as it stopped); restarted, it caught up in %v", len(after), len(stored), len(during), time.Since(start).Round(100*time.Millisecond))
+	t.Logf("%d messages (%d versions of %d records, %d quarantined), %d produced as replica 2 stopped, %d with it down; restarted, it caught up in %v",
+		total(s.Messages), want.Versions, want.Records, want.Rejected, total(part(1)), total(part(2)), time.Since(start).Round(100*time.Millisecond))
 
-	// The same records on one server: the detectors raise the same alerts.
+	// One server ingests the same messages.
 	single, _ := schematest.Open(t)
-	if err := pipeline.NewEventWriter(single).WriteEvents(ctx, stored); err != nil {
-		t.Fatal(err)
-	}
+	in.start(single, "single")
+	in.wait("single")
+
 	// The leaders' counts (pipeline.MatterReader: the one count behind the
 	// dashboard, the API and the briefs) are the same.
 	series := func(conn driver.Conn) []pipeline.MatterCount {
@@ -225,34 +240,102 @@ func TestCluster(t *testing.T) {
 	t.Logf("%d alerts of %d detectors the same on the cluster; backtest %v on one server, %v on the cluster", alerts, len(one), dOne.Round(time.Millisecond), dCluster.Round(time.Millisecond))
 }
 
-// decodeScenario decodes the scenario's messages as the ingesters do,
-// leaving out the bad ones the pipeline quarantines.
-func decodeScenario(t *testing.T, s scenario.Scenario) []pipeline.Stored {
-	t.Helper()
-	key := make([]byte, 32)
-	rand.Read(key)
-	p, err := normalize.NewProtector(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := normalize.New(p)
-	decode := map[risk.Source]pipeline.Decoder{risk.SourceHotline: n.Hotline, risk.SourcePetition: n.Petition, risk.SourceGrid: n.Grid}
-	var out []pipeline.Stored
+// ingesters run the pipeline's ingesters of the three feeds from the
+// embedded broker at addr, as serve does.
+type ingesters struct {
+	t    *testing.T
+	addr string
+	n    *normalize.Normalizer
+	p    *normalize.Protector
+}
+
+func (in ingesters) feeds(group string) []pipeline.Feed {
+	var out []pipeline.Feed
 	for _, src := range risk.Sources {
-		for i, m := range s.Messages[src] {
-			m.Topic = string(src)
-			m.Offset = int64(i)
-			e, err := decode[src](m)
-			if err != nil {
-				continue
-			}
-			out = append(out, pipeline.Stored{Event: e, Topic: m.Topic, Offset: m.Offset})
-		}
-	}
-	if len(out) == 0 {
-		t.Fatal("the scenario decoded to nothing")
+		out = append(out, pipeline.Feed{Source: src, Topic: string(src), Group: group + "." + string(src)})
 	}
 	return out
+}
+
+// start runs ingesters into conn in consumer groups group.*, from the
+// first offset, until the test ends.
+func (in ingesters) start(conn driver.Conn, group string) {
+	t := in.t
+	decode := decoders(in.n)
+	cfg := pipeline.Config{MaxBatchRows: 500, MaxBatchBytes: 8 << 20, MaxBatchAge: 200 * time.Millisecond, IdleMark: time.Second,
+		RetryMin: 50 * time.Millisecond, RetryMax: 500 * time.Millisecond, MaxSkew: 15 * time.Minute, Earliest: time.Date(2000, 1, 1, 0, 0, 0, 0, risk.CST)}
+	m := pipeline.NewMetrics(prometheus.NewRegistry())
+	w := pipeline.NewEventWriter(conn)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	for _, f := range in.feeds(group) {
+		r, err := pipeline.NewGroupReader(kafka.ConsumerGroupConfig{
+			ID: f.Group, Brokers: []string{in.addr}, Topics: []string{f.Topic}, StartOffset: kafka.FirstOffset,
+			HeartbeatInterval: 200 * time.Millisecond, SessionTimeout: 6 * time.Second, RebalanceTimeout: 6 * time.Second,
+		}, kafka.ReaderConfig{Brokers: []string{in.addr}, MinBytes: 1, MaxBytes: 1 << 20, MaxWait: 100 * time.Millisecond}, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := pipeline.NewIngester(f.Source, r, w, decode[f.Source], in.p.SealBytes, m, cfg, slog.New(slog.DiscardHandler))
+		wg.Go(func() {
+			defer r.Close()
+			if err := g.Run(ctx); err != nil {
+				t.Errorf("ingester of %s: %v", f.Source, err)
+			}
+		})
+	}
+}
+
+func decoders(n *normalize.Normalizer) map[risk.Source]pipeline.Decoder {
+	return map[risk.Source]pipeline.Decoder{risk.SourceHotline: n.Hotline, risk.SourcePetition: n.Petition, risk.SourceGrid: n.Grid}
+}
+
+// produce publishes msgs to the feeds' topics.
+func (in ingesters) produce(msgs map[risk.Source][]kafka.Message) {
+	for src, ms := range msgs {
+		w := &kafka.Writer{Addr: kafka.TCP(in.addr), Topic: string(src), Balancer: &kafka.Hash{}, BatchSize: 1000, BatchTimeout: 10 * time.Millisecond, RequiredAcks: kafka.RequireAll}
+		err := w.WriteMessages(in.t.Context(), ms...)
+		w.Close()
+		if err != nil {
+			in.t.Errorf("produce to %s: %v", src, err)
+		}
+	}
+}
+
+// wait waits until the groups group.* have committed every message on the
+// broker: each stored or quarantined.
+func (in ingesters) wait(group string) {
+	t := in.t
+	cl := &kafka.Client{Addr: kafka.TCP(in.addr)}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		lag := int64(0)
+		for _, f := range in.feeds(group) {
+			ps, err := pipeline.Lag(t.Context(), cl, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range ps {
+				lag += p.EndOffset - max(p.CommittedOffset, 0)
+			}
+		}
+		if lag == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("consumer groups %s.*: %d messages not committed after 2 minutes", group, lag)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func total(msgs map[risk.Source][]kafka.Message) int {
+	n := 0
+	for _, ms := range msgs {
+		n += len(ms)
+	}
+	return n
 }
 
 // tableCounts is what a user checks of a replica.
@@ -261,24 +344,44 @@ type tableCounts struct {
 	Records  uint64 // distinct records (events FINAL)
 	Matters  uint64 // records not deleted (the matters view)
 	Latest   uint64 // sum of the records' newest versions: the same rows, not only as many
+	Rejected uint64 // messages quarantined (rejected_events FINAL)
 }
 
-func expectCounts(rows []pipeline.Stored) tableCounts {
-	type rec struct{ src, id string }
-	versions, latest := map[string]bool{}, map[rec]pipeline.Stored{}
-	for _, r := range rows {
-		versions[fmt.Sprintf("%s/%s/%d", r.Source, r.ID, r.Order())] = true
-		k := rec{string(r.Source), r.ID}
-		if l, ok := latest[k]; !ok || r.Order() > l.Order() {
-			latest[k] = r
+// expectCounts decodes the messages as the ingesters do.
+func expectCounts(t *testing.T, n *normalize.Normalizer, parts ...map[risk.Source][]kafka.Message) tableCounts {
+	t.Helper()
+	decode := decoders(n)
+	type rec struct {
+		src risk.Source
+		id  string
+	}
+	versions, latest := map[string]bool{}, map[rec]risk.Event{}
+	var c tableCounts
+	for _, part := range parts {
+		for src, ms := range part {
+			for _, m := range ms {
+				e, err := decode[src](m)
+				if err != nil {
+					c.Rejected++
+					continue
+				}
+				versions[fmt.Sprintf("%s/%s/%d", e.Source, e.ID, e.Order())] = true
+				k := rec{e.Source, e.ID}
+				if l, ok := latest[k]; !ok || e.Order() > l.Order() {
+					latest[k] = e
+				}
+			}
 		}
 	}
-	c := tableCounts{Versions: uint64(len(versions)), Records: uint64(len(latest))}
-	for _, r := range latest {
-		if r.Status != risk.StatusDeleted {
+	c.Versions, c.Records = uint64(len(versions)), uint64(len(latest))
+	for _, e := range latest {
+		if e.Status != risk.StatusDeleted {
 			c.Matters++
 		}
-		c.Latest += r.Order()
+		c.Latest += e.Order()
+	}
+	if c.Records == 0 {
+		t.Fatal("the scenario gave no records")
 	}
 	return c
 }
@@ -293,6 +396,9 @@ func counts(t *testing.T, conn driver.Conn) tableCounts {
 	}
 	if err == nil {
 		err = conn.QueryRow(ctx, `SELECT count() FROM matters`).Scan(&c.Matters)
+	}
+	if err == nil {
+		err = conn.QueryRow(ctx, `SELECT count() FROM rejected_events FINAL`).Scan(&c.Rejected)
 	}
 	if err != nil {
 		t.Fatal(err)
