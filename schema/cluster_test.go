@@ -135,6 +135,18 @@ func TestCluster(t *testing.T) {
 		t.Fatalf("tables differ or are not replicated:\nreplica 1 %v\nreplica 2 %v", t1, t2)
 	}
 
+	// Migrating again, through replica 2, finds every migration applied.
+	if err := schema.MigrateCluster(ctx, conn2, cluster); err != nil {
+		t.Fatalf("second migrate, through replica 2: %v", err)
+	}
+	var applied uint64
+	if err := conn2.QueryRow(ctx, `SELECT count() FROM schema_migrations FINAL`).Scan(&applied); err != nil {
+		t.Fatal(err)
+	}
+	if files, _ := fs.Glob(schema.ClickHouseMigrations, "*.sql"); int(applied) != len(files) {
+		t.Errorf("schema_migrations has %d rows on replica 2, want %d", applied, len(files))
+	}
+
 	s := scenario.Generate(scenario.Config{Seed: 3, Weeks: 5, Townships: 2, Scale: 0.2})
 	key := make([]byte, 32)
 	rand.Read(key)

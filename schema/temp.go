@@ -73,9 +73,7 @@ func (d *TempDatabase) Drop(ctx context.Context) error {
 		if d.Conn != nil {
 			d.Conn.Close()
 		}
-		if err := d.dropTables(ctx); err != nil {
-			d.err = fmt.Errorf("drop database %s: %w", d.Name, err)
-		} else if err := d.admin.Exec(ctx, "DROP DATABASE IF EXISTS "+d.Name+d.onCluster()); err != nil {
+		if err := d.admin.Exec(ctx, "DROP DATABASE IF EXISTS "+d.Name+d.onCluster()); err != nil {
 			d.err = fmt.Errorf("drop database %s: %w", d.Name, err)
 		}
 		d.admin.Close()
@@ -98,37 +96,4 @@ func (d *TempDatabase) onCluster() string {
 		return ""
 	}
 	return " ON CLUSTER " + d.cluster
-}
-
-// dropTables drops, on a cluster, the tables that are not replicated:
-// 18.16 refuses DROP DATABASE … ON CLUSTER while the database holds one
-// (its shard is replicated). The replicated tables go with the database,
-// and their replicas leave ZooKeeper.
-func (d *TempDatabase) dropTables(ctx context.Context) error {
-	if d.cluster == "" {
-		return nil
-	}
-	rows, err := d.admin.Query(ctx, `SELECT name FROM system.tables WHERE database = ? AND NOT startsWith(engine, 'Replicated') ORDER BY engine = 'MaterializedView' DESC, name`, d.Name)
-	if err != nil {
-		return err
-	}
-	var names []string
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			rows.Close()
-			return err
-		}
-		names = append(names, name)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	for _, name := range names {
-		if err := d.admin.Exec(ctx, "DROP TABLE IF EXISTS "+d.Name+"."+name+d.onCluster()); err != nil {
-			return err
-		}
-	}
-	return nil
 }
