@@ -27,3 +27,6 @@ func MigratePostgresThrough(ctx context.Context, pool *pgxpool.Pool, last string
 	}
 	return migratePostgres(ctx, pool, older)
 }
+
+// OnCluster is the cluster mode's rewrite of one migration statement.
+var OnCluster = onCluster

@@ -71,11 +71,45 @@ func Connect(dsn string, with ...Option) (driver.Conn, error) {
 // a run cut short is finished by the next one. An applied file is never
 // edited; changes come as new files.
 func Migrate(ctx context.Context, conn driver.Conn) error {
-	return migrate(ctx, conn, ClickHouseMigrations)
+	return MigrateCluster(ctx, conn, "")
 }
 
-func migrate(ctx context.Context, conn driver.Conn, fsys fs.FS) error {
-	if err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (name String, applied_at DateTime('UTC')) ENGINE = ReplacingMergeTree ORDER BY name`); err != nil {
+// MigrateCluster is Migrate on the ClickHouse cluster of that name (a
+// <remote_servers> entry of conn's server): the same migrations, each
+// rewritten to replicated tables under Distributed ones and run ON CLUSTER
+// (see cluster.go), in conn's database, which it creates on every host.
+// cluster "" is one server: Migrate.
+func MigrateCluster(ctx context.Context, conn driver.Conn, cluster string) error {
+	return migrate(ctx, conn, ClickHouseMigrations, cluster)
+}
+
+const createMigrations = `CREATE TABLE IF NOT EXISTS schema_migrations (name String, applied_at DateTime('UTC')) ENGINE = ReplacingMergeTree ORDER BY name`
+
+func migrate(ctx context.Context, conn driver.Conn, fsys fs.FS, cluster string) error {
+	statements := func(stmt string) ([]string, error) { return []string{stmt}, nil }
+	if cluster != "" {
+		var db string
+		if err := conn.QueryRow(ctx, `SELECT currentDatabase()`).Scan(&db); err != nil {
+			return fmt.Errorf("read database: %w", err)
+		}
+		if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+db+" ON CLUSTER "+cluster); err != nil {
+			return fmt.Errorf("create database %s on cluster %s: %w", db, cluster, err)
+		}
+		statements = func(stmt string) ([]string, error) { return onCluster(stmt, db, cluster) }
+	}
+	exec := func(stmt string) error {
+		stmts, err := statements(stmt)
+		if err != nil {
+			return err
+		}
+		for _, s := range stmts {
+			if err := conn.Exec(ctx, s); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := exec(createMigrations); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
 	applied, err := appliedMigrations(ctx, conn)
@@ -95,7 +129,7 @@ func migrate(ctx context.Context, conn driver.Conn, fsys fs.FS) error {
 		if err != nil {
 			return fmt.Errorf("read migration %s: %w", name, err)
 		}
-		if err := conn.Exec(ctx, string(stmt)); err != nil {
+		if err := exec(string(stmt)); err != nil {
 			return fmt.Errorf("apply migration %s: %w", path.Base(name), err)
 		}
 		// INSERT … SELECT: an INSERT with inline VALUES through Exec never

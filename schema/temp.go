@@ -18,15 +18,23 @@ type TempDatabase struct {
 	DSN  string      // the server's DSN with the database as its path
 	Conn driver.Conn // a connection to the database
 
-	admin driver.Conn // to the server's database of the DSN: creates and drops
-	once  sync.Once
-	err   error // of the first Drop or Close
+	admin   driver.Conn // to the server's database of the DSN: creates and drops
+	cluster string      // "" one server
+	once    sync.Once
+	err     error // of the first Drop or Close
 }
 
 // CreateTemp creates the database PREFIX_<12 random hex digits> on the
 // ClickHouse server of dsn and applies every migration to it. On error
 // nothing is left on the server.
 func CreateTemp(ctx context.Context, dsn, prefix string) (*TempDatabase, error) {
+	return CreateTempCluster(ctx, dsn, prefix, "")
+}
+
+// CreateTempCluster is CreateTemp on every host of the ClickHouse cluster
+// of that name, through the server of dsn (MigrateCluster); cluster ""
+// is CreateTemp.
+func CreateTempCluster(ctx context.Context, dsn, prefix, cluster string) (*TempDatabase, error) {
 	u, err := url.Parse(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("parse clickhouse dsn: %w", err)
@@ -37,15 +45,15 @@ func CreateTemp(ctx context.Context, dsn, prefix string) (*TempDatabase, error) 
 	}
 	b := make([]byte, 6)
 	rand.Read(b)
-	d := &TempDatabase{Name: prefix + "_" + hex.EncodeToString(b), admin: admin}
-	if err := admin.Exec(ctx, "CREATE DATABASE "+d.Name); err != nil {
+	d := &TempDatabase{Name: prefix + "_" + hex.EncodeToString(b), admin: admin, cluster: cluster}
+	if err := admin.Exec(ctx, "CREATE DATABASE "+d.Name+d.onCluster()); err != nil {
 		admin.Close()
 		return nil, fmt.Errorf("create database %s: %w", d.Name, err)
 	}
 	u.Path = "/" + d.Name
 	d.DSN = u.String()
 	if d.Conn, err = Open(ctx, d.DSN); err == nil {
-		if err = Migrate(ctx, d.Conn); err != nil {
+		if err = MigrateCluster(ctx, d.Conn, cluster); err != nil {
 			err = fmt.Errorf("migrate %s: %w", d.Name, err)
 		}
 	}
@@ -65,7 +73,7 @@ func (d *TempDatabase) Drop(ctx context.Context) error {
 		if d.Conn != nil {
 			d.Conn.Close()
 		}
-		if err := d.admin.Exec(ctx, "DROP DATABASE IF EXISTS "+d.Name); err != nil {
+		if err := d.admin.Exec(ctx, "DROP DATABASE IF EXISTS "+d.Name+d.onCluster()); err != nil {
 			d.err = fmt.Errorf("drop database %s: %w", d.Name, err)
 		}
 		d.admin.Close()
@@ -81,4 +89,11 @@ func (d *TempDatabase) Close() error {
 		d.admin.Close()
 	})
 	return d.err
+}
+
+func (d *TempDatabase) onCluster() string {
+	if d.cluster == "" {
+		return ""
+	}
+	return " ON CLUSTER " + d.cluster
 }

@@ -33,6 +33,7 @@ type config struct {
 	KafkaGroup   string
 	Partitions   int
 	ClickHouse   string
+	Cluster      string // ClickHouse cluster of the schema; "" one server
 	Postgres     string
 	DBSecrets    dbSecrets
 	HTTP         string
@@ -124,6 +125,7 @@ func (c *config) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&c.KafkaGroup, "kafka.group", "riskwatch", "Prefix of the feeds' consumer groups: riskwatch.hotline, riskwatch.petition, riskwatch.grid.")
 	fs.IntVar(&c.Partitions, "kafka.partitions", 3, "Partitions of each topic the embedded broker creates.")
 	fs.StringVar(&c.ClickHouse, "clickhouse", env("RISKWATCH_CLICKHOUSE", "clickhouse://127.0.0.1:19000/default"), "ClickHouse DSN. Env RISKWATCH_CLICKHOUSE.")
+	fs.StringVar(&c.Cluster, "clickhouse.cluster", env("RISKWATCH_CLICKHOUSE_CLUSTER", ""), "ClickHouse cluster (a remote_servers name) that migrate makes the schema on: replicated tables under Distributed ones, ON CLUSTER; empty: one server. Env RISKWATCH_CLICKHOUSE_CLUSTER.")
 	fs.StringVar(&c.Postgres, "postgres", env("RISKWATCH_POSTGRES", "postgres://riskwatch@127.0.0.1:15432/riskwatch?sslmode=disable"), "PostgreSQL DSN (alerts, workflow state). Env RISKWATCH_POSTGRES.")
 	c.DBSecrets.register(fs)
 	fs.StringVar(&c.HTTP, "http", env("RISKWATCH_HTTP", "127.0.0.1:8080"), "HTTP listen address of the API. Env RISKWATCH_HTTP.")

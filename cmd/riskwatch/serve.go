@@ -350,10 +350,10 @@ func migrateCmd(ctx context.Context, args []string, getenv func(string) string, 
 		return err
 	}
 	defer conn.Close()
-	if err := schema.Migrate(ctx, conn); err != nil {
+	if err := schema.MigrateCluster(ctx, conn, c.Cluster); err != nil {
 		return err
 	}
-	log.Info("clickhouse migrated")
+	log.Info("clickhouse migrated", "cluster", c.Cluster)
 	pool, err := c.openPostgres(ctx)
 	if err != nil {
 		return err
