@@ -400,7 +400,9 @@ type event struct {
 // due again after its delay). The error is one of recording.
 func (s *Sender) publish(ctx context.Context, topic string, pub publisher, e event) (bool, error) {
 	sctx, cancel := context.WithTimeout(ctx, s.cfg.SendTimeout)
-	err := s.safely(sctx, e.id, func(ctx context.Context) error { return pub.Publish(ctx, strconv.FormatInt(e.id, 10), e.key, e.payload) })
+	err := s.safely(sctx, e.id, func(ctx context.Context) error {
+		return pub.Publish(ctx, strconv.FormatInt(e.id, 10), e.key, e.payload)
+	})
 	cancel()
 	// Recorded even when ctx has ended: an event sent must be recorded so.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
