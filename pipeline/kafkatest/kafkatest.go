@@ -30,6 +30,9 @@ type PKI struct {
 	ClientCert                    string          // PEM files of a client certificate, for mutual TLS
 	ClientKey                     string
 	Roots                         *x509.CertPool // the CA, to verify clients with
+
+	ca    *x509.Certificate
+	caKey *ecdsa.PrivateKey
 }
 
 // NewPKI makes a CA, a server certificate and a client certificate.
@@ -50,37 +53,42 @@ func NewPKI(t testing.TB) *PKI {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &PKI{CAFile: filepath.Join(dir, "ca.pem"), Roots: x509.NewCertPool()}
+	p := &PKI{CAFile: filepath.Join(dir, "ca.pem"), Roots: x509.NewCertPool(), ca: ca, caKey: caKey}
 	p.Roots.AddCert(ca)
 	writePEM(t, p.CAFile, "CERTIFICATE", caDER)
 
-	issue := func(serial int64, usage x509.ExtKeyUsage, certFile, keyFile string) {
-		key := newKey(t)
-		tmpl := &x509.Certificate{
-			SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "localhost"},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
-			DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		keyDER, err := x509.MarshalECPrivateKey(key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		writePEM(t, certFile, "CERTIFICATE", der)
-		writePEM(t, keyFile, "EC PRIVATE KEY", keyDER)
-	}
 	p.ServerCertFile, p.ServerKeyFile = filepath.Join(dir, "server.pem"), filepath.Join(dir, "server-key.pem")
-	issue(2, x509.ExtKeyUsageServerAuth, p.ServerCertFile, p.ServerKeyFile)
+	p.Issue(t, 2, x509.ExtKeyUsageServerAuth, p.ServerCertFile, p.ServerKeyFile)
 	if p.ServerCert, err = tls.LoadX509KeyPair(p.ServerCertFile, p.ServerKeyFile); err != nil {
 		t.Fatal(err)
 	}
 	p.ClientCert, p.ClientKey = filepath.Join(dir, "client.pem"), filepath.Join(dir, "client-key.pem")
-	issue(3, x509.ExtKeyUsageClientAuth, p.ClientCert, p.ClientKey)
+	p.Issue(t, 3, x509.ExtKeyUsageClientAuth, p.ClientCert, p.ClientKey)
 	return p
+}
+
+// Issue writes a certificate for 127.0.0.1 and localhost with the serial
+// number and usage, signed by the CA, and its key: the key first, so that
+// a server rereading a renewed certificate finds its key in place.
+func (p *PKI) Issue(t testing.TB, serial int64, usage x509.ExtKeyUsage, certFile, keyFile string) {
+	t.Helper()
+	key := newKey(t)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "localhost"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
+		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.ca, &key.PublicKey, p.caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writePEM(t, keyFile, "EC PRIVATE KEY", keyDER)
+	writePEM(t, certFile, "CERTIFICATE", der)
 }
 
 func newKey(t testing.TB) *ecdsa.PrivateKey {
